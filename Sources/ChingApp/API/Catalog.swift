@@ -1,0 +1,268 @@
+import ChingDomain
+import HTTPTypes
+import Hummingbird
+import SQLKit
+
+/// `/products` and `/prices`: what a merchant sells, shown on the hosted checkout page.
+struct CatalogAPI: Sendable {
+    let services: AppServices
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>, endpoint: EndpointWrapper) {
+        group.post("products", use: endpoint(createProduct))
+        group.get("products", use: endpoint(listProducts))
+        group.get("products/:id", use: endpoint(retrieveProduct))
+        group.post("products/:id", use: endpoint(updateProduct))
+        group.post("prices", use: endpoint(createPrice))
+        group.get("prices", use: endpoint(listPrices))
+        group.get("prices/:id", use: endpoint(retrievePrice))
+        group.post("prices/:id", use: endpoint(updatePrice))
+    }
+
+    // MARK: - Products
+
+    struct ProductFields {
+        var name: String?
+        var description: String??
+        var imageURL: String??
+        var features: [JSONValue]?
+        var active: Bool?
+        var metadata: [String: String]?
+
+        static func read(_ reader: inout FieldReader) -> ProductFields {
+            var fields = ProductFields()
+            fields.name = reader.string("name", maxLength: 255)
+            if reader.isNull("name") { reader.fail("name", "Must not be null.") }
+            fields.description = reader.isNull("description") ? .some(nil) : reader.string("description", maxLength: 2000).map { .some($0) }
+            fields.imageURL = reader.isNull("image_url") ? .some(nil) : reader.url("image_url", allowHTTP: false).map { .some($0) }
+            if let items = reader.array("features", count: 0...20) {
+                var features: [JSONValue] = []
+                for var item in items {
+                    item.rejectUnknownFields(allowing: ["title", "subtitle"])
+                    let title = item.string("title", required: true, maxLength: 120)
+                    let subtitle = item.string("subtitle", maxLength: 255)
+                    reader.merge(item)
+                    if let title { features.append(.object(["title": .string(title), "subtitle": .optional(subtitle)])) }
+                }
+                fields.features = features
+            }
+            fields.active = reader.boolean("active")
+            fields.metadata = reader.metadata()
+            return fields
+        }
+    }
+
+    static let productFieldNames: Set<String> = ["name", "description", "image_url", "features", "active", "metadata"]
+
+    /// POST /products
+    @Sendable func createProduct(_ call: APICall) async throws -> APIResponse {
+        var reader = call.reader(allowing: Self.productFieldNames)
+        if !reader.has("name") { reader.fail("name", "This field is required.") }
+        let fields = ProductFields.read(&reader)
+        try reader.throwIfInvalid()
+        let id = services.ids.make(.product)
+        let product = try await services.database.transaction { db in
+            try await db.raw("""
+                INSERT INTO products (id, project_id, livemode, name, description, image_url, features, active, metadata, created)
+                VALUES (\(bind: id), \(bind: call.caller.projectID), \(bind: call.caller.mode), \(bind: fields.name!),
+                  \(bind: fields.description ?? nil), \(bind: fields.imageURL ?? nil), \(bind: JSONValue.array(fields.features ?? []).serialized()),
+                  \(bind: (fields.active ?? true).stored), \(bind: (fields.metadata ?? [:]).storedJSON), \(bind: services.clock.now().milliseconds))
+                """).run()
+            return try await Self.loadProduct(id, caller: call.caller, on: db)!
+        }
+        return APIResponse(product)
+    }
+
+    /// POST /products/:id
+    @Sendable func updateProduct(_ call: APICall) async throws -> APIResponse {
+        var reader = call.reader(allowing: Self.productFieldNames)
+        let fields = ProductFields.read(&reader)
+        try reader.throwIfInvalid()
+        let product = try await services.database.transaction { db in
+            guard let row = try await Self.productRow(call.id, caller: call.caller, on: db) else { throw APIError.notFound("product", call.id) }
+            try await db.raw("""
+                UPDATE products SET name = \(bind: fields.name ?? row.string("name")),
+                  description = \(bind: fields.description ?? row.optionalString("description")),
+                  image_url = \(bind: fields.imageURL ?? row.optionalString("image_url")),
+                  features = \(bind: fields.features.map { JSONValue.array($0).serialized() } ?? row.string("features")),
+                  active = \(bind: fields.active?.stored ?? row.int("active")),
+                  metadata = \(bind: fields.metadata?.storedJSON ?? row.string("metadata"))
+                WHERE id = \(bind: call.id)
+                """).run()
+            return try await Self.loadProduct(call.id, caller: call.caller, on: db)!
+        }
+        return APIResponse(product)
+    }
+
+    /// GET /products/:id
+    @Sendable func retrieveProduct(_ call: APICall) async throws -> APIResponse {
+        let product = try await services.database.read { db in try await Self.loadProduct(call.id, caller: call.caller, on: db) }
+        guard let product else { throw APIError.notFound("product", call.id) }
+        return APIResponse(product)
+    }
+
+    /// GET /products (`?active=true|false|all`, default all)
+    @Sendable func listProducts(_ call: APICall) async throws -> APIResponse {
+        let active = try Self.activeFilter(call)
+        return try await services.database.read { db in
+            let page = try await ListPage.read(call, table: "products", on: db)
+            let rows = try await db.raw("""
+                SELECT * FROM products WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
+                """ + active + page.clause).all()
+            return page.response(try rows.map(Self.productJSON))
+        }
+    }
+
+    static func activeFilter(_ call: APICall) throws -> SQLQueryString {
+        switch call.query["active"] {
+        case nil, "all": return ""
+        case "true": return " AND active = 1"
+        case "false": return " AND active = 0"
+        default: throw APIError.invalid("active", "Must be one of \"true\", \"false\", \"all\".")
+        }
+    }
+
+    static func productRow(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> (any SQLRow)? {
+        try await db.raw("""
+            SELECT * FROM products WHERE id = \(bind: id) AND project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode)
+            """).first()
+    }
+
+    static func loadProduct(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> JSONValue? {
+        try await productRow(id, caller: caller, on: db).map(productJSON)
+    }
+
+    static func productJSON(_ row: any SQLRow) throws -> JSONValue {
+        .object([
+            "id": .string(try row.string("id")),
+            "object": "product",
+            "name": .string(try row.string("name")),
+            "description": .optional(try row.optionalString("description")),
+            "image_url": .optional(try row.optionalString("image_url")),
+            "features": try row.json("features"),
+            "active": .bool(try row.bool("active")),
+            "metadata": try row.metadata(),
+            "livemode": .bool(try row.bool("livemode")),
+            "created": .string(try row.timestamp("created").iso8601),
+        ])
+    }
+
+    // MARK: - Prices
+
+    enum PriceType: String, CaseIterable { case oneTime = "one_time", recurring }
+    enum Interval: String, CaseIterable { case day, week, month, year }
+    enum TaxMode: String, CaseIterable { case inclusive, exclusive }
+    enum Currency: String, CaseIterable { case ils }
+
+    /// POST /prices
+    @Sendable func createPrice(_ call: APICall) async throws -> APIResponse {
+        var reader = call.reader(allowing: ["product", "unit_amount", "type", "recurring", "currency", "tax_mode", "metadata", "active"])
+        let productID = reader.id("product", required: true, prefix: .product)
+        let unitAmount = reader.integer("unit_amount", required: true, in: 0...Money.maximumAmount)
+        let type: PriceType? = reader.choice("type", required: true)
+        let currency: Currency = reader.choice("currency") ?? .ils
+        let taxMode: TaxMode = reader.choice("tax_mode") ?? .inclusive
+        let metadata = reader.metadata() ?? [:]
+        let active = reader.boolean("active") ?? true
+        var interval: Interval?
+        var intervalCount: Int64?
+        var trialDays: Int64?
+        if type == .recurring {
+            if var recurring = reader.nested("recurring", required: true) {
+                recurring.rejectUnknownFields(allowing: ["interval", "interval_count", "trial_period_days"])
+                interval = recurring.choice("interval", required: true)
+                intervalCount = recurring.integer("interval_count", in: 1...365) ?? 1
+                trialDays = recurring.integer("trial_period_days", in: 0...730) ?? 0
+                reader.merge(recurring)
+            }
+        } else if type == .oneTime, reader.has("recurring"), !reader.isNull("recurring") {
+            reader.fail("recurring", "Only recurring prices take this field.")
+        }
+        try reader.throwIfInvalid()
+        let (interval_, intervalCount_, trialDays_) = (interval, intervalCount, trialDays)
+        let id = services.ids.make(.price)
+        let price = try await services.database.transaction { db in
+            guard try await Self.productRow(productID!, caller: call.caller, on: db) != nil else { throw APIError.notFound("product", productID!) }
+            try await db.raw("""
+                INSERT INTO prices (id, project_id, livemode, product_id, unit_amount, currency, type, recurring_interval, interval_count,
+                  trial_period_days, tax_mode, active, metadata, created)
+                VALUES (\(bind: id), \(bind: call.caller.projectID), \(bind: call.caller.mode), \(bind: productID!), \(bind: unitAmount!),
+                  \(bind: currency.rawValue), \(bind: type!.rawValue), \(bind: interval_?.rawValue), \(bind: intervalCount_), \(bind: trialDays_),
+                  \(bind: taxMode.rawValue), \(bind: active.stored), \(bind: metadata.storedJSON), \(bind: services.clock.now().milliseconds))
+                """).run()
+            return try await Self.loadPrice(id, caller: call.caller, on: db)!
+        }
+        return APIResponse(price)
+    }
+
+    /// POST /prices/:id: `active` (false archives) and `metadata`; the amount of a price never changes.
+    @Sendable func updatePrice(_ call: APICall) async throws -> APIResponse {
+        var reader = call.reader(allowing: ["active", "metadata"])
+        let active = reader.boolean("active")
+        let metadata = reader.metadata()
+        try reader.throwIfInvalid()
+        let price = try await services.database.transaction { db in
+            guard let row = try await Self.priceRow(call.id, caller: call.caller, on: db) else { throw APIError.notFound("price", call.id) }
+            try await db.raw("""
+                UPDATE prices SET active = \(bind: active?.stored ?? row.int("active")),
+                  metadata = \(bind: metadata?.storedJSON ?? row.string("metadata")) WHERE id = \(bind: call.id)
+                """).run()
+            return try await Self.loadPrice(call.id, caller: call.caller, on: db)!
+        }
+        return APIResponse(price)
+    }
+
+    /// GET /prices/:id
+    @Sendable func retrievePrice(_ call: APICall) async throws -> APIResponse {
+        let price = try await services.database.read { db in try await Self.loadPrice(call.id, caller: call.caller, on: db) }
+        guard let price else { throw APIError.notFound("price", call.id) }
+        return APIResponse(price)
+    }
+
+    /// GET /prices (`?product=`, `?active=true|false|all`)
+    @Sendable func listPrices(_ call: APICall) async throws -> APIResponse {
+        let active = try Self.activeFilter(call)
+        let product: SQLQueryString = call.query["product"].map { " AND product_id = \(bind: $0)" } ?? ""
+        return try await services.database.read { db in
+            let page = try await ListPage.read(call, table: "prices", on: db)
+            let rows = try await db.raw("""
+                SELECT * FROM prices WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
+                """ + product + active + page.clause).all()
+            return page.response(try rows.map(Self.priceJSON))
+        }
+    }
+
+    static func priceRow(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> (any SQLRow)? {
+        try await db.raw("""
+            SELECT * FROM prices WHERE id = \(bind: id) AND project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode)
+            """).first()
+    }
+
+    static func loadPrice(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> JSONValue? {
+        try await priceRow(id, caller: caller, on: db).map(priceJSON)
+    }
+
+    static func priceJSON(_ row: any SQLRow) throws -> JSONValue {
+        var recurring = JSONValue.null
+        if let interval = try row.optionalString("recurring_interval") {
+            recurring = .object([
+                "interval": .string(interval),
+                "interval_count": .optional(try row.optionalInt("interval_count")),
+                "trial_period_days": .optional(try row.optionalInt("trial_period_days")),
+            ])
+        }
+        return .object([
+            "id": .string(try row.string("id")),
+            "object": "price",
+            "product": .string(try row.string("product_id")),
+            "unit_amount": .int(try row.int("unit_amount")),
+            "currency": .string(try row.string("currency")),
+            "type": .string(try row.string("type")),
+            "recurring": recurring,
+            "tax_mode": .string(try row.string("tax_mode")),
+            "active": .bool(try row.bool("active")),
+            "metadata": try row.metadata(),
+            "livemode": .bool(try row.bool("livemode")),
+            "created": .string(try row.timestamp("created").iso8601),
+        ])
+    }
+}

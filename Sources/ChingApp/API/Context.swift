@@ -1,0 +1,21 @@
+import ChingDomain
+import HTTPTypes
+import Hummingbird
+
+/// Who is calling the API: the key's project and the mode its data lives in.
+public struct Caller: Sendable {
+    public let projectID: String
+    public let livemode: Bool
+    /// 0 or 1, as the store keeps modes.
+    var mode: Int64 { livemode ? 1 : 0 }
+}
+
+/// The request context of every route.
+public struct AppRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+    /// Bodies over 1 MiB are refused before they are read.
+    public var maxUploadSize: Int { 1 << 20 }
+}

@@ -1,0 +1,216 @@
+import ChingDomain
+import ChingPDF
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SQLKit
+
+/// One line on a tax document.
+struct DocumentLine: Sendable {
+    let description: String
+    let quantity: Int64
+    let unitAmount: Int64
+
+    var json: JSONValue {
+        .object(["description": .string(description), "quantity": .int(quantity), "unit_amount": .int(unitAmount)])
+    }
+}
+
+/// How a document's amount was paid, as printed on it.
+struct DocumentPayment: Sendable {
+    let brand: CardBrand
+    let last4: String
+    let installments: Int64
+}
+
+/// `/documents`: Israeli tax documents, numbered per project and mode without gaps or reuse.
+struct DocumentsAPI: Sendable {
+    let services: AppServices
+
+    enum Kind: String { case taxInvoiceReceipt = "tax_invoice_receipt", receipt, creditNote = "credit_note" }
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>, endpoint: EndpointWrapper) {
+        group.get("documents", use: endpoint(list))
+        group.get("documents/:id", use: endpoint(retrieve))
+        group.get("documents/:id/pdf") { request, context in
+            do {
+                let caller = try await services.authenticate(request)
+                let id = context.parameters.get("id") ?? ""
+                let row = try await services.database.read { db in try await Self.row(id, caller: caller, on: db) }
+                guard let row else { throw APIError.notFound("document", id) }
+                return try Self.pdfResponse(row, services: services)
+            } catch {
+                return RenderedResponse(error: error, logger: context.logger).response
+            }
+        }
+    }
+
+    /// The customer's link (no API key): `/documents/<id>.pdf?key=<access key>`.
+    static func addPublicRoute(to router: Router<AppRequestContext>, services: AppServices) {
+        router.get("documents/:file") { request, context in
+            let file = context.parameters.get("file") ?? ""
+            let key = request.uri.queryParameters["key"].map(String.init) ?? ""
+            guard file.hasSuffix(".pdf"), !key.isEmpty else { throw HTTPError(.notFound) }
+            let id = String(file.dropLast(4))
+            let row = try await services.database.read { db in
+                try await db.raw("SELECT * FROM documents WHERE id = \(bind: id) AND access_key = \(bind: key)").first()
+            }
+            guard let row else { throw HTTPError(.notFound) }
+            return try pdfResponse(row, services: services)
+        }
+    }
+
+    static func pdfResponse(_ row: any SQLRow, services: AppServices) throws -> Response {
+        let bytes = TaxDocumentPDF.render(try pdfContent(row), font: services.documentFont)
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/pdf", .cacheControl: "private, no-store",
+                      .contentDisposition: "inline; filename=\"\(try row.string("id")).pdf\""],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// Issues a document inside the caller's transaction: takes the next number, snapshots the
+    /// issuer and customer as they are now, writes `document.issued` and queues the customer's email.
+    static func issue(_ kind: Kind, amount: Int64, chargeID: String?, refundID: String?, customerID: String,
+                      lines: [DocumentLine], payment: DocumentPayment?, reference: String?,
+                      caller: Caller, on db: any SQLDatabase, services: AppServices) async throws -> String {
+        // The counter row is locked by this UPDATE until the transaction ends, so concurrent issuers
+        // queue here and numbers are neither skipped nor reused.
+        guard let counter = try await db.raw("""
+            UPDATE document_counters SET last_number = last_number + 1
+            WHERE project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode) RETURNING last_number
+            """).first()
+        else { throw APIError.internalError }
+        let number = try counter.int("last_number")
+        guard let project = try await db.raw("SELECT * FROM projects WHERE id = \(bind: caller.projectID)").first(),
+              let customer = try await db.raw("SELECT * FROM customers WHERE id = \(bind: customerID)").first()
+        else { throw APIError.internalError }
+        let content: JSONValue = .object([
+            "issuer": .object([
+                "name": .string(try project.optionalString("legal_name") ?? project.string("name")),
+                "vat_number": .optional(try project.optionalString("vat_number")),
+                "address": .optional(try project.optionalString("address")),
+            ]),
+            "customer": .object([
+                "name": .string(try customer.string("name")),
+                "email": .optional(try customer.optionalString("email")),
+                "tax_id": .optional(try customer.optionalString("tax_id")),
+            ]),
+            "lines": .array(lines.map(\.json)),
+            "payment": payment.map { .object(["brand": .string($0.brand.rawValue), "last4": .string($0.last4), "installments": .int($0.installments)]) } ?? .null,
+            "reference": .optional(reference),
+        ])
+        let id = services.ids.make(.document)
+        let now = services.clock.now()
+        try await db.raw("""
+            INSERT INTO documents (id, project_id, livemode, type, number, amount, currency, vat_amount, charge_id, refund_id,
+              customer_id, content, access_key, sent_to_customer, metadata, issued_at, created)
+            VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: kind.rawValue), \(bind: number), \(bind: amount),
+              'ils', \(bind: VAT.includedIn(amount)), \(bind: chargeID), \(bind: refundID), \(bind: customerID), \(bind: content.serialized()),
+              \(bind: services.ids.make(.document) + services.ids.hex(byteCount: 8)), 0, '{}', \(bind: now.milliseconds), \(bind: now.milliseconds))
+            """).run()
+        let document = try await load(id, caller: caller, on: db, services: services)!
+        try await Events.record("document.issued", data: document, caller: caller, on: db, services: services)
+        if let email = try customer.optionalString("email") {
+            try await Outbox.queueDocumentEmail(
+                to: email, locale: ChingDomain.Locale(rawValue: try customer.string("locale")) ?? .he, kind: kind, number: number,
+                amount: amount, pdfURL: document["pdf_url"]?.stringValue ?? "", documentID: id, caller: caller, on: db, services: services)
+        }
+        return id
+    }
+
+    /// Checkout line items (`{name, amount_agorot, quantity}`) as document lines.
+    static func lines(fromLineItems items: JSONValue) -> [DocumentLine] {
+        (items.arrayValue ?? []).map { item in
+            DocumentLine(description: item["name"]?.stringValue ?? "", quantity: item["quantity"]?.intValue ?? 1,
+                         unitAmount: item["amount_agorot"]?.intValue ?? 0)
+        }
+    }
+
+    /// GET /documents/:id
+    @Sendable func retrieve(_ call: APICall) async throws -> APIResponse {
+        let document = try await services.database.read { db in try await Self.load(call.id, caller: call.caller, on: db, services: services) }
+        guard let document else { throw APIError.notFound("document", call.id) }
+        return APIResponse(document)
+    }
+
+    /// GET /documents
+    @Sendable func list(_ call: APICall) async throws -> APIResponse {
+        try await services.database.read { db in
+            let page = try await ListPage.read(call, table: "documents", on: db)
+            let rows = try await db.raw("""
+                SELECT * FROM documents WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
+                """ + page.clause).all()
+            return page.response(try rows.map { try Self.json($0, services: services) })
+        }
+    }
+
+    static func row(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> (any SQLRow)? {
+        try await db.raw("""
+            SELECT * FROM documents WHERE id = \(bind: id) AND project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode)
+            """).first()
+    }
+
+    static func load(_ id: String, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws -> JSONValue? {
+        try await row(id, caller: caller, on: db).map { try json($0, services: services) }
+    }
+
+    static func json(_ row: any SQLRow, services: AppServices) throws -> JSONValue {
+        let id = try row.string("id")
+        return .object([
+            "id": .string(id),
+            "object": "document",
+            "type": .string(try row.string("type")),
+            "status": "issued",
+            "number": .int(try row.int("number")),
+            "amount": .int(try row.int("amount")),
+            "currency": .string(try row.string("currency")),
+            "vat_rate": .number(0.18),
+            "vat_amount": .int(try row.int("vat_amount")),
+            "charge": .optional(try row.optionalString("charge_id")),
+            "refund": .optional(try row.optionalString("refund_id")),
+            "customer": .string(try row.string("customer_id")),
+            "allocation_number": .optional(try row.optionalString("allocation_number")),
+            "pdf_url": .string("\(services.publicURL)/documents/\(id).pdf?key=\(try row.string("access_key"))"),
+            "sent_to_customer": .bool(try row.bool("sent_to_customer")),
+            "metadata": try row.metadata(),
+            "livemode": .bool(try row.bool("livemode")),
+            "issued_at": .string(try row.timestamp("issued_at").iso8601),
+            "created": .string(try row.timestamp("created").iso8601),
+        ])
+    }
+
+    /// What the PDF shows, from the snapshot taken at issue time.
+    static func pdfContent(_ row: any SQLRow) throws -> TaxDocumentContent {
+        let content = try row.json("content")
+        let kind = Kind(rawValue: try row.string("type")) ?? .taxInvoiceReceipt
+        let amount = try row.int("amount")
+        let vat = try row.int("vat_amount")
+        let format = { (agorot: Int64) in Money.format(agorot, locale: .en) }
+        let title = switch kind {
+        case .taxInvoiceReceipt: "חשבונית מס / קבלה  Tax invoice / receipt"
+        case .receipt: "קבלה  Receipt"
+        case .creditNote: "חשבונית זיכוי  Credit note"
+        }
+        let lines = (content["lines"]?.arrayValue ?? []).map { line in
+            let quantity = line["quantity"]?.intValue ?? 1
+            let unit = line["unit_amount"]?.intValue ?? 0
+            return TaxDocumentContent.Line(
+                description: line["description"]?.stringValue ?? "", quantity: String(quantity),
+                unitAmount: format(unit), total: format(unit &* quantity))
+        }
+        var payment: String?
+        if let paid = content["payment"]?.objectValue {
+            let brand = CardBrand(rawValue: paid["brand"]?.stringValue ?? "") ?? .unknown
+            let count = paid["installments"]?.intValue ?? 1
+            payment = "\(brand.displayName) •••• \(paid["last4"]?.stringValue ?? "")" + (count > 1 ? ", \(count) installments" : ", 1 payment")
+        }
+        return TaxDocumentContent(
+            title: title, number: String(try row.int("number")), date: try row.timestamp("issued_at").date.isoString,
+            issuerName: content["issuer"]?["name"]?.stringValue ?? "", issuerVATNumber: content["issuer"]?["vat_number"]?.stringValue,
+            issuerAddress: content["issuer"]?["address"]?.stringValue,
+            customerName: content["customer"]?["name"]?.stringValue ?? "", customerEmail: content["customer"]?["email"]?.stringValue,
+            lines: lines, net: format(amount - vat), vat: format(vat), vatLabel: "VAT 18% / מע״מ 18%", total: format(amount),
+            payment: payment, reference: content["reference"]?.stringValue, livemode: try row.bool("livemode"))
+    }
+}

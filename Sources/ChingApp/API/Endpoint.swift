@@ -1,0 +1,163 @@
+import ChingDomain
+import Crypto
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SQLKit
+
+/// What a JSON endpoint receives: the authenticated caller, the parsed body (an empty object for
+/// GET), the path parameters and the query.
+struct APICall: Sendable {
+    let caller: Caller
+    let body: JSONValue
+    let parameters: Parameters
+    let query: [String: String]
+
+    /// The `:id` path parameter.
+    var id: String { parameters.get("id") ?? "" }
+
+    /// A body reader that refuses fields not in `allowed`.
+    func reader(allowing allowed: Set<String>) -> FieldReader {
+        var reader = FieldReader(body: body)
+        reader.rejectUnknownFields(allowing: allowed)
+        return reader
+    }
+}
+
+/// What a JSON endpoint answers: `{"success": true, "data": ...}` plus any top-level extras
+/// (`has_more`, `action`).
+struct APIResponse: Sendable {
+    var status: HTTPResponse.Status = .ok
+    var data: JSONValue
+    var extra = JSONObject()
+
+    init(_ data: JSONValue, status: HTTPResponse.Status = .ok, extra: JSONObject = JSONObject()) {
+        self.data = data
+        self.status = status
+        self.extra = extra
+    }
+}
+
+/// A response as bytes, so it can be stored for idempotent replay.
+struct RenderedResponse: Sendable {
+    let status: HTTPResponse.Status
+    let body: String
+    var retryAfter: Int? = nil
+
+    init(status: HTTPResponse.Status, body: String, retryAfter: Int? = nil) {
+        self.status = status
+        self.body = body
+        self.retryAfter = retryAfter
+    }
+
+    init(_ response: APIResponse) {
+        var envelope: JSONObject = ["success": true, "data": response.data]
+        for (key, value) in response.extra.entries { envelope[key] = value }
+        self.init(status: response.status, body: JSONValue.object(envelope).serialized())
+    }
+
+    init(_ error: APIError) {
+        self.init(status: error.status, body: error.json.serialized(), retryAfter: error.retryAfter)
+    }
+
+    /// Maps any error to the envelope; unexpected ones are logged (never with request bodies) and become a 500.
+    init(error: any Error, logger: Logger) {
+        switch error {
+        case let error as APIError:
+            self.init(error)
+        case is NIOTooManyBytesError:
+            self.init(APIError(.contentTooLarge, "PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB."))
+        case let error as HTTPError where error.status == .contentTooLarge:
+            self.init(APIError(.contentTooLarge, "PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB."))
+        case let error as HTTPError where error.status == .notFound:
+            self.init(APIError.routeNotFound)
+        case let error as HTTPError where error.status == .methodNotAllowed:
+            self.init(APIError(.methodNotAllowed, "METHOD_NOT_ALLOWED", "This endpoint does not accept that method."))
+        case let error as HTTPError where (400..<500).contains(error.status.code):
+            self.init(APIError(error.status, "INVALID_REQUEST", error.body ?? error.status.reasonPhrase))
+        default:
+            logger.error("Unhandled error", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            self.init(APIError.internalError)
+        }
+    }
+
+    var response: Response {
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}
+
+extension HTTPField.Name {
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    static let livemode = HTTPField.Name("X-Livemode")!
+}
+
+/// Turns an endpoint function into a route handler: authentication, body parsing, idempotent
+/// replay and the envelope are done here and nowhere else.
+struct EndpointWrapper: Sendable {
+    let services: AppServices
+
+    func callAsFunction(_ handler: @escaping @Sendable (APICall) async throws -> APIResponse)
+        -> @Sendable (Request, AppRequestContext) async throws -> Response
+    {
+        { request, context in
+            do {
+                let caller = try await services.authenticate(request)
+                var bodyBytes = ByteBuffer()
+                var body = JSONValue.object(JSONObject())
+                if request.method == .post {
+                    bodyBytes = try await request.body.collect(upTo: context.maxUploadSize)
+                    body = try Self.parseBody(bodyBytes, contentType: request.headers[.contentType])
+                }
+                var query: [String: String] = [:]
+                for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+                let call = APICall(caller: caller, body: body, parameters: context.parameters, query: query)
+
+                guard request.method == .post, let key = request.headers[.idempotencyKey] else {
+                    return RenderedResponse(try await handler(call)).response
+                }
+                let fingerprint = Self.fingerprint(method: request.method.rawValue, path: request.uri.path, body: bodyBytes)
+                return try await services.idempotency.run(caller: caller, key: key, fingerprint: fingerprint) {
+                    do {
+                        return RenderedResponse(try await handler(call))
+                    } catch {
+                        return RenderedResponse(error: error, logger: context.logger)
+                    }
+                }.response
+            } catch {
+                return RenderedResponse(error: error, logger: context.logger).response
+            }
+        }
+    }
+
+    /// JSON only. An empty body reads as `{}`, so body-less POSTs (`/detach`) need no header.
+    static func parseBody(_ bytes: ByteBuffer, contentType: String?) throws(APIError) -> JSONValue {
+        if bytes.readableBytes == 0 { return .object(JSONObject()) }
+        let mediaType = contentType?.split(separator: ";").first.map { String($0).trimmingWhitespace().lowercased() }
+        guard mediaType == "application/json" else {
+            throw APIError(.unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "Send the body as JSON with Content-Type: application/json.")
+        }
+        do {
+            return try JSONValue.parse(bytes.readableBytesView)
+        } catch {
+            throw APIError.invalid("", "Malformed JSON at byte \(error.offset): \(error.message).")
+        }
+    }
+
+    static func fingerprint(method: String, path: String, body: ByteBuffer) -> String {
+        var hash = SHA256()
+        hash.update(data: Array((method + " " + path + "\n").utf8))
+        hash.update(data: Array(body.readableBytesView))
+        return hexString(hash.finalize())
+    }
+}
+
+/// Lowercase hex of a digest or any bytes.
+func hexString(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var output: [UInt8] = []
+    for byte in bytes { output.append(digits[Int(byte >> 4)]); output.append(digits[Int(byte & 15)]) }
+    return String(decoding: output, as: UTF8.self)
+}

@@ -1,0 +1,48 @@
+import ChingDomain
+import HTTPTypes
+import Hummingbird
+import SQLKit
+
+/// `/events`: what changed, in order; delivery to webhooks comes from these rows.
+struct EventsAPI: Sendable {
+    let services: AppServices
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>, endpoint: EndpointWrapper) {
+        group.get("events", use: endpoint(list))
+        group.get("events/:id", use: endpoint(retrieve))
+    }
+
+    /// GET /events (`?type=charge.succeeded`)
+    @Sendable func list(_ call: APICall) async throws -> APIResponse {
+        let type: SQLQueryString = call.query["type"].map { " AND type = \(bind: $0)" } ?? ""
+        return try await services.database.read { db in
+            let page = try await ListPage.read(call, table: "events", on: db)
+            let rows = try await db.raw("""
+                SELECT * FROM events WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
+                """ + type + page.clause).all()
+            return page.response(try rows.map(Self.json))
+        }
+    }
+
+    /// GET /events/:id
+    @Sendable func retrieve(_ call: APICall) async throws -> APIResponse {
+        let row = try await services.database.read { db in
+            try await db.raw("""
+                SELECT * FROM events WHERE id = \(bind: call.id) AND project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
+                """).first()
+        }
+        guard let row else { throw APIError.notFound("event", call.id) }
+        return APIResponse(try Self.json(row))
+    }
+
+    static func json(_ row: any SQLRow) throws -> JSONValue {
+        .object([
+            "id": .string(try row.string("id")),
+            "object": "event",
+            "type": .string(try row.string("type")),
+            "data": try row.json("data"),
+            "livemode": .bool(try row.bool("livemode")),
+            "created": .string(try row.timestamp("created").iso8601),
+        ])
+    }
+}

@@ -1,0 +1,131 @@
+import ChingDomain
+import ChingPDF
+import Configuration
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import SQLKit
+import ServiceLifecycle
+
+/// Everything `buildApplication` needs. The server command fills it from flags, the environment
+/// and defaults; tests fill it directly (a temporary database, a fixed clock, a captured logger).
+public struct AppConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var databaseURL = "ching.sqlite"
+    public var publicURL = "http://127.0.0.1:8080"
+    public var clock = AppClock { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) }
+    public var ids = IDGenerator.random
+    public var logger = Logger(label: "ching")
+
+    public init() {}
+
+    /// Reads `ching.host`, `ching.port`, `ching.database.url` and `ching.public.url` from `reader`
+    /// (which layers command-line flags over `CHING_*` environment variables).
+    public init(reader: ConfigReader) {
+        let ching = reader.scoped(to: "ching")
+        host = ching.string(forKey: "host", default: host)
+        port = ching.int(forKey: "port", default: port)
+        databaseURL = ching.string(forKey: "database.url", default: databaseURL)
+        publicURL = ching.string(forKey: "public.url", default: "http://\(host):\(port)")
+        while publicURL.hasSuffix("/") { publicURL.removeLast() }
+    }
+}
+
+/// The composition root: opens and migrates the database, creates the services and the router
+/// once. The `serve` command and every test call this.
+public func buildApplication(_ configuration: AppConfiguration) async throws -> some ApplicationProtocol {
+    let database = try await Database.open(configuration.databaseURL, logger: configuration.logger)
+    try await database.whileRunning { try await Migrations.run(on: database) }
+    let services = AppServices(
+        database: database, clock: configuration.clock, ids: configuration.ids,
+        sandbox: SandboxProvider(ids: configuration.ids), publicURL: configuration.publicURL,
+        documentFont: try loadDocumentFont(), logger: configuration.logger)
+
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: ErrorEnvelopeMiddleware())
+    router.get("healthz") { _, _ in
+        do {
+            _ = try await database.read { db in try await db.raw("SELECT 1 AS ok").first() }
+            return RenderedResponse(status: .ok, body: #"{"status":"ok","database":"\#(database.kind.rawValue)"}"#).response
+        } catch {
+            return RenderedResponse(status: .serviceUnavailable, body: #"{"status":"unavailable","database":"\#(database.kind.rawValue)"}"#).response
+        }
+    }
+    let endpoint = EndpointWrapper(services: services)
+    for prefix in ["v1", "ching/v1"] {
+        let group = router.group(RouterPath(prefix))
+        CustomersAPI(services: services).addRoutes(to: group, endpoint: endpoint)
+        PaymentMethodsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
+        CatalogAPI(services: services).addRoutes(to: group, endpoint: endpoint)
+        ChargesAPI(services: services).addRoutes(to: group, endpoint: endpoint)
+        RefundsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
+        DocumentsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
+        EventsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
+    }
+    DocumentsAPI.addPublicRoute(to: router, services: services)
+
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ching"),
+        logger: configuration.logger)
+    if let service = database.service { app.addServices(service) }
+    app.addServices(DatabaseCloser(database: database))
+    return app
+}
+
+extension Database {
+    /// Runs `work` with the connection pool running (PostgreSQL's client is a service that must
+    /// run before it can be used; outside an application, this runs it just long enough).
+    public func whileRunning<T: Sendable>(_ work: @Sendable () async throws -> T) async throws -> T {
+        guard let service else { return try await work() }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await service.run() }
+            defer { group.cancelAll() }
+            return try await work()
+        }
+    }
+
+    /// Opens and migrates the database at `url`, runs `work`, and closes it: for the command line.
+    public static func withMigrated<T: Sendable>(_ url: String, logger: Logger, _ work: @Sendable (Database) async throws -> T) async throws -> T {
+        let database = try await Database.open(url, logger: logger)
+        defer { Task { await database.close() } }
+        return try await database.whileRunning {
+            try await Migrations.run(on: database)
+            return try await work(database)
+        }
+    }
+}
+
+/// Closes the SQLite connections when the application shuts down.
+private struct DatabaseCloser: Service {
+    let database: Database
+    func run() async throws {
+        try? await gracefulShutdown()
+        await database.close()
+    }
+}
+
+func loadDocumentFont() throws -> TrueTypeFont {
+    guard let url = Bundle.module.url(forResource: "DejaVuSans", withExtension: "ttf", subdirectory: "Fonts")
+        ?? Bundle.module.url(forResource: "DejaVuSans", withExtension: "ttf")
+    else { throw ConfigurationError("The document font is missing from the bundle.") }
+    return try TrueTypeFont(data: Array(try Data(contentsOf: url)))
+}
+
+struct ConfigurationError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Renders anything thrown outside an endpoint (an unknown route, an oversize body) as the JSON envelope.
+struct ErrorEnvelopeMiddleware: RouterMiddleware {
+    func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            return RenderedResponse(error: error, logger: context.logger).response
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import ChingDomain
+import ChingPDF
+import Crypto
+import HTTPTypes
+import Hummingbird
+import Logging
+import SQLKit
+
+/// The long-lived things every endpoint needs, created once by `buildApplication`.
+public struct AppServices: Sendable {
+    public let database: Database
+    public let clock: AppClock
+    public let ids: IDGenerator
+    /// The test-mode provider (and, until a live one exists, what a project configured with
+    /// `live_provider = 'sandbox'` uses in live mode; only tests do that).
+    public let sandbox: any PaymentProvider
+    /// Where the hosted pages and PDFs are reached from outside (`http://127.0.0.1:8080`).
+    public let publicURL: String
+    let documentFont: TrueTypeFont
+    let logger: Logger
+    var idempotency: Idempotency { Idempotency(database: database, clock: clock) }
+
+    /// The provider that handles a caller's money: the sandbox in test mode.
+    func provider(for caller: Caller) -> any PaymentProvider { sandbox }
+
+    /// Finds the project and mode of the request's API key.
+    func authenticate(_ request: Request) async throws -> Caller {
+        guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer ") else {
+            throw APIError.noAccess
+        }
+        let key = String(authorization.dropFirst("Bearer ".count)).trimmingWhitespace()
+        guard APIKeys.isWellFormed(key) else { throw APIError.noAccess }
+        let hash = APIKeys.hash(key)
+        let row = try await database.read { db in
+            try await db.raw("""
+                SELECT k.project_id, k.livemode, p.live_provider FROM api_keys k JOIN projects p ON p.id = k.project_id
+                WHERE k.key_hash = \(bind: hash)
+                """).first()
+        }
+        guard let row else { throw APIError.noAccess }
+        let projectID = try row.decode(column: "project_id", as: String.self)
+        guard try row.decode(column: "livemode", as: Int64.self) == 1 else {
+            return Caller(projectID: projectID, livemode: false)
+        }
+        if request.headers[.livemode]?.lowercased() == "false" {
+            return Caller(projectID: projectID, livemode: false)
+        }
+        guard try row.decode(column: "live_provider", as: String?.self) != nil else { throw APIError.liveKeyInactive }
+        return Caller(projectID: projectID, livemode: true)
+    }
+}
+
+/// API keys: `ck_test_` or `ck_live_` and 64 lowercase hex digits. Only their SHA-256 is stored.
+public enum APIKeys {
+    public static func isWellFormed(_ key: String) -> Bool {
+        let body: Substring
+        if key.hasPrefix("ck_test_") { body = key.dropFirst(8) } else if key.hasPrefix("ck_live_") { body = key.dropFirst(8) } else { return false }
+        return body.count == 64 && body.allSatisfy { ("0"..."9").contains($0) || ("a"..."f").contains($0) }
+    }
+
+    public static func hash(_ key: String) -> String { hexString(SHA256.hash(data: Array(key.utf8))) }
+}

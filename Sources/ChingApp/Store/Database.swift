@@ -1,0 +1,160 @@
+import ChingDomain
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresKit
+import PostgresNIO
+import SQLKit
+import SQLiteKit
+import ServiceLifecycle
+import Synchronization
+
+/// The one way the product reaches its database: SQLite (one file, the default) or PostgreSQL.
+///
+/// Every state change goes through `transaction`, which on SQLite is a `BEGIN IMMEDIATE`
+/// transaction on the single writer connection (SQLite has one writer at a time anyway; taking
+/// the write lock up front means a transaction never fails half-way on a lock upgrade), and on
+/// PostgreSQL a `BEGIN … COMMIT` on one pooled connection. Reads outside a transaction go to a
+/// separate reader connection (SQLite, WAL mode) or any pooled connection (PostgreSQL).
+public final class Database: Sendable {
+    public enum Kind: String, Sendable { case sqlite, postgres }
+
+    public let kind: Kind
+    private let backend: Backend
+    let logger: Logger
+
+    private enum Backend: Sendable {
+        case sqlite(writer: SQLiteConnection, reader: SQLiteConnection, writeLock: AsyncLock)
+        case postgres(PostgresClient)
+    }
+
+    private init(kind: Kind, backend: Backend, logger: Logger) {
+        self.kind = kind
+        self.backend = backend
+        self.logger = logger
+    }
+
+    /// Opens `urlOrPath`: a `postgres://` (or `postgresql://`) URL selects PostgreSQL, anything
+    /// else is an SQLite file path.
+    public static func open(_ urlOrPath: String, logger: Logger) async throws -> Database {
+        if urlOrPath.hasPrefix("postgres://") || urlOrPath.hasPrefix("postgresql://") {
+            let configuration = try SQLPostgresConfiguration(url: urlOrPath)
+            var clientConfiguration = PostgresClient.Configuration(
+                host: configuration.coreConfiguration.host ?? "127.0.0.1",
+                port: configuration.coreConfiguration.port ?? 5432,
+                username: configuration.coreConfiguration.username,
+                password: configuration.coreConfiguration.password,
+                database: configuration.coreConfiguration.database,
+                tls: .disable)
+            if let socket = configuration.coreConfiguration.unixSocketPath {
+                clientConfiguration = PostgresClient.Configuration(
+                    unixSocketPath: socket, username: configuration.coreConfiguration.username,
+                    password: configuration.coreConfiguration.password, database: configuration.coreConfiguration.database)
+            }
+            clientConfiguration.options.maximumConnections = 20
+            let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+            return Database(kind: .postgres, backend: .postgres(client), logger: logger)
+        }
+        let path = urlOrPath.hasPrefix("sqlite://") ? String(urlOrPath.dropFirst("sqlite://".count)) : urlOrPath
+        let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000"] {
+            _ = try await writer.query(pragma)
+        }
+        let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        for pragma in ["PRAGMA synchronous=FULL", "PRAGMA busy_timeout=10000"] {
+            _ = try await reader.query(pragma)
+        }
+        return Database(kind: .sqlite, backend: .sqlite(writer: writer, reader: reader, writeLock: AsyncLock()), logger: logger)
+    }
+
+    /// The PostgreSQL client runs as a service (it owns its connection pool); SQLite needs none.
+    public var service: (any Service)? {
+        if case .postgres(let client) = backend { return client }
+        return nil
+    }
+
+    /// Runs `body` for reading, outside any transaction.
+    public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        switch backend {
+        case .sqlite(_, let reader, _):
+            return try await body(reader.sql(queryLogLevel: nil))
+        case .postgres(let client):
+            return try await client.withConnection { connection in
+                try await body(connection.sql(queryLogLevel: nil))
+            }
+        }
+    }
+
+    /// Runs `body` in one transaction: all of its writes land, or none do.
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        switch backend {
+        case .sqlite(let writer, _, let lock):
+            return try await lock.withLock {
+                try await Self.run(body, on: writer.sql(queryLogLevel: nil), begin: "BEGIN IMMEDIATE")
+            }
+        case .postgres(let client):
+            return try await client.withConnection { connection in
+                try await Self.run(body, on: connection.sql(queryLogLevel: nil), begin: "BEGIN")
+            }
+        }
+    }
+
+    private static func run<T>(_ body: (any SQLDatabase) async throws -> T, on database: any SQLDatabase, begin: String) async throws -> T {
+        try await database.raw(SQLQueryString(begin)).run()
+        do {
+            let result = try await body(database)
+            try await database.raw("COMMIT").run()
+            return result
+        } catch {
+            try? await database.raw("ROLLBACK").run()
+            throw error
+        }
+    }
+
+    public func close() async {
+        switch backend {
+        case .sqlite(let writer, let reader, _):
+            try? await reader.close()
+            try? await writer.close()
+        case .postgres:
+            break  // the client closes when its service ends
+        }
+    }
+
+    /// Whether `error` is a unique-constraint violation, on either database.
+    static func isUniqueViolation(_ error: any Error) -> Bool {
+        if let error = error as? PSQLError { return error.serverInfo?[.sqlState] == "23505" }
+        if let error = error as? SQLiteError { return error.reason == .constraintUniqueFailed || error.reason == .constraintPrimaryKeyFailed || "\(error)".contains("UNIQUE") }
+        return false
+    }
+}
+
+/// A first-in-first-out async mutex: the SQLite writer runs one transaction at a time.
+final class AsyncLock: Sendable {
+    private let state = Mutex<(locked: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func withLock<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        await acquire()
+        defer { release() }
+        return try await body()
+    }
+
+    private func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let acquired = state.withLock { state -> Bool in
+                if !state.locked { state.locked = true; return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if acquired { continuation.resume() }
+        }
+    }
+
+    private func release() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty { state.locked = false; return nil }
+            return state.waiters.removeFirst()
+        }
+        next?.resume()
+    }
+}

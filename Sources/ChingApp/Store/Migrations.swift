@@ -1,0 +1,115 @@
+import SQLKit
+
+/// The schema, as numbered migrations. The same SQL runs on SQLite and PostgreSQL; the only
+/// difference is how an auto-incrementing `seq` column is spelled (it orders lists newest first
+/// even when two rows share a millisecond).
+enum Migrations {
+    static func all(for kind: Database.Kind) -> [(version: Int64, statements: [String])] {
+        let seq = kind == .sqlite ? "seq INTEGER PRIMARY KEY AUTOINCREMENT" : "seq BIGSERIAL PRIMARY KEY"
+        // Columns every API object has.
+        let common = "\(seq), id TEXT NOT NULL UNIQUE, project_id TEXT NOT NULL, livemode BIGINT NOT NULL"
+        return [
+            (1, [
+                """
+                CREATE TABLE projects (id TEXT PRIMARY KEY, name TEXT NOT NULL, legal_name TEXT, vat_number TEXT,
+                  address TEXT, max_installments BIGINT NOT NULL DEFAULT 12, live_provider TEXT, created BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id),
+                  livemode BIGINT NOT NULL, created BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE customers (\(common), name TEXT NOT NULL, email TEXT, phone TEXT, locale TEXT NOT NULL,
+                  tax_id TEXT, metadata TEXT NOT NULL, default_payment_method TEXT, deleted BIGINT NOT NULL DEFAULT 0,
+                  created BIGINT NOT NULL)
+                """,
+                "CREATE INDEX customers_scope ON customers (project_id, livemode, seq)",
+                // One live customer per email in a project and mode; deleted ones free their address.
+                "CREATE UNIQUE INDEX customers_email ON customers (project_id, livemode, email) WHERE deleted = 0 AND email IS NOT NULL",
+                """
+                CREATE TABLE payment_methods (\(common), customer_id TEXT NOT NULL, status TEXT NOT NULL,
+                  provider TEXT NOT NULL, token TEXT NOT NULL, brand TEXT NOT NULL, last4 TEXT NOT NULL,
+                  exp_month BIGINT NOT NULL, exp_year BIGINT NOT NULL, issuer_country TEXT NOT NULL,
+                  supports_installments BIGINT NOT NULL, supports_recurring BIGINT NOT NULL,
+                  metadata TEXT NOT NULL, created BIGINT NOT NULL)
+                """,
+                "CREATE INDEX payment_methods_customer ON payment_methods (customer_id, status)",
+                """
+                CREATE TABLE products (\(common), name TEXT NOT NULL, description TEXT, image_url TEXT,
+                  features TEXT NOT NULL, active BIGINT NOT NULL, metadata TEXT NOT NULL, created BIGINT NOT NULL)
+                """,
+                "CREATE INDEX products_scope ON products (project_id, livemode, seq)",
+                """
+                CREATE TABLE prices (\(common), product_id TEXT NOT NULL, unit_amount BIGINT NOT NULL, currency TEXT NOT NULL,
+                  type TEXT NOT NULL, recurring_interval TEXT, interval_count BIGINT, trial_period_days BIGINT,
+                  tax_mode TEXT NOT NULL, active BIGINT NOT NULL, metadata TEXT NOT NULL, created BIGINT NOT NULL)
+                """,
+                "CREATE INDEX prices_scope ON prices (project_id, livemode, seq)",
+                """
+                CREATE TABLE charges (\(common), customer_id TEXT NOT NULL, payment_method_id TEXT, amount BIGINT NOT NULL,
+                  currency TEXT NOT NULL, status TEXT NOT NULL, description TEXT, installments BIGINT NOT NULL,
+                  captured BIGINT NOT NULL, amount_captured BIGINT NOT NULL, refunded_amount BIGINT NOT NULL,
+                  failure_code TEXT, failure_message TEXT, document_id TEXT, checkout_session_id TEXT, line_items TEXT,
+                  subscription_id TEXT, provider_reference TEXT, capturable_until BIGINT, cancellation_reason TEXT,
+                  metadata TEXT NOT NULL, created BIGINT NOT NULL)
+                """,
+                "CREATE INDEX charges_scope ON charges (project_id, livemode, seq)",
+                "CREATE INDEX charges_customer ON charges (customer_id, seq)",
+                """
+                CREATE TABLE refunds (\(common), charge_id TEXT NOT NULL, amount BIGINT NOT NULL, currency TEXT NOT NULL,
+                  reason TEXT, status TEXT NOT NULL, document_id TEXT, provider_reference TEXT, metadata TEXT NOT NULL,
+                  created BIGINT NOT NULL)
+                """,
+                "CREATE INDEX refunds_scope ON refunds (project_id, livemode, seq)",
+                """
+                CREATE TABLE documents (\(common), type TEXT NOT NULL, number BIGINT NOT NULL, amount BIGINT NOT NULL,
+                  currency TEXT NOT NULL, vat_amount BIGINT NOT NULL, charge_id TEXT, refund_id TEXT, customer_id TEXT NOT NULL,
+                  allocation_number TEXT, content TEXT NOT NULL, access_key TEXT NOT NULL, sent_to_customer BIGINT NOT NULL, metadata TEXT NOT NULL,
+                  issued_at BIGINT NOT NULL, created BIGINT NOT NULL, UNIQUE (project_id, livemode, number))
+                """,
+                """
+                CREATE TABLE document_counters (project_id TEXT NOT NULL, livemode BIGINT NOT NULL,
+                  last_number BIGINT NOT NULL, PRIMARY KEY (project_id, livemode))
+                """,
+                """
+                CREATE TABLE events (\(common), type TEXT NOT NULL, data TEXT NOT NULL, created BIGINT NOT NULL)
+                """,
+                "CREATE INDEX events_scope ON events (project_id, livemode, seq)",
+                """
+                CREATE TABLE email_outbox (\(common), kind TEXT NOT NULL, to_address TEXT NOT NULL, locale TEXT NOT NULL,
+                  subject TEXT NOT NULL, body TEXT NOT NULL, related_id TEXT NOT NULL, status TEXT NOT NULL,
+                  created BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE idempotency_keys (project_id TEXT NOT NULL, livemode BIGINT NOT NULL, key TEXT NOT NULL,
+                  request_hash TEXT NOT NULL, state TEXT NOT NULL, response_status BIGINT, response_body TEXT,
+                  created BIGINT NOT NULL, PRIMARY KEY (project_id, livemode, key))
+                """,
+                """
+                CREATE TABLE subscriptions (\(common), customer_id TEXT NOT NULL, status TEXT NOT NULL,
+                  metadata TEXT NOT NULL, created BIGINT NOT NULL)
+                """,
+                "CREATE INDEX subscriptions_customer ON subscriptions (customer_id, status)",
+            ]),
+        ]
+    }
+
+    /// Applies the migrations not yet applied, each in its own transaction. On PostgreSQL an
+    /// advisory lock keeps two starting servers from migrating at once; on SQLite the immediate
+    /// transaction does the same.
+    static func run(on database: Database) async throws {
+        try await database.transaction { db in
+            if database.kind == .postgres {
+                try await db.raw("SELECT pg_advisory_xact_lock(4242)").run()
+            }
+            try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
+            let applied = try await db.raw("SELECT version FROM schema_migrations").all().map { try $0.decode(column: "version", as: Int64.self) }
+            for migration in all(for: database.kind) where !applied.contains(migration.version) {
+                for statement in migration.statements {
+                    try await db.raw(SQLQueryString(statement)).run()
+                }
+                try await db.raw("INSERT INTO schema_migrations (version, applied_at) VALUES (\(bind: migration.version), 0)").run()
+            }
+        }
+    }
+}

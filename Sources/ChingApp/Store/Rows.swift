@@ -1,0 +1,77 @@
+import ChingDomain
+import SQLKit
+
+/// Typed reads of a row's columns. Booleans are stored as 0/1 and times as milliseconds, so the
+/// same schema works on SQLite and PostgreSQL.
+extension SQLRow {
+    func string(_ column: String) throws -> String { try decode(column: column, as: String.self) }
+    func optionalString(_ column: String) throws -> String? { try decode(column: column, as: String?.self) }
+    func int(_ column: String) throws -> Int64 { try decode(column: column, as: Int64.self) }
+    func optionalInt(_ column: String) throws -> Int64? { try decode(column: column, as: Int64?.self) }
+    func bool(_ column: String) throws -> Bool { try int(column) != 0 }
+    func timestamp(_ column: String) throws -> Timestamp { Timestamp(milliseconds: try int(column)) }
+    func optionalTimestamp(_ column: String) throws -> Timestamp? { try optionalInt(column).map(Timestamp.init) }
+    /// A column holding serialized JSON.
+    func json(_ column: String) throws -> JSONValue { (try? JSONValue.parse(try string(column))) ?? .null }
+    func optionalJSON(_ column: String) throws -> JSONValue? {
+        try optionalString(column).map { (try? JSONValue.parse($0)) ?? .null }
+    }
+    /// The metadata column, as the API returns it.
+    func metadata() throws -> JSONValue { try json("metadata") }
+}
+
+extension Dictionary where Key == String, Value == String {
+    /// Metadata as stored: a JSON object with sorted keys.
+    var storedJSON: String { JSONValue.strings(self).serialized() }
+}
+
+extension Bool {
+    var stored: Int64 { self ? 1 : 0 }
+}
+
+/// The list rule every collection follows: newest first, `limit` 1 to 100 (default 100),
+/// `starting_after=<id>` to page, and `has_more`.
+struct ListPage {
+    let limit: Int64
+    let afterSeq: Int64?
+
+    /// Reads `limit` and `starting_after` from the query; `starting_after` must be an id of this table in the caller's scope.
+    static func read(_ call: APICall, table: String, on db: any SQLDatabase) async throws -> ListPage {
+        var limit: Int64 = 100
+        if let raw = call.query["limit"] {
+            guard let value = Int64(raw), (1...100).contains(value) else { throw APIError.invalid("limit", "Must be an integer between 1 and 100.") }
+            limit = value
+        }
+        guard let after = call.query["starting_after"] else { return ListPage(limit: limit, afterSeq: nil) }
+        let row = try await db.raw("""
+            SELECT seq FROM \(unsafeRaw: table) WHERE id = \(bind: after) AND project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
+            """).first()
+        guard let row else { throw APIError.invalid("starting_after", "No such object in this list: \(after).") }
+        return ListPage(limit: limit, afterSeq: try row.int("seq"))
+    }
+
+    /// The SQL that follows a `WHERE ...` clause.
+    var clause: SQLQueryString {
+        if let afterSeq {
+            return " AND seq < \(bind: afterSeq) ORDER BY seq DESC LIMIT \(bind: limit + 1)"
+        }
+        return " ORDER BY seq DESC LIMIT \(bind: limit + 1)"
+    }
+
+    /// The response for the rows fetched with `clause` (one more than the limit means there is more).
+    func response(_ rows: [JSONValue]) -> APIResponse {
+        let hasMore = rows.count > Int(limit)
+        return APIResponse(.array(Array(rows.prefix(Int(limit)))), extra: ["has_more": .bool(hasMore)])
+    }
+}
+
+/// Events: every state change writes one in the same transaction, with `data` exactly as `GET` returns the object.
+enum Events {
+    static func record(_ type: String, data: JSONValue, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws {
+        let id = services.ids.make(.event)
+        try await db.raw("""
+            INSERT INTO events (id, project_id, livemode, type, data, created)
+            VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: type), \(bind: data.serialized()), \(bind: services.clock.now().milliseconds))
+            """).run()
+    }
+}

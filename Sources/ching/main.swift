@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import ChingApp
+import ChingDomain
+import Configuration
+import Hummingbird
+import Logging
+
+/// The operator's command line: run the server, create projects, migrate.
+@main
+struct Ching: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ching",
+        abstract: "Ching Checkout: a self-hostable, CHING-compatible payments service.",
+        subcommands: [Serve.self, ProjectCommand.self, Migrate.self])
+}
+
+/// Flags shared by the commands that open the database.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: "SQLite file path, or a postgres://user:pass@host:port/db URL. Env: CHING_DATABASE_URL. Default: ./ching.sqlite")
+    var database: String?
+}
+
+extension ConfigReader {
+    /// Command-line values over `CHING_*` environment variables over the built-in defaults.
+    static func layered(_ flags: [String: ConfigValue?]) -> ConfigReader {
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (key, value) in flags {
+            if let value { values[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = value }
+        }
+        return ConfigReader(providers: [InMemoryProvider(name: "flags", values: values), EnvironmentVariablesProvider()])
+    }
+}
+
+func makeLogger() -> Logger {
+    var logger = Logger(label: "ching")
+    logger.logLevel = .info
+    return logger
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP server (migrates the database first).")
+
+    @Option(help: "Address to listen on. Env: CHING_HOST. Default: 127.0.0.1") var host: String?
+    @Option(help: "Port to listen on. Env: CHING_PORT. Default: 8080") var port: Int?
+    @OptionGroup var options: DatabaseOptions
+    @Option(name: .customLong("public-url"), help: "Base URL customers reach this server at. Env: CHING_PUBLIC_URL. Default: http://HOST:PORT")
+    var publicURL: String?
+
+    func run() async throws {
+        var configuration = AppConfiguration(reader: .layered([
+            "ching.host": host.map { .init(stringLiteral: $0) }, "ching.port": port.map { .init(integerLiteral: $0) },
+            "ching.database.url": options.database.map { .init(stringLiteral: $0) },
+            "ching.public.url": publicURL.map { .init(stringLiteral: $0) },
+        ]))
+        configuration.logger = makeLogger()
+        let (ids, clock) = (configuration.ids, configuration.clock)
+        // First start on an empty database: a usable demo project, its key printed once.
+        if let demo = try await Database.withMigrated(configuration.databaseURL, logger: configuration.logger, { database in
+            try await Projects.count(database: database) == 0
+                ? try await Projects.create(name: "Demo", legalName: "Demo Ltd.", vatNumber: "000000000", address: "Tel Aviv",
+                                            database: database, ids: ids, clock: clock)
+                : nil
+        }) {
+            // Written unbuffered so it shows at once even when stdout is a file or a pipe.
+            FileHandle.standardOutput.write(Data(
+                "Created the project \"Demo\" (\(demo.projectID)). Its test API key, shown only this once:\n\n    \(demo.testKey)\n\n".utf8))
+        }
+        let app = try await buildApplication(configuration)
+        try await app.runService()
+    }
+}
+
+struct ProjectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "project", abstract: "Manage projects.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a project and print its id and test API key.")
+
+        @Option(help: "Display name.") var name: String
+        @Option(name: .customLong("legal-name"), help: "Legal name printed on tax documents.") var legalName: String?
+        @Option(name: .customLong("vat-number"), help: "VAT or company number printed on tax documents.") var vatNumber: String?
+        @Option(help: "Business address printed on tax documents.") var address: String?
+        @Flag(help: "Print {\"project\": ..., \"test_key\": ...} as JSON.") var json = false
+        @OptionGroup var options: DatabaseOptions
+
+        func run() async throws {
+            let url = AppConfiguration(reader: .layered(["ching.database.url": options.database.map { .init(stringLiteral: $0) }])).databaseURL
+            let (name, legalName, vatNumber, address) = (name, legalName, vatNumber, address)
+            let created = try await Database.withMigrated(url, logger: makeLogger()) { database in
+                try await Projects.create(name: name, legalName: legalName, vatNumber: vatNumber, address: address,
+                                          database: database, ids: .random, clock: AppConfiguration().clock)
+            }
+            if json {
+                print(JSONValue.object(["project": .string(created.projectID), "test_key": .string(created.testKey)]).serialized())
+            } else {
+                print("project:  \(created.projectID)\ntest key: \(created.testKey)  (shown only this once)")
+            }
+        }
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply the database migrations and exit.")
+    @OptionGroup var options: DatabaseOptions
+
+    func run() async throws {
+        let url = AppConfiguration(reader: .layered(["ching.database.url": options.database.map { .init(stringLiteral: $0) }])).databaseURL
+        try await Database.withMigrated(url, logger: makeLogger()) { _ in }
+        print("Migrations applied.")
+    }
+}
