@@ -77,10 +77,10 @@ public final class Database: Sendable {
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
         case .sqlite(_, let reader, _):
-            return try await body(reader.sql(queryLogLevel: nil))
+            return try await body(reader.sql(queryLogLevel: .trace))
         case .postgres(let client):
             return try await client.withConnection { connection in
-                try await body(connection.sql(queryLogLevel: nil))
+                try await body(connection.sql(queryLogLevel: .trace))
             }
         }
     }
@@ -90,11 +90,11 @@ public final class Database: Sendable {
         switch backend {
         case .sqlite(let writer, _, let lock):
             return try await lock.withLock {
-                try await Self.run(body, on: writer.sql(queryLogLevel: nil), begin: "BEGIN IMMEDIATE")
+                try await Self.run(body, on: writer.sql(queryLogLevel: .trace), begin: "BEGIN IMMEDIATE")
             }
         case .postgres(let client):
             return try await client.withConnection { connection in
-                try await Self.run(body, on: connection.sql(queryLogLevel: nil), begin: "BEGIN")
+                try await Self.run(body, on: connection.sql(queryLogLevel: .trace), begin: "BEGIN")
             }
         }
     }
