@@ -7,6 +7,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import Synchronization
+import SQLKit
 import Testing
 
 /// A clock the test moves by hand. Starts at 2026-04-19T09:15:22.000Z.
@@ -185,3 +186,31 @@ struct API: Sendable {
     }
 }
 
+
+extension API {
+    /// Saves a card through the provider interface (as a checkout would) and attaches it to the
+    /// customer, for cards that `test-card` does not offer.
+    func attachCard(number: String, cvc: String = "123", customer: String) async throws -> String {
+        let card = CardInput(number: number, expMonth: 12, expYear: 2031, cvc: cvc, holderName: "Tal Levi")
+        guard case .success(let saved) = await SandboxProvider().saveCard(card) else { throw TestFailure("the sandbox refused \(card)") }
+        let id = "pm_" + String(saved.token.suffix(12))
+        let projectID = projectID
+        try await app.withDatabase { database in
+            try await database.transaction { db in
+                try await db.raw("""
+                    INSERT INTO payment_methods (id, project_id, livemode, customer_id, status, provider, token, brand, last4, exp_month,
+                      exp_year, issuer_country, supports_installments, supports_recurring, metadata, created)
+                    VALUES (\(bind: id), \(bind: projectID), 0, \(bind: customer), 'active', 'sandbox', \(bind: saved.token),
+                      \(bind: saved.brand.rawValue), \(bind: saved.last4), 12, 2031, \(bind: saved.issuerCountry),
+                      \(bind: saved.supportsInstallments ? 1 : 0), 1, '{}', 0)
+                    """).run()
+            }
+        }
+        return id
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
