@@ -1,6 +1,6 @@
 /// What a customer typed into a card form. It lives only in memory, on its way to the provider:
 /// its `description` hides the number and the CVC so that logging it by mistake leaks nothing.
-public struct CardInput: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+public struct CardInput: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public let number: String
     public let expMonth: Int
     public let expYear: Int
@@ -19,6 +19,8 @@ public struct CardInput: Sendable, CustomStringConvertible, CustomDebugStringCon
     public var brand: CardBrand { CardBrand(number: number) }
     public var description: String { "CardInput(\(brand.rawValue) •••• \(last4))" }
     public var debugDescription: String { description }
+    /// `dump()` and mirror-based loggers see only what `description` shows.
+    public var customMirror: Mirror { Mirror(self, children: ["brand": brand, "last4": last4], displayStyle: .struct) }
 }
 
 public enum CardBrand: String, Sendable {

@@ -37,7 +37,7 @@ public enum Money {
     /// right-to-left mark so the sign stays at the right place in RTL text).
     public static func format(_ agorot: Int64, locale: Locale) -> String {
         let sign = agorot < 0 ? "-" : ""
-        let number = decimalString(Int64(clamping: agorot.magnitude))
+        let number = agorot < 0 ? String(decimalString(agorot).dropFirst()) : decimalString(agorot)
         switch locale {
         case .en: return sign + "₪" + number
         case .he: return "\u{200F}" + sign + number + " ₪"

@@ -11,6 +11,8 @@ public struct FieldReader {
     public let object: JSONObject
     private let prefix: String
     public private(set) var issues: [FieldIssue] = []
+    /// A body that is not an object is one issue; nothing else is reported about it.
+    private var bodyRejected = false
 
     /// A reader of the top-level body; a body that is not an object is one issue at path "".
     public init(body: JSONValue) {
@@ -19,6 +21,7 @@ public struct FieldReader {
         } else {
             self.object = JSONObject()
             issues.append(FieldIssue(path: "", message: "The request body must be a JSON object."))
+            bodyRejected = true
         }
         prefix = ""
     }
@@ -31,6 +34,7 @@ public struct FieldReader {
     public func path(_ key: String) -> String { prefix + key }
 
     public mutating func fail(_ key: String, _ message: String) {
+        guard !bodyRejected else { return }
         issues.append(FieldIssue(path: path(key), message: message))
     }
 
@@ -273,7 +277,8 @@ public enum WebAddress {
 }
 
 extension Character {
-    public var isASCIIDigit: Bool { ("0"..."9").contains(self) }
+    /// Only the ten ASCII digits: "2\u{20E3}" (a digit with a combining mark) is not one.
+    public var isASCIIDigit: Bool { asciiValue.map { (48...57).contains($0) } ?? false }
 }
 
 extension String {

@@ -32,7 +32,7 @@ struct ChargesTests {
             #expect(document.data["vat_amount"] == 1510)
             #expect(document.data["charge"] == .string(result.id))
             #expect(try await api.get("/charges/\(result.id)").data == charge)
-            #expect(try await api.eventTypes() == ["customer.created", "payment_method.attached", "document.issued", "charge.succeeded"])
+            #expect(try await api.eventTypes() == ["customer.created", "payment_method.attached", "customer.updated", "document.issued", "charge.succeeded"])
             let emails = try await app.withDatabase { database in
                 try await database.read { db in
                     try await db.raw("SELECT kind, to_address FROM email_outbox WHERE project_id = \(bind: api.projectID)").all()

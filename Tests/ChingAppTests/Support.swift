@@ -69,10 +69,11 @@ struct TestApp {
     }
 
     /// Runs `body` against the application in process, with a fresh project and its test key.
-    func run<T: Sendable>(_ body: @Sendable (API) async throws -> T) async throws -> T {
+    /// The SQLite file is removed afterwards unless `keepDatabase` (then call `removeDatabaseFiles()`).
+    func run<T: Sendable>(keepDatabase: Bool = false, _ body: @Sendable (API) async throws -> T) async throws -> T {
         let project = try await createProject()
         let app = try await buildApplication(configuration)
-        defer { removeDatabaseFiles() }
+        defer { if !keepDatabase { removeDatabaseFiles() } }
         return try await app.test(.router) { client in
             try await body(API(client: client, key: project.testKey, projectID: project.projectID, app: self))
         }

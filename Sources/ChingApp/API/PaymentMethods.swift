@@ -49,11 +49,16 @@ struct PaymentMethodsAPI: Sendable {
               \(bind: card.supportsInstallments.stored), \(bind: card.supportsRecurring.stored), \(bind: metadata.storedJSON),
               \(bind: services.clock.now().milliseconds))
             """).run()
-        if try customer.optionalString("default_payment_method") == nil {
+        // The first card becomes the default; the attach event then shows it as such, as GET does.
+        let becomesDefault = try customer.optionalString("default_payment_method") == nil
+        if becomesDefault {
             try await db.raw("UPDATE customers SET default_payment_method = \(bind: id) WHERE id = \(bind: customerID)").run()
         }
         let paymentMethod = try await load(id, caller: caller, on: db)!
         try await Events.record("payment_method.attached", data: paymentMethod, caller: caller, on: db, services: services)
+        if becomesDefault {
+            try await setDefault(id, customerID: customerID, caller: caller, on: db, services: services)
+        }
         return paymentMethod
     }
 
@@ -81,9 +86,12 @@ struct PaymentMethodsAPI: Sendable {
     @discardableResult
     static func detach(_ id: String, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws -> JSONValue {
         try await db.raw("UPDATE payment_methods SET status = 'inactive' WHERE id = \(bind: id)").run()
-        try await db.raw("UPDATE customers SET default_payment_method = NULL WHERE default_payment_method = \(bind: id)").run()
         let paymentMethod = try await load(id, caller: caller, on: db)!
         try await Events.record("payment_method.detached", data: paymentMethod, caller: caller, on: db, services: services)
+        if paymentMethod["is_default"] == true, let customerID = paymentMethod["customer"]?.stringValue {
+            try await setDefault(nil, customerID: customerID, caller: caller, on: db, services: services)
+            return try await load(id, caller: caller, on: db)!
+        }
         return paymentMethod
     }
 
@@ -95,13 +103,17 @@ struct PaymentMethodsAPI: Sendable {
             guard try row.string("status") == "active" else {
                 throw APIError.rule("payment_method_inactive", "A detached payment method cannot be the default.")
             }
-            let customerID = try row.string("customer_id")
-            try await db.raw("UPDATE customers SET default_payment_method = \(bind: call.id) WHERE id = \(bind: customerID)").run()
-            let customer = try await CustomersAPI.load(customerID, caller: call.caller, on: db)!
-            try await Events.record("customer.updated", data: customer, caller: call.caller, on: db, services: services)
+            try await Self.setDefault(call.id, customerID: try row.string("customer_id"), caller: call.caller, on: db, services: services)
             return try await Self.load(call.id, caller: call.caller, on: db)!
         }
         return APIResponse(paymentMethod)
+    }
+
+    /// Changes the customer's default card (nil: none) and writes `customer.updated`.
+    static func setDefault(_ id: String?, customerID: String, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws {
+        try await db.raw("UPDATE customers SET default_payment_method = \(bind: id) WHERE id = \(bind: customerID)").run()
+        let customer = try await CustomersAPI.load(customerID, caller: caller, on: db)!
+        try await Events.record("customer.updated", data: customer, caller: caller, on: db, services: services)
     }
 
     // MARK: - Rows
