@@ -37,7 +37,6 @@ public struct AppConfiguration: Sendable {
 /// once. The `serve` command and every test call this.
 public func buildApplication(_ configuration: AppConfiguration) async throws -> some ApplicationProtocol {
     let database = try await Database.open(configuration.databaseURL, logger: configuration.logger)
-    try await database.whileRunning { try await Migrations.run(on: database) }
     let services = AppServices(
         database: database, clock: configuration.clock, ids: configuration.ids,
         sandbox: SandboxProvider(ids: configuration.ids), publicURL: configuration.publicURL,
@@ -72,6 +71,8 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
         logger: configuration.logger)
     if let service = database.service { app.addServices(service) }
     app.addServices(DatabaseCloser(database: database))
+    // Runs once the services (PostgreSQL's pool) are up, before the server accepts requests.
+    app.beforeServerStarts { try await Migrations.run(on: database) }
     return app
 }
 

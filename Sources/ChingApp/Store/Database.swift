@@ -1,7 +1,9 @@
 import ChingDomain
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import PostgresKit
 import PostgresNIO
 import SQLKit
@@ -38,21 +40,9 @@ public final class Database: Sendable {
     /// else is an SQLite file path.
     public static func open(_ urlOrPath: String, logger: Logger) async throws -> Database {
         if urlOrPath.hasPrefix("postgres://") || urlOrPath.hasPrefix("postgresql://") {
-            let configuration = try SQLPostgresConfiguration(url: urlOrPath)
-            var clientConfiguration = PostgresClient.Configuration(
-                host: configuration.coreConfiguration.host ?? "127.0.0.1",
-                port: configuration.coreConfiguration.port ?? 5432,
-                username: configuration.coreConfiguration.username,
-                password: configuration.coreConfiguration.password,
-                database: configuration.coreConfiguration.database,
-                tls: .disable)
-            if let socket = configuration.coreConfiguration.unixSocketPath {
-                clientConfiguration = PostgresClient.Configuration(
-                    unixSocketPath: socket, username: configuration.coreConfiguration.username,
-                    password: configuration.coreConfiguration.password, database: configuration.coreConfiguration.database)
-            }
-            clientConfiguration.options.maximumConnections = 20
-            let client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+            var configuration = try postgresConfiguration(urlOrPath)
+            configuration.options.maximumConnections = 20
+            let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
             return Database(kind: .postgres, backend: .postgres(client), logger: logger)
         }
         let path = urlOrPath.hasPrefix("sqlite://") ? String(urlOrPath.dropFirst("sqlite://".count)) : urlOrPath
@@ -65,6 +55,22 @@ public final class Database: Sendable {
             _ = try await reader.query(pragma)
         }
         return Database(kind: .sqlite, backend: .sqlite(writer: writer, reader: reader, writeLock: AsyncLock()), logger: logger)
+    }
+
+    /// `postgres://user:password@host:port/database?sslmode=require`. Parsed here rather than by
+    /// postgres-kit, whose parser builds a TLS context even when TLS is off (and that is not safe
+    /// to do from several tasks at once).
+    static func postgresConfiguration(_ url: String) throws -> PostgresClient.Configuration {
+        guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty,
+              let user = components.user.flatMap({ $0.removingPercentEncoding }) ?? components.user
+        else { throw DatabaseURLError(url: url) }
+        let database = String(components.path.drop { $0 == "/" })
+        let sslmode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
+        let tls: PostgresClient.Configuration.TLS = ["require", "verify-ca", "verify-full"].contains(sslmode)
+            ? .require(.makeClientConfiguration()) : .disable
+        return PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: user,
+            password: components.password.flatMap { $0.removingPercentEncoding }, database: database.isEmpty ? nil : database, tls: tls)
     }
 
     /// The PostgreSQL client runs as a service (it owns its connection pool); SQLite needs none.
@@ -127,6 +133,11 @@ public final class Database: Sendable {
         if let error = error as? SQLiteError { return error.reason == .constraintUniqueFailed || error.reason == .constraintPrimaryKeyFailed || "\(error)".contains("UNIQUE") }
         return false
     }
+}
+
+struct DatabaseURLError: Error, CustomStringConvertible {
+    let url: String
+    var description: String { "Not a usable database URL (expected postgres://user:password@host:port/database): the host or user is missing." }
 }
 
 /// A first-in-first-out async mutex: the SQLite writer runs one transaction at a time.
