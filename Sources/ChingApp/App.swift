@@ -18,6 +18,10 @@ public struct AppConfiguration: Sendable {
     public var clock = AppClock { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) }
     public var ids = IDGenerator.random
     public var logger = Logger(label: "ching")
+    /// The folder holding `Templates/` and `Public/` (the repository root when run from a checkout).
+    public var resourcesDirectory = "."
+    /// Whether the background sweeper runs (tests sweep by hand with `sweep(_:)`).
+    public var runSweeper = true
 
     public init() {}
 
@@ -30,6 +34,7 @@ public struct AppConfiguration: Sendable {
         databaseURL = ching.string(forKey: "database.url", default: databaseURL)
         publicURL = ching.string(forKey: "public.url", default: "http://\(host):\(port)")
         while publicURL.hasSuffix("/") { publicURL.removeLast() }
+        resourcesDirectory = ching.string(forKey: "resources", default: resourcesDirectory)
     }
 }
 
@@ -37,13 +42,14 @@ public struct AppConfiguration: Sendable {
 /// once. The `serve` command and every test call this.
 public func buildApplication(_ configuration: AppConfiguration) async throws -> some ApplicationProtocol {
     let database = try await Database.open(configuration.databaseURL, logger: configuration.logger)
-    let services = AppServices(
-        database: database, clock: configuration.clock, ids: configuration.ids,
-        sandbox: SandboxProvider(ids: configuration.ids), publicURL: configuration.publicURL,
-        documentFont: try loadDocumentFont(), logger: configuration.logger)
+    let services = try makeServices(configuration, database: database)
+    let pages = try await PageRenderer.load(templatesDirectory: "\(configuration.resourcesDirectory)/Templates", publicURL: configuration.publicURL)
+    let limiter = AttemptLimiter()
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: ErrorEnvelopeMiddleware())
+    router.add(middleware: FileMiddleware("\(configuration.resourcesDirectory)/Public", urlBasePath: "/assets",
+                                          cacheControl: .init([(.textCss, [.maxAge(3600)])]), logger: configuration.logger))
     router.get("healthz") { _, _ in
         do {
             _ = try await database.read { db in try await db.raw("SELECT 1 AS ok").first() }
@@ -62,8 +68,12 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
         RefundsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
         DocumentsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
         EventsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
+        CheckoutSessionsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
+        CheckoutPublicAPI(services: services, limiter: limiter).addRoutes(to: group, endpoint: endpoint)
+        SubscriptionsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
     }
     DocumentsAPI.addPublicRoute(to: router, services: services)
+    CheckoutPages(services: services, pages: pages, limiter: limiter).addRoutes(to: router)
 
     var app = Application(
         router: router,
@@ -71,9 +81,24 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
         logger: configuration.logger)
     if let service = database.service { app.addServices(service) }
     app.addServices(DatabaseCloser(database: database))
+    if configuration.runSweeper { app.addServices(Sweeper(services: services)) }
     // Runs once the services (PostgreSQL's pool) are up, before the server accepts requests.
     app.beforeServerStarts { try await Migrations.run(on: database) }
     return app
+}
+
+func makeServices(_ configuration: AppConfiguration, database: Database) throws -> AppServices {
+    AppServices(database: database, clock: configuration.clock, ids: configuration.ids, sandbox: SandboxProvider(ids: configuration.ids),
+                publicURL: configuration.publicURL, documentFont: try loadDocumentFont(), logger: configuration.logger)
+}
+
+/// One round of the background clean-up (expired sessions, stale authorizations), for tests and
+/// for running from cron with `ching sweep`.
+public func sweep(_ configuration: AppConfiguration) async throws -> (expiredSessions: Int, canceledAuthorizations: Int) {
+    try await Database.withMigrated(configuration.databaseURL, logger: configuration.logger) { database in
+        let report = try await Sweeper(services: try makeServices(configuration, database: database)).sweep()
+        return (report.expiredSessions, report.canceledAuthorizations)
+    }
 }
 
 extension Database {

@@ -12,6 +12,88 @@ struct ChargesAPI: Sendable {
         group.post("charges", use: endpoint(create))
         group.get("charges", use: endpoint(list))
         group.get("charges/:id", use: endpoint(retrieve))
+        group.post("charges/:id/capture", use: endpoint(capture))
+        group.post("charges/:id/cancel", use: endpoint(cancel))
+    }
+
+    enum CancellationReason: String, CaseIterable { case requestedByCustomer = "requested_by_customer", fraudulent, abandoned }
+
+    /// POST /charges/:id/capture: takes `amount` (default all) of an authorization; the rest is released.
+    @Sendable func capture(_ call: APICall) async throws -> APIResponse {
+        var reader = call.reader(allowing: ["amount"])
+        let requested = reader.integer("amount", in: 1...Money.maximumAmount)
+        try reader.throwIfInvalid()
+        let caller = call.caller
+        let now = services.clock.now()
+        let (reference, amount) = try await services.database.read { db in
+            guard let row = try await Self.row(call.id, caller: caller, on: db) else { throw APIError.notFound("charge", call.id) }
+            guard try row.string("status") == "requires_capture" else {
+                throw APIError.rule("charge_not_capturable", "Only an authorized (requires_capture) charge can be captured; this one is \(try row.string("status")).")
+            }
+            if let until = try row.optionalTimestamp("capturable_until"), now >= until {
+                throw APIError.rule("charge_authorization_expired", "The authorization expired at \(until.iso8601); it can no longer be captured.")
+            }
+            let authorized = try row.int("amount")
+            let amount = requested ?? authorized
+            guard amount <= authorized else {
+                throw APIError.rule("capture_amount_too_large", "At most the authorized \(authorized) agorot can be captured.")
+            }
+            return (try row.optionalString("provider_reference") ?? "", amount)
+        }
+        guard case .approved = await services.provider(for: caller).capture(reference: reference, amount: amount) else {
+            throw APIError.rule("provider_error", "The provider did not capture the authorization; try again.", status: .badGateway)
+        }
+        let charge = try await services.database.transaction { db in
+            let claimed = try await db.raw("""
+                UPDATE charges SET status = 'succeeded', captured = 1, amount_captured = \(bind: amount)
+                WHERE id = \(bind: call.id) AND status = 'requires_capture' RETURNING line_items, description
+                """).first()
+            guard let claimed else { throw APIError.rule("charge_not_capturable", "The charge was captured or canceled meanwhile.") }
+            let session = try await db.raw("SELECT create_document FROM checkout_sessions WHERE charge_id = \(bind: call.id)").first()
+            if try session?.bool("create_document") ?? true {
+                let items = try claimed.optionalJSON("line_items")
+                let full = try await Self.row(call.id, caller: caller, on: db)!
+                let lines = try amount == full.int("amount") ? items.map(DocumentsAPI.lines(fromLineItems:)) : nil
+                try await Self.issueReceipt(chargeID: call.id, amount: amount, caller: caller, on: db, services: services,
+                    lines: lines ?? [DocumentLine(description: try claimed.optionalString("description") ?? "Captured payment", quantity: 1, unitAmount: amount)])
+            }
+            let charge = try await Self.load(call.id, caller: caller, on: db)!
+            try await Events.record("charge.captured", data: charge, caller: caller, on: db, services: services)
+            return charge
+        }
+        return APIResponse(charge)
+    }
+
+    /// POST /charges/:id/cancel: releases an authorization.
+    @Sendable func cancel(_ call: APICall) async throws -> APIResponse {
+        var reader = call.reader(allowing: ["cancellation_reason"])
+        let reason: CancellationReason = reader.choice("cancellation_reason") ?? .requestedByCustomer
+        try reader.throwIfInvalid()
+        let reference = try await services.database.read { db in
+            guard let row = try await Self.row(call.id, caller: call.caller, on: db) else { throw APIError.notFound("charge", call.id) }
+            guard try row.string("status") == "requires_capture" else {
+                throw APIError.rule("charge_not_cancelable", "Only an authorized (requires_capture) charge can be canceled; refund a captured one.")
+            }
+            return try row.optionalString("provider_reference") ?? ""
+        }
+        let charge = try await Self.void(call.id, reference: reference, reason: reason.rawValue, caller: call.caller, services: services)
+        guard let charge else { throw APIError.rule("charge_not_cancelable", "The charge was captured or canceled meanwhile.") }
+        return APIResponse(charge)
+    }
+
+    /// Voids an authorization at the provider and records it canceled (`charge.canceled`); nil if it is no longer authorized.
+    static func void(_ id: String, reference: String, reason: String, caller: Caller, services: AppServices) async throws -> JSONValue? {
+        _ = await services.provider(for: caller).void(reference: reference)
+        return try await services.database.transaction { db in
+            let claimed = try await db.raw("""
+                UPDATE charges SET status = 'canceled', cancellation_reason = \(bind: reason)
+                WHERE id = \(bind: id) AND status = 'requires_capture' RETURNING id
+                """).first()
+            guard claimed != nil else { return nil }
+            let charge = try await load(id, caller: caller, on: db)!
+            try await Events.record("charge.canceled", data: charge, caller: caller, on: db, services: services)
+            return charge
+        }
     }
 
     /// POST /charges: create and confirm in one call.
@@ -91,9 +173,17 @@ struct ChargesAPI: Sendable {
         let metadata: [String: String]
         let card: ChargeableCard
         var lineItems: JSONValue? = nil
+        /// The document's lines when they are not the line items (a price, a plan's period).
+        var documentLines: [DocumentLine]? = nil
         var checkoutSessionID: String? = nil
+        var subscriptionID: String? = nil
         var createDocument = true
+        /// False authorizes only (manual capture): `requires_capture`, no document until captured.
+        var capture = true
     }
+
+    /// How long an authorization can be captured.
+    static let authorizationLifetimeDays: Int64 = 7
 
     /// Stores the outcome of a provider charge with its events (and, on success, its document and receipt email).
     static func record(_ new: NewCharge, result: ProviderResult, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws -> JSONValue {
@@ -101,36 +191,52 @@ struct ChargesAPI: Sendable {
         let now = services.clock.now()
         var status = "failed", reference: String?, failure: Decline?
         switch result {
-        case .approved(let ref): status = "succeeded"; reference = ref
+        case .approved(let ref): status = new.capture ? "succeeded" : "requires_capture"; reference = ref
         case .declined(let decline): failure = decline
         }
         let captured = status == "succeeded"
+        let capturableUntil = status == "requires_capture" ? now.adding(days: authorizationLifetimeDays).milliseconds : nil
         try await db.raw("""
             INSERT INTO charges (id, project_id, livemode, customer_id, payment_method_id, amount, currency, status, description,
               installments, captured, amount_captured, refunded_amount, failure_code, failure_message, checkout_session_id,
-              line_items, provider_reference, metadata, created)
+              line_items, subscription_id, provider_reference, capturable_until, card_brand, card_last4, metadata, created)
             VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: new.customerID), \(bind: new.paymentMethodID),
               \(bind: new.amount), 'ils', \(bind: status), \(bind: new.description), \(bind: new.installments), \(bind: captured.stored),
               \(bind: captured ? new.amount : 0), 0, \(bind: failure?.code), \(bind: failure?.message), \(bind: new.checkoutSessionID),
-              \(bind: new.lineItems?.serialized()), \(bind: reference), \(bind: new.metadata.storedJSON), \(bind: now.milliseconds))
+              \(bind: new.lineItems?.serialized()), \(bind: new.subscriptionID), \(bind: reference), \(bind: capturableUntil),
+              \(bind: new.card.brand.rawValue), \(bind: new.card.last4), \(bind: new.metadata.storedJSON), \(bind: now.milliseconds))
             """).run()
-        guard captured else {
+        switch status {
+        case "succeeded":
+            if new.createDocument {
+                try await issueReceipt(chargeID: id, amount: new.amount, caller: caller, on: db, services: services,
+                                       lines: new.documentLines ?? new.lineItems.map(DocumentsAPI.lines(fromLineItems:))
+                                           ?? [DocumentLine(description: new.description ?? "Payment", quantity: 1, unitAmount: new.amount)])
+            }
+            let charge = try await load(id, caller: caller, on: db)!
+            try await Events.record("charge.succeeded", data: charge, caller: caller, on: db, services: services)
+            return charge
+        case "requires_capture":
+            let charge = try await load(id, caller: caller, on: db)!
+            try await Events.record("charge.authorized", data: charge, caller: caller, on: db, services: services)
+            return charge
+        default:
             let charge = try await load(id, caller: caller, on: db)!
             try await Events.record("charge.failed", data: charge, caller: caller, on: db, services: services)
             return charge
         }
-        if new.createDocument {
-            let lines = new.lineItems.map(DocumentsAPI.lines(fromLineItems:))
-                ?? [DocumentLine(description: new.description ?? "Payment", quantity: 1, unitAmount: new.amount)]
-            let payment = DocumentPayment(brand: new.card.brand, last4: new.card.last4, installments: new.installments)
-            let documentID = try await DocumentsAPI.issue(
-                .taxInvoiceReceipt, amount: new.amount, chargeID: id, refundID: nil, customerID: new.customerID,
-                lines: lines, payment: payment, reference: nil, caller: caller, on: db, services: services)
-            try await db.raw("UPDATE charges SET document_id = \(bind: documentID) WHERE id = \(bind: id)").run()
-        }
-        let charge = try await load(id, caller: caller, on: db)!
-        try await Events.record("charge.succeeded", data: charge, caller: caller, on: db, services: services)
-        return charge
+    }
+
+    /// Issues the tax invoice/receipt for a captured charge and links it.
+    static func issueReceipt(chargeID: String, amount: Int64, caller: Caller, on db: any SQLDatabase, services: AppServices,
+                             lines: [DocumentLine]) async throws {
+        guard let row = try await row(chargeID, caller: caller, on: db) else { throw APIError.notFound("charge", chargeID) }
+        let payment = DocumentPayment(brand: CardBrand(rawValue: try row.string("card_brand")) ?? .unknown, last4: try row.string("card_last4"),
+                                      installments: try row.int("installments"))
+        let documentID = try await DocumentsAPI.issue(
+            .taxInvoiceReceipt, amount: amount, chargeID: chargeID, refundID: nil, customerID: try row.string("customer_id"),
+            lines: lines, payment: payment, reference: nil, caller: caller, on: db, services: services)
+        try await db.raw("UPDATE charges SET document_id = \(bind: documentID) WHERE id = \(bind: chargeID)").run()
     }
 
     /// GET /charges/:id
@@ -193,6 +299,7 @@ struct ChargesAPI: Sendable {
         if let capturableUntil = try row.optionalTimestamp("capturable_until") {
             object["amount_captured"] = .int(try row.int("amount_captured"))
             object["capturable_until"] = .string(capturableUntil.iso8601)
+            object["cancellation_reason"] = .optional(try row.optionalString("cancellation_reason"))
         }
         return .object(object)
     }

@@ -132,6 +132,23 @@ struct EndpointWrapper: Sendable {
         }
     }
 
+    /// A public endpoint (the hosted page's JSON twin): no API key, the same body parsing and envelope.
+    func unauthenticated(_ handler: @escaping @Sendable (_ body: JSONValue, _ context: AppRequestContext) async throws -> APIResponse)
+        -> @Sendable (Request, AppRequestContext) async throws -> Response
+    {
+        { request, context in
+            do {
+                var body = JSONValue.object(JSONObject())
+                if request.method == .post {
+                    body = try Self.parseBody(try await request.body.collect(upTo: context.maxUploadSize), contentType: request.headers[.contentType])
+                }
+                return RenderedResponse(try await handler(body, context)).response
+            } catch {
+                return RenderedResponse(error: error, logger: context.logger).response
+            }
+        }
+    }
+
     /// JSON only. An empty body reads as `{}`, so body-less POSTs (`/detach`) need no header.
     static func parseBody(_ bytes: ByteBuffer, contentType: String?) throws(APIError) -> JSONValue {
         if bytes.readableBytes == 0 { return .object(JSONObject()) }

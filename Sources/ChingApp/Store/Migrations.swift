@@ -91,6 +91,41 @@ enum Migrations {
                 """,
                 "CREATE INDEX subscriptions_customer ON subscriptions (customer_id, status)",
             ]),
+            (2, [
+                """
+                CREATE TABLE checkout_sessions (\(common), customer_id TEXT NOT NULL, kind TEXT NOT NULL, price_id TEXT,
+                  line_items TEXT, success_url TEXT NOT NULL, cancel_url TEXT NOT NULL, create_document BIGINT NOT NULL,
+                  capture_method TEXT NOT NULL, locale TEXT, status TEXT NOT NULL, csrf_token TEXT NOT NULL,
+                  failed_attempts BIGINT NOT NULL DEFAULT 0, locked_until BIGINT, attempt_started_at BIGINT,
+                  charge_id TEXT, subscription_id TEXT, payment_method_id TEXT, metadata TEXT NOT NULL,
+                  expires_at BIGINT NOT NULL, completed_at BIGINT, created BIGINT NOT NULL)
+                """,
+                "CREATE INDEX checkout_sessions_scope ON checkout_sessions (project_id, livemode, seq)",
+                "CREATE INDEX checkout_sessions_expiry ON checkout_sessions (status, expires_at)",
+                // A card that must pass 3-D Secure waits here (as the provider's token) between the form and the challenge.
+                """
+                CREATE TABLE authentication_attempts (id TEXT PRIMARY KEY, session_id TEXT NOT NULL, token TEXT NOT NULL,
+                  brand TEXT NOT NULL, last4 TEXT NOT NULL, exp_month BIGINT NOT NULL, exp_year BIGINT NOT NULL,
+                  issuer_country TEXT NOT NULL, supports_installments BIGINT NOT NULL, installments BIGINT NOT NULL,
+                  status TEXT NOT NULL, created BIGINT NOT NULL)
+                """,
+                "ALTER TABLE subscriptions ADD COLUMN price_id TEXT",
+                "ALTER TABLE subscriptions ADD COLUMN item_id TEXT",
+                "ALTER TABLE subscriptions ADD COLUMN default_payment_method TEXT",
+                "ALTER TABLE subscriptions ADD COLUMN billing_cycle_anchor BIGINT",
+                "ALTER TABLE subscriptions ADD COLUMN current_period_start BIGINT",
+                "ALTER TABLE subscriptions ADD COLUMN current_period_end BIGINT",
+                "ALTER TABLE subscriptions ADD COLUMN trial_end BIGINT",
+                "ALTER TABLE subscriptions ADD COLUMN cancel_at_period_end BIGINT NOT NULL DEFAULT 0",
+                "ALTER TABLE subscriptions ADD COLUMN canceled_at BIGINT",
+                "ALTER TABLE subscriptions ADD COLUMN latest_charge TEXT",
+                "ALTER TABLE subscriptions ADD COLUMN checkout_session_id TEXT",
+                "ALTER TABLE projects ADD COLUMN require_israeli_id BIGINT NOT NULL DEFAULT 0",
+                "CREATE INDEX charges_capturable ON charges (status, capturable_until)",
+                // The card as the document prints it, for charges made with a card that was not saved.
+                "ALTER TABLE charges ADD COLUMN card_brand TEXT NOT NULL DEFAULT 'unknown'",
+                "ALTER TABLE charges ADD COLUMN card_last4 TEXT NOT NULL DEFAULT ''",
+            ]),
         ]
     }
 

@@ -1,0 +1,86 @@
+import ChingDomain
+import HTTPTypes
+import Hummingbird
+import SQLKit
+
+/// `/subscriptions`: a customer's plan. Created by a checkout with a recurring price; renewals
+/// and the rest of the lifecycle come in a later issue.
+struct SubscriptionsAPI: Sendable {
+    let services: AppServices
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>, endpoint: EndpointWrapper) {
+        group.get("subscriptions", use: endpoint(list))
+        group.get("subscriptions/:id", use: endpoint(retrieve))
+    }
+
+    /// Starts a subscription inside the checkout's transaction (`subscription.created`): trialing
+    /// until the trial ends, otherwise active with its first period paid by `chargeID`.
+    static func create(id: String, customerID: String, priceID: String, plan: Plan, paymentMethodID: String?, chargeID: String?, sessionID: String,
+                       metadata: JSONValue, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws {
+        let now = services.clock.now()
+        let periodEnd = plan.hasTrial ? now.adding(days: plan.trialDays) : Calendar.add(plan.interval, count: plan.intervalCount, to: now)
+        try await db.raw("""
+            INSERT INTO subscriptions (id, project_id, livemode, customer_id, status, metadata, created, price_id, item_id, default_payment_method,
+              billing_cycle_anchor, current_period_start, current_period_end, trial_end, latest_charge, checkout_session_id)
+            VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: customerID), \(bind: plan.hasTrial ? "trialing" : "active"),
+              \(bind: metadata.serialized()), \(bind: now.milliseconds), \(bind: priceID), \(bind: services.ids.make(.subscriptionItem)),
+              \(bind: paymentMethodID), \(bind: periodEnd.milliseconds), \(bind: now.milliseconds), \(bind: periodEnd.milliseconds),
+              \(bind: plan.hasTrial ? periodEnd.milliseconds : nil), \(bind: chargeID), \(bind: sessionID))
+            """).run()
+        let subscription = try await load(id, caller: caller, on: db)!
+        try await Events.record("subscription.created", data: subscription, caller: caller, on: db, services: services)
+    }
+
+    /// GET /subscriptions/:id
+    @Sendable func retrieve(_ call: APICall) async throws -> APIResponse {
+        let subscription = try await services.database.read { db in try await Self.load(call.id, caller: call.caller, on: db) }
+        guard let subscription else { throw APIError.notFound("subscription", call.id) }
+        return APIResponse(subscription)
+    }
+
+    /// GET /subscriptions (`?customer=`); rows add `customer_name`.
+    @Sendable func list(_ call: APICall) async throws -> APIResponse {
+        let customer: SQLQueryString = call.query["customer"].map { " AND customer_id = \(bind: $0)" } ?? ""
+        return try await services.database.read { db in
+            let page = try await ListPage.read(call, table: "subscriptions", on: db)
+            let rows = try await db.raw("""
+                SELECT *, (SELECT name FROM customers c WHERE c.id = subscriptions.customer_id) AS customer_name FROM subscriptions
+                WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
+                """ + customer + page.clause).all()
+            return page.response(try rows.map { row in
+                var object = try Self.json(row).objectValue!
+                object["customer_name"] = .optional(try row.optionalString("customer_name"))
+                return .object(object)
+            })
+        }
+    }
+
+    static func load(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> JSONValue? {
+        try await db.raw("""
+            SELECT * FROM subscriptions WHERE id = \(bind: id) AND project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode)
+            """).first().map(json)
+    }
+
+    static func json(_ row: any SQLRow) throws -> JSONValue {
+        func time(_ column: String) throws -> JSONValue { .optional(try row.optionalTimestamp(column)?.iso8601) }
+        return .object([
+            "id": .string(try row.string("id")),
+            "object": "subscription",
+            "customer": .string(try row.string("customer_id")),
+            "default_payment_method": .optional(try row.optionalString("default_payment_method")),
+            "status": .string(try row.string("status")),
+            "currency": "ils",
+            "items": .array([.object(["id": .optional(try row.optionalString("item_id")), "price": .optional(try row.optionalString("price_id")), "quantity": 1])]),
+            "billing_cycle_anchor": try time("billing_cycle_anchor"),
+            "current_period_start": try time("current_period_start"),
+            "current_period_end": try time("current_period_end"),
+            "trial_end": try time("trial_end"),
+            "cancel_at_period_end": .bool(try row.bool("cancel_at_period_end")),
+            "canceled_at": try time("canceled_at"),
+            "latest_charge": .optional(try row.optionalString("latest_charge")),
+            "metadata": try row.metadata(),
+            "livemode": .bool(try row.bool("livemode")),
+            "created": .string(try row.timestamp("created").iso8601),
+        ])
+    }
+}

@@ -1,0 +1,32 @@
+import ChingDomain
+import Synchronization
+
+/// Limits payment attempts per client address (card-testing defence), in memory: at most
+/// `limit` attempts in any `windowSeconds`. Each server process counts its own; behind several
+/// processes the effective limit is that many times higher, which is acceptable for a defence
+/// whose per-session lock (5 failures) is enforced in the database.
+final class AttemptLimiter: Sendable {
+    let limit: Int
+    let windowSeconds: Int64
+    private let attempts = Mutex<[String: [Int64]]>([:])
+
+    init(limit: Int = 30, windowSeconds: Int64 = 600) {
+        self.limit = limit
+        self.windowSeconds = windowSeconds
+    }
+
+    /// Records an attempt; nil when allowed, else the seconds until the oldest counted attempt leaves the window.
+    func attempt(from address: String, at now: Timestamp) -> Int? {
+        attempts.withLock { all in
+            let cutoff = now.milliseconds - windowSeconds * 1000
+            var times = (all[address] ?? []).filter { $0 > cutoff }
+            defer {
+                all[address] = times
+                if all.count > 100_000 { all = all.filter { !$0.value.isEmpty && $0.value.last! > cutoff } }
+            }
+            guard times.count < limit else { return Int((times[0] - cutoff + 999) / 1000) }
+            times.append(now.milliseconds)
+            return nil
+        }
+    }
+}

@@ -1,0 +1,347 @@
+import ChingDomain
+import Foundation
+import HTTPTypes
+import SQLKit
+
+/// Paying a checkout session; the hosted page and `POST /checkout_sessions/:id/confirm` both go
+/// through here.
+///
+/// Only one attempt per session runs at a time: an attempt first claims a lease on the session
+/// row (`attempt_started_at`) with a conditional UPDATE, and the transaction that records a
+/// success moves the session from `pending` to `succeeded` with another, so a double click, a
+/// refreshed POST or two tabs can never charge twice. The provider is called outside any
+/// transaction; the lease keeps the sweeper and the merchant's `expire` off the session meanwhile.
+struct CheckoutPayment: Sendable {
+    let services: AppServices
+
+    static let attemptLeaseSeconds: Int64 = 120
+    static let failuresBeforeLock: Int64 = 5
+    static let lockSeconds: Int64 = 15 * 60
+
+    /// A new card as typed. Only in memory: it goes to the provider and is dropped.
+    struct CardForm: Sendable {
+        var number = ""
+        var expMonth: Int?
+        var expYear: Int?
+        var cvc = ""
+        var holderName: String?
+        var israeliID: String?
+    }
+
+    enum Method: Sendable {
+        case newCard(CardForm)
+        case savedCard(String)
+    }
+
+    /// Why a field was refused; the page shows the locale string `error.<rawValue>` beside the field.
+    enum FieldError: String, Sendable {
+        case numberMissing = "number_missing", numberInvalid = "number_invalid"
+        case expiryMissing = "expiry_missing", expiryInvalid = "expiry_invalid", expired
+        case cvcMissing = "cvc_missing", cvcInvalid = "cvc_invalid"
+        case israeliIDMissing = "israeli_id_missing", israeliIDInvalid = "israeli_id_invalid"
+        case installmentsInvalid = "installments_invalid", installmentsUnavailable = "installments_unavailable"
+        case savedCardInvalid = "saved_card_invalid", holderNameInvalid = "holder_name_invalid"
+    }
+
+    enum Outcome: Sendable {
+        case succeeded(CheckoutSession)
+        case requiresAuthentication(attemptID: String)
+        case declined(Decline)
+        /// Field errors keyed by form field: `number`, `expiry`, `cvc`, `israeli_id`, `installments`, `payment_method`, `name`.
+        case invalid([String: FieldError])
+        /// Another attempt on this session is in flight.
+        case busy
+        case locked(until: Timestamp)
+        /// Not pending any more: `succeeded`, `expired` or `canceled`.
+        case notPayable(CheckoutSession, status: String)
+    }
+
+    /// What the form may offer: installments only for one-time payments, up to the project's maximum.
+    struct Limits: Sendable {
+        let maxInstallments: Int64
+        let requireIsraeliID: Bool
+    }
+
+    static func limits(for session: CheckoutSession, offer: CheckoutOffer, on db: any SQLDatabase) async throws -> Limits {
+        let project = try await db.raw("SELECT max_installments, require_israeli_id FROM projects WHERE id = \(bind: session.caller.projectID)").first()
+        let projectMax = try project?.int("max_installments") ?? 1
+        return Limits(maxInstallments: offer.plan == nil && offer.totals.dueToday > 0 ? max(1, min(projectMax, 12)) : 1,
+                      requireIsraeliID: try project?.bool("require_israeli_id") ?? false)
+    }
+
+    func pay(sessionID: String, method: Method, installments: Int64) async throws -> Outcome {
+        let now = services.clock.now()
+        guard let session = try await services.database.read({ db in try await CheckoutSession.load(sessionID, on: db) }) else {
+            throw APIError.notFound("checkout_session", sessionID)
+        }
+        if let refusal = refusal(session, now: now) { return refusal }
+        let (offer, limits) = try await services.database.read { db in
+            let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
+            return (offer, try await Self.limits(for: session, offer: offer, on: db))
+        }
+
+        var errors: [String: FieldError] = [:]
+        if !(1...limits.maxInstallments).contains(installments) { errors["installments"] = .installmentsInvalid }
+        var savedCard: ChargesAPI.ChargeableCard?
+        switch method {
+        case .newCard(let form):
+            errors.merge(Self.check(form, limits: limits, today: now.date)) { first, _ in first }
+        case .savedCard(let paymentMethodID):
+            if session.manualCapture {
+                errors["payment_method"] = .savedCardInvalid
+            } else {
+                savedCard = try? await services.database.read { db in
+                    try await ChargesAPI.chargeableCard(paymentMethodID, customerID: session.customerID, caller: session.caller, on: db)
+                }
+                if savedCard == nil { errors["payment_method"] = .savedCardInvalid }
+            }
+        }
+        guard errors.isEmpty else { return .invalid(errors) }
+        guard try await claim(session, now: now) else { return try await busyOutcome(sessionID) }
+
+        do {
+            let card: PayingCard
+            switch method {
+            case .newCard(let form):
+                let input = CardInput(number: form.number, expMonth: form.expMonth ?? 0, expYear: form.expYear ?? 0, cvc: form.cvc, holderName: form.holderName)
+                switch await services.provider(for: session.caller).saveCard(input) {
+                case .failure(let decline):
+                    try await recordDecline(decline, session: session, offer: offer, brand: input.brand, last4: input.last4, installments: installments)
+                    return .declined(decline)
+                case .success(let saved):
+                    if services.provider(for: session.caller).requiresAuthentication(saved) {
+                        let attemptID = try await startAuthentication(session: session, card: saved, installments: installments)
+                        return .requiresAuthentication(attemptID: attemptID)
+                    }
+                    card = PayingCard(saved)
+                }
+            case .savedCard(let paymentMethodID):
+                card = PayingCard(savedCard!, paymentMethodID: paymentMethodID)
+            }
+            return try await charge(session: session, offer: offer, card: card, installments: installments)
+        } catch {
+            try? await release(sessionID)
+            throw error
+        }
+    }
+
+    /// The sandbox's challenge page answers here: passing completes the payment, failing counts as a decline.
+    func authenticate(sessionID: String, attemptID: String, passed: Bool) async throws -> Outcome {
+        let now = services.clock.now()
+        guard let session = try await services.database.read({ db in try await CheckoutSession.load(sessionID, on: db) }) else {
+            throw APIError.notFound("checkout_session", sessionID)
+        }
+        if let refusal = refusal(session, now: now) { return refusal }
+        let attempt = try await services.database.transaction { db in
+            try await db.raw("""
+                UPDATE authentication_attempts SET status = \(bind: passed ? "passed" : "failed")
+                WHERE id = \(bind: attemptID) AND session_id = \(bind: sessionID) AND status = 'pending' RETURNING *
+                """).first()
+        }
+        guard let attempt else { throw APIError.notFound("authentication", attemptID) }
+        let offer = try await services.database.read { db in try await CheckoutOffer.load(for: session, now: now, on: db) }
+        let card = PayingCard(try ProviderCard(
+            token: attempt.string("token"), brand: CardBrand(rawValue: try attempt.string("brand")) ?? .unknown, last4: attempt.string("last4"),
+            expMonth: Int(attempt.int("exp_month")), expYear: Int(attempt.int("exp_year")), issuerCountry: attempt.string("issuer_country"),
+            supportsInstallments: attempt.bool("supports_installments"), supportsRecurring: true))
+        let installments = try attempt.int("installments")
+        guard passed else {
+            try await recordDecline(.authenticationFailed, session: session, offer: offer, brand: card.brand, last4: card.last4, installments: installments)
+            return .declined(.authenticationFailed)
+        }
+        guard try await claim(session, now: now) else { return try await busyOutcome(sessionID) }
+        do {
+            return try await charge(session: session, offer: offer, card: card, installments: installments)
+        } catch {
+            try? await release(sessionID)
+            throw error
+        }
+    }
+
+    // MARK: - Steps
+
+    /// The card a payment uses: a saved one, or one just tokenized (saved to the customer only for plans).
+    struct PayingCard: Sendable {
+        let token: String
+        let brand: CardBrand
+        let last4: String
+        let supportsInstallments: Bool
+        let paymentMethodID: String?
+        let providerCard: ProviderCard?
+
+        init(_ card: ProviderCard) {
+            token = card.token; brand = card.brand; last4 = card.last4; supportsInstallments = card.supportsInstallments
+            paymentMethodID = nil; providerCard = card
+        }
+
+        init(_ card: ChargesAPI.ChargeableCard, paymentMethodID: String) {
+            token = card.token; brand = card.brand; last4 = card.last4; supportsInstallments = card.supportsInstallments
+            self.paymentMethodID = paymentMethodID; providerCard = nil
+        }
+
+        var chargeable: ChargesAPI.ChargeableCard {
+            ChargesAPI.ChargeableCard(token: token, brand: brand, last4: last4, supportsInstallments: supportsInstallments)
+        }
+    }
+
+    static func check(_ form: CardForm, limits: Limits, today: CivilDate) -> [String: FieldError] {
+        var errors: [String: FieldError] = [:]
+        for (field, problem) in CardCheck.problems(number: form.number, expMonth: form.expMonth, expYear: form.expYear, cvc: form.cvc, today: today) {
+            let error: FieldError = switch (field, problem) {
+            case (.number, .missing): .numberMissing
+            case (.number, _): .numberInvalid
+            case (.expiry, .missing): .expiryMissing
+            case (.expiry, .expired): .expired
+            case (.expiry, _): .expiryInvalid
+            case (.cvc, .missing): .cvcMissing
+            case (.cvc, _): .cvcInvalid
+            }
+            errors[field == .expiry ? "expiry" : field.rawValue] = error
+        }
+        if let name = form.holderName, name.count > 100 { errors["name"] = .holderNameInvalid }
+        let id = form.israeliID ?? ""
+        if limits.requireIsraeliID && id.isEmpty {
+            errors["israeli_id"] = .israeliIDMissing
+        } else if !id.isEmpty && !CardCheck.isValidIsraeliID(id) {
+            errors["israeli_id"] = .israeliIDInvalid
+        }
+        return errors
+    }
+
+    private func refusal(_ session: CheckoutSession, now: Timestamp) -> Outcome? {
+        let status = session.status(at: now)
+        if status != "pending" { return .notPayable(session, status: status) }
+        if let until = session.lockedUntil, until > now { return .locked(until: until) }
+        return nil
+    }
+
+    /// Takes the session's attempt lease; false when another attempt holds it (or the session stopped being payable).
+    private func claim(_ session: CheckoutSession, now: Timestamp) async throws -> Bool {
+        try await services.database.transaction { db in
+            try await db.raw("""
+                UPDATE checkout_sessions SET attempt_started_at = \(bind: now.milliseconds)
+                WHERE id = \(bind: session.id) AND status = 'pending' AND expires_at > \(bind: now.milliseconds)
+                  AND (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -Self.attemptLeaseSeconds).milliseconds))
+                  AND (locked_until IS NULL OR locked_until <= \(bind: now.milliseconds))
+                RETURNING id
+                """).first() != nil
+        }
+    }
+
+    private func release(_ sessionID: String) async throws {
+        try await services.database.transaction { db in
+            try await db.raw("UPDATE checkout_sessions SET attempt_started_at = NULL WHERE id = \(bind: sessionID)").run()
+        }
+    }
+
+    private func busyOutcome(_ sessionID: String) async throws -> Outcome {
+        let now = services.clock.now()
+        guard let session = try await services.database.read({ db in try await CheckoutSession.load(sessionID, on: db) }) else { return .busy }
+        return refusal(session, now: now) ?? .busy
+    }
+
+    private func startAuthentication(session: CheckoutSession, card: ProviderCard, installments: Int64) async throws -> String {
+        let id = services.ids.make(.checkoutSession).replacingOccurrences(of: "co_", with: "auth_")
+        try await services.database.transaction { db in
+            try await db.raw("""
+                INSERT INTO authentication_attempts (id, session_id, token, brand, last4, exp_month, exp_year, issuer_country,
+                  supports_installments, installments, status, created)
+                VALUES (\(bind: id), \(bind: session.id), \(bind: card.token), \(bind: card.brand.rawValue), \(bind: card.last4),
+                  \(bind: Int64(card.expMonth)), \(bind: Int64(card.expYear)), \(bind: card.issuerCountry), \(bind: card.supportsInstallments.stored),
+                  \(bind: installments), 'pending', \(bind: services.clock.now().milliseconds))
+                """).run()
+            try await db.raw("UPDATE checkout_sessions SET attempt_started_at = NULL WHERE id = \(bind: session.id)").run()
+        }
+        return id
+    }
+
+    /// A decline: the failed charge (when money was due), one more failed attempt, the lock after five.
+    private func recordDecline(_ decline: Decline, session: CheckoutSession, offer: CheckoutOffer, brand: CardBrand, last4: String,
+                               installments: Int64) async throws {
+        let now = services.clock.now()
+        try await services.database.transaction { db in
+            if offer.totals.dueToday > 0 {
+                _ = try await ChargesAPI.record(
+                    newCharge(session: session, offer: offer, card: ChargesAPI.ChargeableCard(token: "", brand: brand, last4: last4, supportsInstallments: false),
+                              paymentMethodID: nil, installments: installments, subscriptionID: nil),
+                    result: .declined(decline), caller: session.caller, on: db, services: services)
+            }
+            try await db.raw("""
+                UPDATE checkout_sessions SET attempt_started_at = NULL, failed_attempts = failed_attempts + 1,
+                  locked_until = CASE WHEN (failed_attempts + 1) % \(bind: Self.failuresBeforeLock) = 0
+                    THEN \(bind: now.adding(seconds: Self.lockSeconds).milliseconds) ELSE locked_until END
+                WHERE id = \(bind: session.id)
+                """).run()
+        }
+    }
+
+    private func newCharge(session: CheckoutSession, offer: CheckoutOffer, card: ChargesAPI.ChargeableCard, paymentMethodID: String?,
+                           installments: Int64, subscriptionID: String?) -> ChargesAPI.NewCharge {
+        let lines = offer.chargeLines(session)
+        var metadata: [String: String] = [:]
+        for (key, value) in session.metadata.objectValue?.entries ?? [] { metadata[key] = value.stringValue }
+        var new = ChargesAPI.NewCharge(customerID: session.customerID, paymentMethodID: paymentMethodID, amount: offer.totals.dueToday,
+                                       description: offer.product?.name ?? (lines.count == 1 ? lines[0].name : nil),
+                                       installments: installments, metadata: metadata, card: card)
+        new.lineItems = session.kind == .cart || session.kind == .mixed ? .array(session.lines.map(CheckoutSessionsAPI.json)) : nil
+        new.documentLines = lines.map { DocumentLine(description: $0.name, quantity: $0.quantity, unitAmount: $0.unitAmount) }
+        new.checkoutSessionID = session.id
+        new.subscriptionID = subscriptionID
+        new.createDocument = session.createDocument
+        new.capture = !session.manualCapture
+        return new
+    }
+
+    /// Charges what is due (if anything) and, on approval, records everything the success produces in one transaction.
+    private func charge(session: CheckoutSession, offer: CheckoutOffer, card: PayingCard, installments: Int64) async throws -> Outcome {
+        if installments > 1, !card.supportsInstallments {
+            try await release(session.id)
+            return .invalid(["installments": .installmentsUnavailable])
+        }
+        let due = offer.totals.dueToday
+        let result = due > 0
+            ? await services.provider(for: session.caller).charge(token: card.token, amount: due, installments: Int(installments), capture: !session.manualCapture)
+            : nil
+        if case .declined(let decline) = result {
+            try await recordDecline(decline, session: session, offer: offer, brand: card.brand, last4: card.last4, installments: installments)
+            return .declined(decline)
+        }
+        let now = services.clock.now()
+        let caller = session.caller
+        let completed = try await services.database.transaction { db in
+            var paymentMethodID = card.paymentMethodID
+            if offer.plan != nil, paymentMethodID == nil, let providerCard = card.providerCard {
+                // Renewals charge this card, so a plan's checkout saves it to the customer.
+                let attached = try await PaymentMethodsAPI.attach(providerCard, customerID: session.customerID, metadata: [:],
+                                                                  caller: caller, on: db, services: services)
+                paymentMethodID = attached["id"]?.stringValue
+            }
+            let subscriptionID = offer.plan != nil ? services.ids.make(.subscription) : nil
+            var chargeID: String?
+            if let result {
+                let charge = try await ChargesAPI.record(
+                    newCharge(session: session, offer: offer, card: card.chargeable, paymentMethodID: paymentMethodID,
+                              installments: installments, subscriptionID: subscriptionID),
+                    result: result, caller: caller, on: db, services: services)
+                chargeID = charge["id"]?.stringValue
+            }
+            if let plan = offer.plan, let subscriptionID, let priceID = session.priceID {
+                try await SubscriptionsAPI.create(id: subscriptionID, customerID: session.customerID, priceID: priceID, plan: plan,
+                                                  paymentMethodID: paymentMethodID, chargeID: chargeID, sessionID: session.id,
+                                                  metadata: session.metadata, caller: caller, on: db, services: services)
+            }
+            let moved = try await db.raw("""
+                UPDATE checkout_sessions SET status = 'succeeded', attempt_started_at = NULL, charge_id = \(bind: chargeID),
+                  subscription_id = \(bind: subscriptionID), payment_method_id = \(bind: paymentMethodID), completed_at = \(bind: now.milliseconds)
+                WHERE id = \(bind: session.id) AND status = 'pending' RETURNING id
+                """).first()
+            // The lease makes this unreachable; if it ever is, the rollback leaves no half-recorded payment.
+            guard moved != nil else { throw APIError.rule("SESSION_NOT_PENDING", "The session stopped being payable during the payment.", status: .conflict) }
+            let completed = try await CheckoutSession.load(session.id, on: db)!
+            let json = try CheckoutSessionsAPI.json(completed, offer: offer, services: services)
+            try await Events.record("checkout_session.completed", data: json, caller: caller, on: db, services: services)
+            return completed
+        }
+        return .succeeded(completed)
+    }
+}

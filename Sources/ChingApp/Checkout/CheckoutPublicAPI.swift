@@ -1,0 +1,115 @@
+import ChingDomain
+import HTTPTypes
+import Hummingbird
+import SQLKit
+
+/// `GET /checkout_sessions/:id/public` and `POST /checkout_sessions/:id/confirm`: the hosted
+/// page as JSON, for clients that render their own page. No API key: the session id is the
+/// capability. Both go through the same `CheckoutPayment` as the HTML page.
+struct CheckoutPublicAPI: Sendable {
+    let services: AppServices
+    let limiter: AttemptLimiter
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>, endpoint: EndpointWrapper) {
+        group.get("checkout_sessions/:id/public", use: endpoint.unauthenticated { _, context in
+            try await view(context.parameters.get("id") ?? "")
+        })
+        group.post("checkout_sessions/:id/confirm", use: endpoint.unauthenticated { body, context in
+            try await confirm(context.parameters.get("id") ?? "", body: body, clientAddress: context.clientAddress)
+        })
+    }
+
+    func view(_ id: String) async throws -> APIResponse {
+        let now = services.clock.now()
+        let view = try await services.database.read { db -> JSONValue? in
+            guard let session = try await CheckoutSession.load(id, on: db) else { return nil }
+            let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
+            let limits = try await CheckoutPayment.limits(for: session, offer: offer, on: db)
+            let project = try await db.raw("SELECT name FROM projects WHERE id = \(bind: session.caller.projectID)").first()
+            let customer = try await db.raw("SELECT name, locale FROM customers WHERE id = \(bind: session.customerID)").first()
+            let cards = session.manualCapture ? [] : try await db.raw("""
+                SELECT * FROM payment_methods WHERE customer_id = \(bind: session.customerID) AND status = 'active' ORDER BY seq DESC
+                """).all()
+            let sessionJSON = try CheckoutSessionsAPI.json(session, offer: offer, services: services)
+            var object: JSONObject = [
+                "id": .string(session.id),
+                "object": "checkout_sessionJSONpublic",
+                "status": .string(session.status(at: now)),
+                "kind": .string(session.kind.rawValue),
+                "merchant": .object(["name": .string(try project?.string("name") ?? "")]),
+                "customer": .object(["name": .string(try customer?.string("name") ?? "")]),
+                "locale": .string(try session.locale?.rawValue ?? customer?.string("locale") ?? "he"),
+                "product": offer.product.map { product in
+                    .object(["name": .string(product.name), "description": .optional(product.description), "image_url": .optional(product.imageURL),
+                             "features": .array(product.features.map { .object(["title": .string($0.title), "subtitle": .optional($0.subtitle)]) })])
+                } ?? .null,
+                "saved_cards": .array(try cards.map { row in
+                    .object(["id": .string(try row.string("id")), "brand": .string(try row.string("brand")), "last4": .string(try row.string("last4")),
+                             "exp_month": .int(try row.int("exp_month")), "exp_year": .int(try row.int("exp_year"))])
+                }),
+                "max_installments": .int(limits.maxInstallments),
+                "requires_israeli_id": .bool(limits.requireIsraeliID),
+            ]
+            for key in ["line_items", "currency", "amount_subtotal", "amount_discount", "amount_due_today", "amount_vat", "recurring",
+                        "capture_method", "cancel_url", "expires_at"] {
+                object[key] = sessionJSON[key]
+            }
+            return .object(object)
+        }
+        guard let view else { throw APIError.notFound("checkout_session", id) }
+        return APIResponse(view)
+    }
+
+    func confirm(_ id: String, body: JSONValue, clientAddress: String) async throws -> APIResponse {
+        if let retry = limiter.attempt(from: clientAddress, at: services.clock.now()) {
+            var error = APIError(.tooManyRequests, "RATE_LIMITED", "Too many payment attempts from this address; try again later.")
+            error.retryAfter = retry
+            throw error
+        }
+        var reader = FieldReader(body: body)
+        reader.rejectUnknownFields(allowing: ["card", "payment_method", "installments", "israeli_id"])
+        let paymentMethod = reader.id("payment_method", prefix: .paymentMethod)
+        let installments = reader.integer("installments", in: 1...12) ?? 1
+        var form = CheckoutPayment.CardForm()
+        if var card = reader.nested("card") {
+            card.rejectUnknownFields(allowing: ["number", "exp_month", "exp_year", "cvc", "name"])
+            form.number = card.string("number", required: true, maxLength: 40) ?? ""
+            form.expMonth = card.integer("exp_month", required: true, in: 1...12).map(Int.init)
+            form.expYear = card.integer("exp_year", required: true, in: 0...9999).map(Int.init)
+            form.cvc = card.string("cvc", required: true, maxLength: 4) ?? ""
+            form.holderName = card.string("name", maxLength: 100)
+            reader.merge(card)
+        } else if paymentMethod == nil, !reader.issues.contains(where: { $0.path == "payment_method" }) {
+            reader.fail("card", "Send a card, or a saved payment_method.")
+        }
+        form.israeliID = reader.string("israeli_id", maxLength: 9)
+        try reader.throwIfInvalid()
+
+        let payment = CheckoutPayment(services: services)
+        let method: CheckoutPayment.Method = paymentMethod.map { .savedCard($0) } ?? .newCard(form)
+        switch try await payment.pay(sessionID: id, method: method, installments: installments) {
+        case .succeeded(let session):
+            return APIResponse(.object(["status": "succeeded", "checkout_session": .string(session.id), "redirect_url": .string(session.successRedirect),
+                                        "charge": .optional(session.chargeID), "subscription": .optional(session.subscriptionID)]))
+        case .requiresAuthentication(let attemptID):
+            return APIResponse(.object(["status": "requires_action", "next_action": .object([
+                "type": "redirect", "url": .string("\(services.publicURL)/checkout/\(id)/3ds/\(attemptID)")])]))
+        case .declined(let decline):
+            var error = APIError(.init(code: 402, reasonPhrase: "Payment Required"), "CHARGE_FAILED", decline.message)
+            error.extra["decline_code"] = .string(decline.code)
+            throw error
+        case .invalid(let errors):
+            let paths = ["number": "card.number", "expiry": "card.exp_month", "cvc": "card.cvc", "name": "card.name"]
+            throw APIError.invalid(errors.sorted { $0.key < $1.key }.map { FieldIssue(path: paths[$0.key] ?? $0.key, message: $0.value.rawValue) })
+        case .busy:
+            throw APIError.rule("attempt_in_progress", "Another payment attempt for this session is in progress.", status: .conflict)
+        case .locked(let until):
+            var error = APIError(.tooManyRequests, "RATE_LIMITED", "Too many failed attempts on this session; try again after \(until.iso8601).")
+            error.retryAfter = Int((until.milliseconds - services.clock.now().milliseconds + 999) / 1000)
+            throw error
+        case .notPayable(_, let status):
+            if status == "expired" { throw APIError(.gone, "SESSION_EXPIRED", "This checkout session has expired.") }
+            throw APIError.rule("SESSION_NOT_PENDING", "This checkout session is \(status).", status: .conflict)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import ChingDomain
+import Logging
+import SQLKit
+import ServiceLifecycle
+
+/// The background clean-up: expires checkout sessions past `expires_at`
+/// (`checkout_session.expired`) and cancels authorizations past `capturable_until` (reason
+/// `expired`). Each item is its own transaction, so one bad row never blocks the rest, and a
+/// session with a payment attempt in flight is left until the attempt ends.
+struct Sweeper: Service {
+    let services: AppServices
+    var intervalSeconds: Int64 = 30
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    _ = try await sweep()
+                } catch {
+                    services.logger.warning("Sweep failed; retrying next round", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+                }
+                try? await Task.sleep(for: .seconds(intervalSeconds))
+            }
+        }
+    }
+
+    struct Report: Sendable, Equatable {
+        var expiredSessions = 0
+        var canceledAuthorizations = 0
+    }
+
+    func sweep() async throws -> Report {
+        var report = Report()
+        let now = services.clock.now()
+        let sessions = try await services.database.read { db in
+            try await db.raw("""
+                SELECT id FROM checkout_sessions WHERE status = 'pending' AND expires_at <= \(bind: now.milliseconds)
+                  AND (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -CheckoutPayment.attemptLeaseSeconds).milliseconds))
+                ORDER BY seq LIMIT 500
+                """).all().map { try $0.string("id") }
+        }
+        for id in sessions where try await expireSession(id, now: now) { report.expiredSessions += 1 }
+
+        let charges = try await services.database.read { db in
+            try await db.raw("""
+                SELECT id, project_id, livemode, provider_reference FROM charges
+                WHERE status = 'requires_capture' AND capturable_until <= \(bind: now.milliseconds) ORDER BY seq LIMIT 500
+                """).all()
+        }
+        for row in charges {
+            let caller = Caller(projectID: try row.string("project_id"), livemode: try row.bool("livemode"))
+            if try await ChargesAPI.void(try row.string("id"), reference: try row.optionalString("provider_reference") ?? "", reason: "expired",
+                                         caller: caller, services: services) != nil {
+                report.canceledAuthorizations += 1
+            }
+        }
+        return report
+    }
+
+    private func expireSession(_ id: String, now: Timestamp) async throws -> Bool {
+        try await services.database.transaction { db in
+            let moved = try await db.raw("""
+                UPDATE checkout_sessions SET status = 'expired' WHERE id = \(bind: id) AND status = 'pending'
+                  AND expires_at <= \(bind: now.milliseconds)
+                  AND (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -CheckoutPayment.attemptLeaseSeconds).milliseconds))
+                RETURNING id
+                """).first()
+            guard moved != nil, let session = try await CheckoutSession.load(id, on: db) else { return false }
+            let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
+            try await Events.record("checkout_session.expired", data: try CheckoutSessionsAPI.json(session, offer: offer, services: services),
+                                    caller: session.caller, on: db, services: services)
+            return true
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import ChingDomain
+import Foundation
+
+/// The page strings of each language, from `Templates/locales/<lang>.json`. Every language must
+/// have exactly the same keys: a missing translation fails the start, not a customer's page.
+struct Localization: Sendable {
+    let strings: [ChingDomain.Locale: [String: String]]
+
+    static func load(directory: String) throws -> Localization {
+        var strings: [ChingDomain.Locale: [String: String]] = [:]
+        for locale in ChingDomain.Locale.allCases {
+            let path = "\(directory)/locales/\(locale.rawValue).json"
+            guard let data = FileManager.default.contents(atPath: path), let object = try? JSONValue.parse(Array(data)).objectValue else {
+                throw ConfigurationError("The locale file \(path) is missing or not a JSON object.")
+            }
+            var table: [String: String] = [:]
+            for (key, value) in object.entries { table[key] = value.stringValue ?? "" }
+            strings[locale] = table
+        }
+        let keys = Set(strings[.he]!.keys)
+        for (locale, table) in strings where Set(table.keys) != keys {
+            throw ConfigurationError("The locale \(locale.rawValue) does not have the same keys as he: \(keys.symmetricDifference(table.keys).sorted())")
+        }
+        return Localization(strings: strings)
+    }
+
+    func table(_ locale: ChingDomain.Locale) -> [String: String] { strings[locale] ?? [:] }
+
+    /// The string for `key` with `{name}` placeholders filled in.
+    func text(_ key: String, _ locale: ChingDomain.Locale, _ values: [String: String] = [:]) -> String {
+        var text = strings[locale]?[key] ?? key
+        for (name, value) in values { text = text.replacingOccurrences(of: "{\(name)}", with: value) }
+        return text
+    }
+
+    func money(_ agorot: Int64, _ locale: ChingDomain.Locale) -> String { Money.format(agorot, locale: locale) }
+
+    /// "24 December 2026" / "24 בדצמבר 2026"
+    func date(_ time: Timestamp, _ locale: ChingDomain.Locale) -> String {
+        let date = time.date
+        return text("date_format", locale, ["day": String(date.day), "month": text("month_\(date.month)", locale), "year": String(date.year)])
+    }
+
+    /// "month", "3 months"
+    func interval(_ interval: BillingInterval, count: Int64, _ locale: ChingDomain.Locale) -> String {
+        count == 1 ? text("interval_\(interval.rawValue)", locale) : text("interval_\(interval.rawValue)s", locale, ["count": String(count)])
+    }
+}

@@ -1,0 +1,99 @@
+import ChingDomain
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Mustache
+import NIOCore
+
+/// Renders the hosted pages: templates loaded once at start, strings from `Localization`, and
+/// the security headers of PAGES.md on every response.
+struct PageRenderer: Sendable {
+    let library: MustacheLibrary
+    let localization: Localization
+    let publicURL: String
+
+    static func load(templatesDirectory: String, publicURL: String) async throws -> PageRenderer {
+        let library = try await MustacheLibrary(directory: templatesDirectory)
+        for name in ["layout", "checkout", "three_d_secure", "message"] where library.getTemplate(named: name) == nil {
+            throw ConfigurationError("The template \(templatesDirectory)/\(name).mustache is missing.")
+        }
+        return PageRenderer(library: library, localization: try Localization.load(directory: templatesDirectory), publicURL: publicURL)
+    }
+
+    /// The values every page has: language, direction, strings, merchant name.
+    func base(locale: ChingDomain.Locale, title: String, merchantName: String, testMode: Bool, switchURL: String?) -> [String: Any] {
+        var context: [String: Any] = [
+            "lang": locale.rawValue, "dir": locale == .he ? "rtl" : "ltr", "t": localization.table(locale),
+            "title": title, "merchantName": merchantName, "testMode": testMode,
+        ]
+        if let switchURL {
+            context["switchLocaleURL"] = switchURL
+            context["switchLocaleLang"] = locale == .he ? "en" : "he"
+        }
+        return context
+    }
+
+    func render(_ template: String, status: HTTPResponse.Status = .ok, context: [String: Any], redirectOrigins: [String] = []) -> Response {
+        let html = library.render(context, withTemplate: template) ?? ""
+        var headers = Self.securityHeaders(formActionOrigins: redirectOrigins, https: publicURL.hasPrefix("https://"))
+        headers[.contentType] = "text/html; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// A plain message page (expired, canceled, paid, not found, locked...).
+    func message(status: HTTPResponse.Status, locale: ChingDomain.Locale, merchantName: String, testMode: Bool, heading: String, body: String,
+                 link: (url: String, label: String)? = nil, receiptURL: String? = nil) -> Response {
+        var context = base(locale: locale, title: heading, merchantName: merchantName, testMode: testMode, switchURL: nil)
+        context["heading"] = heading
+        context["body"] = body
+        if let link { context["linkURL"] = link.url; context["linkLabel"] = link.label }
+        if let receiptURL { context["receiptURL"] = receiptURL }
+        return render("message", status: status, context: context, redirectOrigins: link.map { [Self.origin(of: $0.url)].compactMap { $0 } } ?? [])
+    }
+
+    static func redirect(to location: String, redirectOrigins: [String] = [], https: Bool) -> Response {
+        var headers = securityHeaders(formActionOrigins: redirectOrigins, https: https)
+        headers[.location] = location
+        return Response(status: .seeOther, headers: headers)
+    }
+
+    /// PAGES.md: no caching, no referrer, no sniffing, a strict CSP; HSTS when served over TLS.
+    /// `form-action` also names the origins a form's POST may be redirected to (the merchant's URLs).
+    static func securityHeaders(formActionOrigins: [String], https: Bool) -> HTTPFields {
+        let formAction = (["'self'"] + Set(formActionOrigins).sorted()).joined(separator: " ")
+        var headers: HTTPFields = [
+            .cacheControl: "no-store",
+            HTTPField.Name("Referrer-Policy")!: "no-referrer",
+            HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+            HTTPField.Name("Content-Security-Policy")!:
+                "default-src 'self'; img-src 'self' https:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'; form-action \(formAction)",
+        ]
+        if https { headers[HTTPField.Name("Strict-Transport-Security")!] = "max-age=31536000" }
+        return headers
+    }
+
+    /// `https://shop.example.com` from `https://shop.example.com/thanks?x=1`.
+    static func origin(of url: String) -> String? {
+        guard let schemeEnd = url.range(of: "://") else { return nil }
+        let rest = url[schemeEnd.upperBound...]
+        let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        return host.isEmpty ? nil : String(url[..<schemeEnd.upperBound]) + host
+    }
+}
+
+/// `application/x-www-form-urlencoded` bodies as a flat dictionary (the last value of a repeated name wins).
+enum FormBody {
+    static func parse(_ buffer: ByteBuffer) -> [String: String] {
+        var fields: [String: String] = [:]
+        for pair in String(buffer: buffer).split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = decode(parts[0]), value = parts.count > 1 ? decode(parts[1]) : ""
+            if !key.isEmpty { fields[key] = value }
+        }
+        return fields
+    }
+
+    private static func decode(_ text: Substring) -> String {
+        String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+    }
+}

@@ -1,0 +1,147 @@
+/// One cart line as the merchant sent it. A negative `unitAmount` is a discount line.
+public struct CartLine: Sendable, Equatable {
+    public let name: String
+    public let description: String?
+    public let imageURL: String?
+    public let unitAmount: Int64
+    public let quantity: Int64
+
+    public init(name: String, description: String? = nil, imageURL: String? = nil, unitAmount: Int64, quantity: Int64) {
+        self.name = name; self.description = description; self.imageURL = imageURL; self.unitAmount = unitAmount; self.quantity = quantity
+    }
+
+    public var isDiscount: Bool { unitAmount < 0 }
+}
+
+public enum BillingInterval: String, Sendable, CaseIterable { case day, week, month, year }
+
+/// A recurring price as a checkout sells it.
+public struct Plan: Sendable, Equatable {
+    public let unitAmount: Int64
+    public let interval: BillingInterval
+    public let intervalCount: Int64
+    public let trialDays: Int64
+    /// VAT added on top (exclusive price) rather than included.
+    public let vatExclusive: Bool
+
+    public init(unitAmount: Int64, interval: BillingInterval, intervalCount: Int64, trialDays: Int64, vatExclusive: Bool) {
+        self.unitAmount = unitAmount; self.interval = interval; self.intervalCount = intervalCount
+        self.trialDays = trialDays; self.vatExclusive = vatExclusive
+    }
+
+    public var hasTrial: Bool { trialDays > 0 }
+}
+
+/// What a checkout session sells, and what it costs now and later. Pure arithmetic, all of it
+/// overflow-checked: a cart whose sums do not fit is refused, never wrapped.
+public struct CheckoutTotals: Sendable, Equatable {
+    /// What is due now before discounts: the non-discount lines, a one-time price, a plan's first
+    /// period when there is no trial (all VAT included).
+    public let subtotal: Int64
+    /// The sum of the discount lines, as a negative number (0 when there are none).
+    public let discounts: Int64
+    /// The cart alone: subtotal of lines plus discounts.
+    public let cartTotal: Int64
+    /// What is charged today.
+    public let dueToday: Int64
+    /// The VAT inside `dueToday`: round(dueToday × 18 / 118), as the tax document computes it.
+    public let vat: Int64
+    /// False when an exclusive price's VAT was added on top of its amount.
+    public let vatIncluded: Bool
+    /// The plan's amount per period, VAT included; nil when there is no plan.
+    public let recurringAmount: Int64?
+    /// When the plan's first (trial) or next (no trial) period is billed.
+    public let firstBillingAt: Timestamp?
+
+    public enum Problem: Error, Equatable, Sendable {
+        /// The cart sums to less than zero.
+        case negativeTotal
+        /// The sums do not fit in 64 bits or exceed the largest charge.
+        case tooLarge
+    }
+
+    /// - Parameters:
+    ///   - oneTimePrice: a one-time price's unit amount and whether its VAT is exclusive.
+    public static func compute(lines: [CartLine], oneTimePrice: (amount: Int64, vatExclusive: Bool)? = nil, plan: Plan? = nil,
+                               now: Timestamp) throws(Problem) -> CheckoutTotals {
+        do {
+            var positive: Int64 = 0, negative: Int64 = 0
+            for line in lines {
+                let total = try Money.multiply(line.unitAmount, line.quantity)
+                if total < 0 { negative = try Money.add(negative, total) } else { positive = try Money.add(positive, total) }
+            }
+            let cartTotal = try Money.add(positive, negative)
+            if cartTotal < 0 { throw Problem.negativeTotal }
+            var dueToday = cartTotal, subtotal = positive, vatIncluded = true
+            if let price = oneTimePrice {
+                let amount = price.vatExclusive ? try Money.add(price.amount, VAT.addedTo(price.amount)) : price.amount
+                dueToday = try Money.add(dueToday, amount)
+                subtotal = try Money.add(subtotal, amount)
+                vatIncluded = !price.vatExclusive
+            }
+            var recurringAmount: Int64?, firstBillingAt: Timestamp?
+            if let plan {
+                let period = plan.vatExclusive ? try Money.add(plan.unitAmount, VAT.addedTo(plan.unitAmount)) : plan.unitAmount
+                recurringAmount = period
+                firstBillingAt = plan.hasTrial ? now.adding(days: plan.trialDays) : Calendar.add(plan.interval, count: plan.intervalCount, to: now)
+                if !plan.hasTrial {
+                    dueToday = try Money.add(dueToday, period)
+                    subtotal = try Money.add(subtotal, period)
+                    vatIncluded = !plan.vatExclusive
+                }
+            }
+            if dueToday > Money.maximumAmount { throw Problem.tooLarge }
+            return CheckoutTotals(subtotal: subtotal, discounts: negative, cartTotal: cartTotal, dueToday: dueToday, vat: VAT.includedIn(dueToday),
+                                  vatIncluded: vatIncluded, recurringAmount: recurringAmount, firstBillingAt: firstBillingAt)
+        } catch is Money.Overflow {
+            throw Problem.tooLarge
+        } catch let problem as Problem {
+            throw problem
+        } catch {
+            throw Problem.tooLarge
+        }
+    }
+}
+
+/// Calendar arithmetic in UTC: months keep the day of month, clamped to the month's length
+/// (31 January + 1 month = 28 or 29 February).
+public enum Calendar {
+    public static func add(_ interval: BillingInterval, count: Int64, to time: Timestamp) -> Timestamp {
+        switch interval {
+        case .day: return time.adding(days: count)
+        case .week: return time.adding(days: 7 * count)
+        case .month: return addMonths(count, to: time)
+        case .year: return addMonths(12 * count, to: time)
+        }
+    }
+
+    static func addMonths(_ months: Int64, to time: Timestamp) -> Timestamp {
+        let date = time.date
+        let (_, millisecondsOfDay) = floorDivide(time.milliseconds, 86_400_000)
+        let monthIndex = date.year * 12 + (date.month - 1) + months
+        let year = floorDivide(monthIndex, 12).0
+        let month = monthIndex - year * 12 + 1
+        let day = min(date.day, daysIn(month: month, year: year))
+        return Timestamp(milliseconds: CivilDate(year: year, month: month, day: day).daysSinceEpoch * 86_400_000 + millisecondsOfDay)
+    }
+
+    public static func daysIn(month: Int64, year: Int64) -> Int64 {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+}
+
+extension CivilDate {
+    /// Howard Hinnant's days-from-civil.
+    public var daysSinceEpoch: Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+}
