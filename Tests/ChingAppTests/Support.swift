@@ -65,6 +65,8 @@ struct TestApp {
         configuration.publicURL = "https://pay.example.test"
         configuration.clock = clock.clock
         configuration.logger = logs.logger
+        configuration.resourcesDirectory = API.resources
+        configuration.runSweeper = false
         return configuration
     }
 
