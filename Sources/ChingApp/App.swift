@@ -42,8 +42,14 @@ public struct AppConfiguration: Sendable {
 /// once. The `serve` command and every test call this.
 public func buildApplication(_ configuration: AppConfiguration) async throws -> some ApplicationProtocol {
     let database = try await Database.open(configuration.databaseURL, logger: configuration.logger)
-    let services = try makeServices(configuration, database: database)
-    let pages = try await PageRenderer.load(templatesDirectory: "\(configuration.resourcesDirectory)/Templates", publicURL: configuration.publicURL)
+    let services: AppServices, pages: PageRenderer
+    do {
+        services = try makeServices(configuration, database: database)
+        pages = try await PageRenderer.load(templatesDirectory: "\(configuration.resourcesDirectory)/Templates", publicURL: configuration.publicURL)
+    } catch {
+        await database.close()
+        throw error
+    }
     let limiter = AttemptLimiter()
 
     let router = Router(context: AppRequestContext.self)

@@ -120,8 +120,12 @@ public final class Database: Sendable {
     public func close() async {
         switch backend {
         case .sqlite(let writer, let reader, _):
-            try? await reader.close()
-            try? await writer.close()
+            // In a task of its own: a cancelled caller (a failed test, a shutdown) must still close,
+            // or SQLite's connection traps in its deinit.
+            await Task {
+                try? await reader.close()
+                try? await writer.close()
+            }.value
         case .postgres:
             break  // the client closes when its service ends
         }
