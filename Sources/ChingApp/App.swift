@@ -98,11 +98,11 @@ func makeServices(_ configuration: AppConfiguration, database: Database) throws 
                 publicURL: configuration.publicURL, documentFont: try loadDocumentFont(), logger: configuration.logger)
 }
 
-/// One round of the background clean-up (expired sessions, stale authorizations), for tests and
-/// for running from cron with `ching sweep`.
-public func sweep(_ configuration: AppConfiguration) async throws -> (expiredSessions: Int, canceledAuthorizations: Int) {
+/// One round of the background clean-up (expired sessions, stale authorizations), for tests
+/// (scoped to their project) and for running by hand.
+public func sweep(_ configuration: AppConfiguration, projectID: String? = nil) async throws -> (expiredSessions: Int, canceledAuthorizations: Int) {
     try await Database.withMigrated(configuration.databaseURL, logger: configuration.logger) { database in
-        let report = try await Sweeper(services: try makeServices(configuration, database: database)).sweep()
+        let report = try await Sweeper(services: try makeServices(configuration, database: database), projectID: projectID).sweep()
         return (report.expiredSessions, report.canceledAuthorizations)
     }
 }

@@ -222,7 +222,7 @@ struct CheckoutModesTests {
             #expect(try await api.post("/charges/\(first)/cancel", ["cancellation_reason": "bored"]).issuePaths == ["cancellation_reason"])
             app.clock.advance(seconds: 7 * 86_400)
             #expect(try await api.post("/charges/\(second)/capture").errorCode == "charge_authorization_expired")
-            #expect(try await app.sweep().canceledAuthorizations == 1)
+            #expect(try await app.sweep(api.projectID).canceledAuthorizations == 1)
             let swept = try await api.get("/charges/\(second)").data
             #expect(swept["status"] == "canceled")
             #expect(swept["cancellation_reason"] == "expired")

@@ -142,8 +142,8 @@ struct CheckoutSessionsTests {
             app.clock.advance(seconds: 30 * 60)
             #expect(try await api.get("/checkout_sessions/\(session.id)").data["status"] == "expired")
             #expect(try await api.eventTypes().contains("checkout_session.expired") == false)
-            #expect(try await app.sweep().expiredSessions == 1)
-            #expect(try await app.sweep().expiredSessions == 0)
+            #expect(try await app.sweep(api.projectID).expiredSessions == 1)
+            #expect(try await app.sweep(api.projectID).expiredSessions == 0)
             let events = try await api.get("/events?type=checkout_session.expired").data.arrayValue ?? []
             #expect(events.count == 1)
             #expect(events.first?["data"]?["id"] == .string(session.id))

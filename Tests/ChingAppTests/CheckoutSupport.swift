@@ -82,8 +82,8 @@ extension API {
 }
 
 extension TestApp {
-    /// One round of the background sweeper, at the test clock's time.
-    func sweep() async throws -> (expiredSessions: Int, canceledAuthorizations: Int) {
-        try await ChingApp.sweep(configuration)
+    /// One round of the background sweeper over one project, at the test clock's time.
+    func sweep(_ projectID: String) async throws -> (expiredSessions: Int, canceledAuthorizations: Int) {
+        try await ChingApp.sweep(configuration, projectID: projectID)
     }
 }

@@ -10,6 +10,8 @@ import ServiceLifecycle
 struct Sweeper: Service {
     let services: AppServices
     var intervalSeconds: Int64 = 30
+    /// Only this project's rows when set (a test sharing a database with others sweeps its own).
+    var projectID: String? = nil
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -32,20 +34,20 @@ struct Sweeper: Service {
     func sweep() async throws -> Report {
         var report = Report()
         let now = services.clock.now()
+        let scope: SQLQueryString = projectID.map { " AND project_id = \(bind: $0)" } ?? ""
         let sessions = try await services.database.read { db in
             try await db.raw("""
                 SELECT id FROM checkout_sessions WHERE status = 'pending' AND expires_at <= \(bind: now.milliseconds)
                   AND (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -CheckoutPayment.attemptLeaseSeconds).milliseconds))
-                ORDER BY seq LIMIT 500
-                """).all().map { try $0.string("id") }
+                """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
         }
         for id in sessions where try await expireSession(id, now: now) { report.expiredSessions += 1 }
 
         let charges = try await services.database.read { db in
             try await db.raw("""
                 SELECT id, project_id, livemode, provider_reference FROM charges
-                WHERE status = 'requires_capture' AND capturable_until <= \(bind: now.milliseconds) ORDER BY seq LIMIT 500
-                """).all()
+                WHERE status = 'requires_capture' AND capturable_until <= \(bind: now.milliseconds)
+                """ + scope + " ORDER BY seq LIMIT 500").all()
         }
         for row in charges {
             let caller = Caller(projectID: try row.string("project_id"), livemode: try row.bool("livemode"))
