@@ -31,6 +31,9 @@ struct CheckoutModesTests {
             #expect(page.contains(#"<dd id="due-today">₪80.00</dd>"#))
             #expect(page.contains("Includes VAT (18%)"))
             #expect(page.contains("Pay ₪80.00"))
+            // A line without a description or image shows neither (no "nil", no empty image).
+            #expect(!page.contains("nil"))
+            #expect(page.html.components(separatedBy: "<img").count == 2)
 
             let paid = try await api.pay(session.id)
             #expect(paid.status == 303)

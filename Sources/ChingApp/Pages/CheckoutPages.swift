@@ -201,14 +201,14 @@ struct CheckoutPages: Sendable {
         if let decline { page["decline"] = decline }
 
         if let product = state.offer.product {
-            page["product"] = ["name": product.name, "description": product.description as Any, "imageURL": product.imageURL as Any,
-                               "hasFeatures": !product.features.isEmpty,
-                               "features": product.features.map { ["title": $0.title, "subtitle": $0.subtitle as Any] }] as [String: Any]
+            page["product"] = Self.present(["name": product.name, "description": product.description, "imageURL": product.imageURL,
+                                            "hasFeatures": !product.features.isEmpty,
+                                            "features": product.features.map { Self.present(["title": $0.title, "subtitle": $0.subtitle]) }])
         }
-        page["lines"] = session.lines.map { line -> [String: Any] in
-            ["name": line.name, "description": line.description as Any, "imageURL": line.imageURL as Any, "isDiscount": line.isDiscount,
-             "quantityLabel": l.text("quantity_times", locale, ["quantity": String(line.quantity), "amount": money(line.unitAmount)]),
-             "total": money(line.unitAmount &* line.quantity)]
+        page["lines"] = session.lines.map { line in
+            Self.present(["name": line.name, "description": line.description, "imageURL": line.imageURL, "isDiscount": line.isDiscount,
+                          "quantityLabel": l.text("quantity_times", locale, ["quantity": String(line.quantity), "amount": money(line.unitAmount)]),
+                          "total": money(line.unitAmount &* line.quantity)])
         }
         page["hasLines"] = !session.lines.isEmpty
         page["subtotal"] = money(totals.subtotal)
@@ -294,6 +294,9 @@ struct CheckoutPages: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// A view model without its nil values: Mustache would print an `Optional` as "nil" and treat it as true.
+    static func present(_ values: [String: Any?]) -> [String: Any] { values.compactMapValues { $0 } }
 
     /// The form's token must be the session's, and a present `Origin` must be this server's.
     func verify(_ token: String?, _ session: CheckoutSession, _ request: Request) -> Bool {
