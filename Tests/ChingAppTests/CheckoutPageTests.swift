@@ -419,6 +419,44 @@ struct CheckoutSafetyTests {
         }
     }
 
+    @Test("When the project requires it, the Israeli ID is asked for and its check digit validated")
+    func israeliID() async throws {
+        let app = TestApp()
+        try await app.run { api in
+            let projectID = api.projectID
+            try await app.withDatabase { database in
+                try await database.transaction { db in
+                    try await db.raw("UPDATE projects SET require_israeli_id = 1 WHERE id = \(bind: projectID)").run()
+                }
+            }
+            let session = try await api.checkoutSession(Self.cart, locale: "en")
+            #expect(try await api.page("/checkout/\(session.id)").contains(#"<label for="israeli_id">Israeli ID number</label>"#))
+            let missing = try await api.pay(session.id)
+            #expect(missing.status == 422)
+            #expect(missing.contains("Enter your Israeli ID number."))
+            let wrong = try await api.pay(session.id, extra: [("israeli_id", "123456789")])
+            #expect(wrong.status == 422)
+            #expect(wrong.contains("This ID number is not valid."))
+            #expect(wrong.contains(#"value="123456789""#))
+            #expect(try await api.pay(session.id, extra: [("israeli_id", "123456782")]).status == 303)
+        }
+    }
+
+    @Test("Attempts from one client address are limited across sessions")
+    func addressLimit() async throws {
+        try await TestApp().run { api in
+            let first = try await api.checkoutSession(Self.cart)
+            let second = try await api.checkoutSession(Self.cart)
+            for index in 0..<30 {
+                #expect(try await api.pay(index % 2 == 0 ? first.id : second.id, number: "1234").status == 422)
+            }
+            let limited = try await api.pay(second.id)
+            #expect(limited.status == 429)
+            #expect(limited.headers[.retryAfter] != nil)
+            #expect(try await api.get("/charges").data == [])
+        }
+    }
+
     @Test("Cancel sends the customer back to cancel_url")
     func cancel() async throws {
         try await TestApp().run { api in
