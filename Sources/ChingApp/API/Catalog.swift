@@ -122,9 +122,7 @@ struct CatalogAPI: Sendable {
     }
 
     static func productRow(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> (any SQLRow)? {
-        try await db.raw("""
-            SELECT * FROM products WHERE id = \(bind: id) AND project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode)
-            """).first()
+        try await db.scopedRow("products", id: id, caller: caller)
     }
 
     static func loadProduct(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> JSONValue? {
@@ -232,9 +230,7 @@ struct CatalogAPI: Sendable {
     }
 
     static func priceRow(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> (any SQLRow)? {
-        try await db.raw("""
-            SELECT * FROM prices WHERE id = \(bind: id) AND project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode)
-            """).first()
+        try await db.scopedRow("prices", id: id, caller: caller)
     }
 
     static func loadPrice(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> JSONValue? {

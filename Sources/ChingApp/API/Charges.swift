@@ -255,18 +255,12 @@ struct ChargesAPI: Sendable {
                 SELECT *, (SELECT name FROM customers c WHERE c.id = charges.customer_id) AS customer_name FROM charges
                 WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
                 """ + customer + page.clause).all()
-            return page.response(try rows.map { row in
-                var object = try Self.json(row).objectValue!
-                object["customer_name"] = .optional(try row.optionalString("customer_name"))
-                return .object(object)
-            })
+            return page.response(try rows.map { try withCustomerName($0, Self.json) })
         }
     }
 
     static func row(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> (any SQLRow)? {
-        try await db.raw("""
-            SELECT * FROM charges WHERE id = \(bind: id) AND project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode)
-            """).first()
+        try await db.scopedRow("charges", id: id, caller: caller)
     }
 
     static func load(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> JSONValue? {

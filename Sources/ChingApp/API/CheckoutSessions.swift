@@ -245,8 +245,7 @@ struct CheckoutSessionsAPI: Sendable {
         try call.reader(allowing: []).throwIfInvalid()
         let now = services.clock.now()
         let session = try await services.database.transaction { db in
-            guard let session = try await CheckoutSession.load(call.id, on: db), session.caller.projectID == call.caller.projectID,
-                  session.caller.livemode == call.caller.livemode
+            guard let session = try await db.scopedRow("checkout_sessions", id: call.id, caller: call.caller).map(CheckoutSession.init)
             else { throw APIError.notFound("checkout_session", call.id) }
             let claimed = try await db.raw("""
                 UPDATE checkout_sessions SET status = 'canceled' WHERE id = \(bind: call.id) AND status = 'pending'
@@ -264,8 +263,7 @@ struct CheckoutSessionsAPI: Sendable {
     // MARK: - JSON
 
     static func load(_ id: String, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws -> JSONValue? {
-        guard let session = try await CheckoutSession.load(id, on: db), session.caller.projectID == caller.projectID,
-              session.caller.livemode == caller.livemode else { return nil }
+        guard let session = try await db.scopedRow("checkout_sessions", id: id, caller: caller).map(CheckoutSession.init) else { return nil }
         return try json(session, offer: try await CheckoutOffer.load(for: session, now: services.clock.now(), on: db), services: services)
     }
 

@@ -202,9 +202,7 @@ struct CustomersAPI: Sendable {
     // MARK: - Rows
 
     static func row(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> (any SQLRow)? {
-        try await db.raw("""
-            SELECT * FROM customers WHERE id = \(bind: id) AND project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode)
-            """).first()
+        try await db.scopedRow("customers", id: id, caller: caller)
     }
 
     /// The customer as the API returns it, or nil when there is none in the caller's scope.

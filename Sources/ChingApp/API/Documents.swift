@@ -146,9 +146,7 @@ struct DocumentsAPI: Sendable {
     }
 
     static func row(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> (any SQLRow)? {
-        try await db.raw("""
-            SELECT * FROM documents WHERE id = \(bind: id) AND project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode)
-            """).first()
+        try await db.scopedRow("documents", id: id, caller: caller)
     }
 
     static func load(_ id: String, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws -> JSONValue? {

@@ -26,11 +26,7 @@ struct EventsAPI: Sendable {
 
     /// GET /events/:id
     @Sendable func retrieve(_ call: APICall) async throws -> APIResponse {
-        let row = try await services.database.read { db in
-            try await db.raw("""
-                SELECT * FROM events WHERE id = \(bind: call.id) AND project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
-                """).first()
-        }
+        let row = try await services.database.read { db in try await db.scopedRow("events", id: call.id, caller: call.caller) }
         guard let row else { throw APIError.notFound("event", call.id) }
         return APIResponse(try Self.json(row))
     }

@@ -119,10 +119,7 @@ struct PaymentMethodsAPI: Sendable {
     // MARK: - Rows
 
     static func row(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> (any SQLRow)? {
-        try await db.raw("""
-            SELECT \(unsafeRaw: selectColumns) FROM payment_methods
-            WHERE id = \(bind: id) AND project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode)
-            """).first()
+        try await db.scopedRow("payment_methods", id: id, caller: caller, columns: selectColumns)
     }
 
     static func load(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> JSONValue? {

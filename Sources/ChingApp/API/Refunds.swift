@@ -92,18 +92,12 @@ struct RefundsAPI: Sendable {
                 SELECT *, (SELECT c.name FROM charges ch JOIN customers c ON c.id = ch.customer_id WHERE ch.id = refunds.charge_id) AS customer_name
                 FROM refunds WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
                 """ + page.clause).all()
-            return page.response(try rows.map { row in
-                var object = try Self.json(row).objectValue!
-                object["customer_name"] = .optional(try row.optionalString("customer_name"))
-                return .object(object)
-            })
+            return page.response(try rows.map { try withCustomerName($0, Self.json) })
         }
     }
 
     static func load(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> JSONValue? {
-        try await db.raw("""
-            SELECT * FROM refunds WHERE id = \(bind: id) AND project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode)
-            """).first().map(json)
+        try await db.scopedRow("refunds", id: id, caller: caller).map(json)
     }
 
     static func json(_ row: any SQLRow) throws -> JSONValue {

@@ -20,44 +20,34 @@ struct CheckoutPublicAPI: Sendable {
     }
 
     func view(_ id: String) async throws -> APIResponse {
-        let now = services.clock.now()
-        let view = try await services.database.read { db -> JSONValue? in
-            guard let session = try await CheckoutSession.load(id, on: db) else { return nil }
-            let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
-            let limits = try await CheckoutPayment.limits(for: session, offer: offer, on: db)
-            let project = try await db.raw("SELECT name FROM projects WHERE id = \(bind: session.caller.projectID)").first()
-            let customer = try await db.raw("SELECT name, locale FROM customers WHERE id = \(bind: session.customerID)").first()
-            let cards = session.manualCapture ? [] : try await db.raw("""
-                SELECT * FROM payment_methods WHERE customer_id = \(bind: session.customerID) AND status = 'active' ORDER BY seq DESC
-                """).all()
-            let sessionJSON = try CheckoutSessionsAPI.json(session, offer: offer, services: services)
-            var object: JSONObject = [
-                "id": .string(session.id),
-                "object": "checkout_sessionJSONpublic",
-                "status": .string(session.status(at: now)),
-                "kind": .string(session.kind.rawValue),
-                "merchant": .object(["name": .string(try project?.string("name") ?? "")]),
-                "customer": .object(["name": .string(try customer?.string("name") ?? "")]),
-                "locale": .string(try session.locale?.rawValue ?? customer?.string("locale") ?? "he"),
-                "product": offer.product.map { product in
-                    .object(["name": .string(product.name), "description": .optional(product.description), "image_url": .optional(product.imageURL),
-                             "features": .array(product.features.map { .object(["title": .string($0.title), "subtitle": .optional($0.subtitle)]) })])
-                } ?? .null,
-                "saved_cards": .array(try cards.map { row in
-                    .object(["id": .string(try row.string("id")), "brand": .string(try row.string("brand")), "last4": .string(try row.string("last4")),
-                             "exp_month": .int(try row.int("exp_month")), "exp_year": .int(try row.int("exp_year"))])
-                }),
-                "max_installments": .int(limits.maxInstallments),
-                "requires_israeli_id": .bool(limits.requireIsraeliID),
-            ]
-            for key in ["line_items", "currency", "amount_subtotal", "amount_discount", "amount_due_today", "amount_vat", "recurring",
-                        "capture_method", "cancel_url", "expires_at"] {
-                object[key] = sessionJSON[key]
-            }
-            return .object(object)
+        guard let view = try await CheckoutView.load(id, services: services) else { throw APIError.notFound("checkout_session", id) }
+        let session = view.session
+        let sessionJSON = try CheckoutSessionsAPI.json(session, offer: view.offer, services: services)
+        var object: JSONObject = [
+            "id": .string(session.id),
+            "object": "checkout_session_public",
+            "status": .string(session.status(at: services.clock.now())),
+            "kind": .string(session.kind.rawValue),
+            "merchant": .object(["name": .string(view.merchantName)]),
+            "customer": .object(["name": .string(view.customerName)]),
+            "locale": .string((session.locale ?? view.customerLocale ?? .he).rawValue),
+            "product": view.offer.product.map { product in
+                .object(["name": .string(product.name), "description": .optional(product.description), "image_url": .optional(product.imageURL),
+                         "features": .array(product.features.map { .object(["title": .string($0.title), "subtitle": .optional($0.subtitle)]) })])
+            } ?? .null,
+            "saved_cards": .array(view.savedCards.map { card in
+                .object(["id": .string(card.id), "brand": .string(card.brand.rawValue), "last4": .string(card.last4),
+                         "exp_month": .int(card.expMonth), "exp_year": .int(card.expYear)])
+            }),
+            "max_installments": .int(view.limits.maxInstallments),
+            "requires_israeli_id": .bool(view.limits.requireIsraeliID),
+            "receipt_url": .optional(view.receiptURL),
+        ]
+        for key in ["line_items", "currency", "amount_subtotal", "amount_discount", "amount_due_today", "amount_vat", "recurring",
+                    "capture_method", "cancel_url", "expires_at"] {
+            object[key] = sessionJSON[key]
         }
-        guard let view else { throw APIError.notFound("checkout_session", id) }
-        return APIResponse(view)
+        return APIResponse(.object(object))
     }
 
     func confirm(_ id: String, body: JSONValue, clientAddress: String) async throws -> APIResponse {

@@ -24,47 +24,10 @@ struct CheckoutPages: Sendable {
         router.post("checkout/:id/3ds/:attempt") { request, context in try await answerChallenge(request, context) }
     }
 
-    /// Everything a page about one session needs, read in one go.
-    struct PageState: Sendable {
-        let session: CheckoutSession
-        let offer: CheckoutOffer
-        let limits: CheckoutPayment.Limits
-        let merchantName: String
-        let customerName: String
-        let customerLocale: ChingDomain.Locale?
-        let savedCards: [(id: String, brand: CardBrand, last4: String, expMonth: Int64, expYear: Int64)]
-        let receiptURL: String?
-    }
-
-    func state(_ id: String) async throws -> PageState? {
-        let now = services.clock.now()
-        return try await services.database.read { db in
-            guard let session = try await CheckoutSession.load(id, on: db) else { return nil }
-            let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
-            let limits = try await CheckoutPayment.limits(for: session, offer: offer, on: db)
-            let project = try await db.raw("SELECT name FROM projects WHERE id = \(bind: session.caller.projectID)").first()
-            let customer = try await db.raw("SELECT name, locale FROM customers WHERE id = \(bind: session.customerID)").first()
-            let cards = session.manualCapture ? [] : try await db.raw("""
-                SELECT id, brand, last4, exp_month, exp_year FROM payment_methods WHERE customer_id = \(bind: session.customerID)
-                  AND status = 'active' ORDER BY seq DESC
-                """).all().map { row in
-                    (id: try row.string("id"), brand: CardBrand(rawValue: try row.string("brand")) ?? .unknown, last4: try row.string("last4"),
-                     expMonth: try row.int("exp_month"), expYear: try row.int("exp_year"))
-                }
-            var receiptURL: String?
-            if let chargeID = session.chargeID,
-               let document = try await db.raw("SELECT id, access_key FROM documents WHERE charge_id = \(bind: chargeID) AND type = 'tax_invoice_receipt'").first() {
-                receiptURL = "\(services.publicURL)/documents/\(try document.string("id")).pdf?key=\(try document.string("access_key"))"
-            }
-            return PageState(session: session, offer: offer, limits: limits, merchantName: try project?.string("name") ?? "",
-                             customerName: try customer?.string("name") ?? "",
-                             customerLocale: try customer?.optionalString("locale").flatMap(ChingDomain.Locale.init(rawValue:)),
-                             savedCards: cards, receiptURL: receiptURL)
-        }
-    }
+    func state(_ id: String) async throws -> CheckoutView? { try await CheckoutView.load(id, services: services) }
 
     /// `?locale=` first, then the session's, then the customer's, then Hebrew.
-    func locale(_ request: Request, _ state: PageState?) -> ChingDomain.Locale {
+    func locale(_ request: Request, _ state: CheckoutView?) -> ChingDomain.Locale {
         request.uri.queryParameters["locale"].flatMap { ChingDomain.Locale(rawValue: String($0)) }
             ?? state?.session.locale ?? state?.customerLocale ?? .he
     }
@@ -106,7 +69,7 @@ struct CheckoutPages: Sendable {
         return try await respond(to: outcome, state: state, locale: locale, typed: typed)
     }
 
-    func respond(to outcome: CheckoutPayment.Outcome, state: PageState, locale: ChingDomain.Locale, typed: TypedForm) async throws -> Response {
+    func respond(to outcome: CheckoutPayment.Outcome, state: CheckoutView, locale: ChingDomain.Locale, typed: TypedForm) async throws -> Response {
         let l = pages.localization
         switch outcome {
         case .succeeded(let session):
@@ -182,7 +145,7 @@ struct CheckoutPages: Sendable {
         var paymentMethod: String?
     }
 
-    func page(_ state: PageState, locale: ChingDomain.Locale, status: HTTPResponse.Status, typed: TypedForm = TypedForm(),
+    func page(_ state: CheckoutView, locale: ChingDomain.Locale, status: HTTPResponse.Status, typed: TypedForm = TypedForm(),
               errors: [String: CheckoutPayment.FieldError] = [:], decline: String? = nil) -> Response {
         let l = pages.localization
         let session = state.session, totals = state.offer.totals
@@ -253,7 +216,7 @@ struct CheckoutPages: Sendable {
     }
 
     /// The page for a session that is not pending (or is locked), or nil when the form should show.
-    func stateResponse(_ state: PageState, locale: ChingDomain.Locale) -> Response? {
+    func stateResponse(_ state: CheckoutView, locale: ChingDomain.Locale) -> Response? {
         let l = pages.localization
         let merchant = ["merchant": state.merchantName]
         switch state.session.status(at: services.clock.now()) {
@@ -276,7 +239,7 @@ struct CheckoutPages: Sendable {
         }
     }
 
-    func message(_ state: PageState, _ locale: ChingDomain.Locale, status: HTTPResponse.Status, heading: String, body: String,
+    func message(_ state: CheckoutView, _ locale: ChingDomain.Locale, status: HTTPResponse.Status, heading: String, body: String,
                  link: (String, String)? = nil, receiptURL: String? = nil) -> Response {
         pages.message(status: status, locale: locale, merchantName: state.merchantName, testMode: !state.session.caller.livemode,
                       heading: pages.localization.text(heading, locale), body: body, link: link.map { (url: $0.0, label: $0.1) }, receiptURL: receiptURL)
@@ -288,7 +251,7 @@ struct CheckoutPages: Sendable {
                              heading: l.text("not_found_title", locale), body: l.text("not_found_body", locale))
     }
 
-    func forbidden(_ state: PageState, _ locale: ChingDomain.Locale) -> Response {
+    func forbidden(_ state: CheckoutView, _ locale: ChingDomain.Locale) -> Response {
         message(state, locale, status: .forbidden, heading: "forbidden_title", body: pages.localization.text("forbidden_body", locale),
                 link: ("/checkout/\(state.session.id)?locale=\(locale.rawValue)", pages.localization.text("reload_link", locale)))
     }

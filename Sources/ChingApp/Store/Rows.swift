@@ -29,6 +29,23 @@ extension Bool {
     var stored: Int64 { self ? 1 : 0 }
 }
 
+extension SQLDatabase {
+    /// One row of `table` by id, only within the caller's project and mode: another project's or
+    /// mode's id reads as missing, which the API answers with 404.
+    func scopedRow(_ table: String, id: String, caller: Caller, columns: String = "*") async throws -> (any SQLRow)? {
+        try await raw("""
+            SELECT \(unsafeRaw: columns) FROM \(unsafeRaw: table) WHERE id = \(bind: id) AND project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode)
+            """).first()
+    }
+}
+
+/// List rows of charges, refunds and subscriptions carry the customer's name (selected as `customer_name`).
+func withCustomerName(_ row: any SQLRow, _ json: (any SQLRow) throws -> JSONValue) throws -> JSONValue {
+    var object = try json(row).objectValue ?? JSONObject()
+    object["customer_name"] = .optional(try row.optionalString("customer_name"))
+    return .object(object)
+}
+
 /// The list rule every collection follows: newest first, `limit` 1 to 100 (default 100),
 /// `starting_after=<id>` to page, and `has_more`.
 struct ListPage {
