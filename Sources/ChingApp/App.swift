@@ -77,9 +77,11 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
         CheckoutSessionsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
         CheckoutPublicAPI(services: services, limiter: limiter).addRoutes(to: group, endpoint: endpoint)
         SubscriptionsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
+        SetupSessionsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
     }
     DocumentsAPI.addPublicRoute(to: router, services: services)
     CheckoutPages(services: services, pages: pages, limiter: limiter).addRoutes(to: router)
+    SetupPages(services: services, pages: pages, limiter: limiter).addRoutes(to: router)
 
     var app = Application(
         router: router,
@@ -100,10 +102,12 @@ func makeServices(_ configuration: AppConfiguration, database: Database) throws 
 
 /// One round of the background clean-up (expired sessions, stale authorizations), for tests
 /// (scoped to their project) and for running by hand.
-public func sweep(_ configuration: AppConfiguration, projectID: String? = nil) async throws -> (expiredSessions: Int, canceledAuthorizations: Int) {
+public func sweep(_ configuration: AppConfiguration, projectID: String? = nil)
+    async throws -> (expiredSessions: Int, canceledAuthorizations: Int, expiredSetupSessions: Int)
+{
     try await Database.withMigrated(configuration.databaseURL, logger: configuration.logger) { database in
         let report = try await Sweeper(services: try makeServices(configuration, database: database), projectID: projectID).sweep()
-        return (report.expiredSessions, report.canceledAuthorizations)
+        return (report.expiredSessions, report.canceledAuthorizations, report.expiredSetupSessions)
     }
 }
 

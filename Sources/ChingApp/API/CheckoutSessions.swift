@@ -249,7 +249,7 @@ struct CheckoutSessionsAPI: Sendable {
             else { throw APIError.notFound("checkout_session", call.id) }
             let claimed = try await db.raw("""
                 UPDATE checkout_sessions SET status = 'canceled' WHERE id = \(bind: call.id) AND status = 'pending'
-                  AND expires_at > \(bind: now.milliseconds) AND (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -CheckoutPayment.attemptLeaseSeconds).milliseconds))
+                  AND expires_at > \(bind: now.milliseconds) AND (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -SessionAttempts.leaseSeconds).milliseconds))
                 RETURNING id
                 """).first()
             guard claimed != nil else {

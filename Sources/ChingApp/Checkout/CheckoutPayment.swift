@@ -3,6 +3,20 @@ import Foundation
 import HTTPTypes
 import SQLKit
 
+/// What a card attempt on a hosted page (checkout or setup) came to.
+enum HostedOutcome<Session: Sendable>: Sendable {
+    case succeeded(Session)
+    case requiresAuthentication(attemptID: String)
+    case declined(Decline)
+    /// Field errors keyed by form field: `number`, `expiry`, `cvc`, `israeli_id`, `installments`, `payment_method`, `name`.
+    case invalid([String: CheckoutPayment.FieldError])
+    /// Another attempt on this session is in flight.
+    case busy
+    case locked(until: Timestamp)
+    /// Not pending any more: `succeeded`, `expired` or `canceled`.
+    case notPayable(Session, status: String)
+}
+
 /// Paying a checkout session; the hosted page and `POST /checkout_sessions/:id/confirm` both go
 /// through here.
 ///
@@ -13,10 +27,7 @@ import SQLKit
 /// transaction; the lease keeps the sweeper and the merchant's `expire` off the session meanwhile.
 struct CheckoutPayment: Sendable {
     let services: AppServices
-
-    static let attemptLeaseSeconds: Int64 = 120
-    static let failuresBeforeLock: Int64 = 5
-    static let lockSeconds: Int64 = 15 * 60
+    var attempts: SessionAttempts { SessionAttempts(services: services, table: "checkout_sessions") }
 
     /// A new card as typed. Only in memory: it goes to the provider and is dropped.
     struct CardForm: Sendable {
@@ -43,18 +54,7 @@ struct CheckoutPayment: Sendable {
         case savedCardInvalid = "saved_card_invalid", holderNameInvalid = "holder_name_invalid"
     }
 
-    enum Outcome: Sendable {
-        case succeeded(CheckoutSession)
-        case requiresAuthentication(attemptID: String)
-        case declined(Decline)
-        /// Field errors keyed by form field: `number`, `expiry`, `cvc`, `israeli_id`, `installments`, `payment_method`, `name`.
-        case invalid([String: FieldError])
-        /// Another attempt on this session is in flight.
-        case busy
-        case locked(until: Timestamp)
-        /// Not pending any more: `succeeded`, `expired` or `canceled`.
-        case notPayable(CheckoutSession, status: String)
-    }
+    typealias Outcome = HostedOutcome<CheckoutSession>
 
     /// What the form may offer: installments only for one-time payments, up to the project's maximum.
     struct Limits: Sendable {
@@ -97,7 +97,7 @@ struct CheckoutPayment: Sendable {
             }
         }
         guard errors.isEmpty else { return .invalid(errors) }
-        guard try await claim(session, now: now) else { return try await busyOutcome(sessionID) }
+        guard try await attempts.claim(sessionID, now: now) else { return try await busyOutcome(sessionID) }
 
         do {
             let card: PayingCard
@@ -110,7 +110,7 @@ struct CheckoutPayment: Sendable {
                     return .declined(decline)
                 case .success(let saved):
                     if services.provider(for: session.caller).requiresAuthentication(saved) {
-                        let attemptID = try await startAuthentication(session: session, card: saved, installments: installments)
+                        let attemptID = try await attempts.startAuthentication(sessionID, card: saved, installments: installments)
                         return .requiresAuthentication(attemptID: attemptID)
                     }
                     card = PayingCard(saved)
@@ -120,7 +120,7 @@ struct CheckoutPayment: Sendable {
             }
             return try await charge(session: session, offer: offer, card: card, installments: installments)
         } catch {
-            try? await release(sessionID)
+            try? await attempts.release(sessionID)
             throw error
         }
     }
@@ -132,28 +132,20 @@ struct CheckoutPayment: Sendable {
             throw APIError.notFound("checkout_session", sessionID)
         }
         if let refusal = refusal(session, now: now) { return refusal }
-        let attempt = try await services.database.transaction { db in
-            try await db.raw("""
-                UPDATE authentication_attempts SET status = \(bind: passed ? "passed" : "failed")
-                WHERE id = \(bind: attemptID) AND session_id = \(bind: sessionID) AND status = 'pending' RETURNING *
-                """).first()
+        guard let (answered, installments) = try await attempts.answerAuthentication(sessionID, attemptID: attemptID, passed: passed) else {
+            throw APIError.notFound("authentication", attemptID)
         }
-        guard let attempt else { throw APIError.notFound("authentication", attemptID) }
         let offer = try await services.database.read { db in try await CheckoutOffer.load(for: session, now: now, on: db) }
-        let card = PayingCard(try ProviderCard(
-            token: attempt.string("token"), brand: CardBrand(rawValue: try attempt.string("brand")) ?? .unknown, last4: attempt.string("last4"),
-            expMonth: Int(attempt.int("exp_month")), expYear: Int(attempt.int("exp_year")), issuerCountry: attempt.string("issuer_country"),
-            supportsInstallments: attempt.bool("supports_installments"), supportsRecurring: true))
-        let installments = try attempt.int("installments")
+        let card = PayingCard(answered)
         guard passed else {
             try await recordDecline(.authenticationFailed, session: session, offer: offer, brand: card.brand, last4: card.last4, installments: installments)
             return .declined(.authenticationFailed)
         }
-        guard try await claim(session, now: now) else { return try await busyOutcome(sessionID) }
+        guard try await attempts.claim(sessionID, now: now) else { return try await busyOutcome(sessionID) }
         do {
             return try await charge(session: session, offer: offer, card: card, installments: installments)
         } catch {
-            try? await release(sessionID)
+            try? await attempts.release(sessionID)
             throw error
         }
     }
@@ -215,44 +207,10 @@ struct CheckoutPayment: Sendable {
         return nil
     }
 
-    /// Takes the session's attempt lease; false when another attempt holds it (or the session stopped being payable).
-    private func claim(_ session: CheckoutSession, now: Timestamp) async throws -> Bool {
-        try await services.database.transaction { db in
-            try await db.raw("""
-                UPDATE checkout_sessions SET attempt_started_at = \(bind: now.milliseconds)
-                WHERE id = \(bind: session.id) AND status = 'pending' AND expires_at > \(bind: now.milliseconds)
-                  AND (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -Self.attemptLeaseSeconds).milliseconds))
-                  AND (locked_until IS NULL OR locked_until <= \(bind: now.milliseconds))
-                RETURNING id
-                """).first() != nil
-        }
-    }
-
-    private func release(_ sessionID: String) async throws {
-        try await services.database.transaction { db in
-            try await db.raw("UPDATE checkout_sessions SET attempt_started_at = NULL WHERE id = \(bind: sessionID)").run()
-        }
-    }
-
     private func busyOutcome(_ sessionID: String) async throws -> Outcome {
         let now = services.clock.now()
         guard let session = try await services.database.read({ db in try await CheckoutSession.load(sessionID, on: db) }) else { return .busy }
         return refusal(session, now: now) ?? .busy
-    }
-
-    private func startAuthentication(session: CheckoutSession, card: ProviderCard, installments: Int64) async throws -> String {
-        let id = services.ids.make(.checkoutSession).replacingOccurrences(of: "co_", with: "auth_")
-        try await services.database.transaction { db in
-            try await db.raw("""
-                INSERT INTO authentication_attempts (id, session_id, token, brand, last4, exp_month, exp_year, issuer_country,
-                  supports_installments, installments, status, created)
-                VALUES (\(bind: id), \(bind: session.id), \(bind: card.token), \(bind: card.brand.rawValue), \(bind: card.last4),
-                  \(bind: Int64(card.expMonth)), \(bind: Int64(card.expYear)), \(bind: card.issuerCountry), \(bind: card.supportsInstallments.stored),
-                  \(bind: installments), 'pending', \(bind: services.clock.now().milliseconds))
-                """).run()
-            try await db.raw("UPDATE checkout_sessions SET attempt_started_at = NULL WHERE id = \(bind: session.id)").run()
-        }
-        return id
     }
 
     /// A decline: the failed charge (when money was due), one more failed attempt, the lock after five.
@@ -266,12 +224,7 @@ struct CheckoutPayment: Sendable {
                               paymentMethodID: nil, installments: installments, subscriptionID: nil),
                     result: .declined(decline), caller: session.caller, on: db, services: services)
             }
-            try await db.raw("""
-                UPDATE checkout_sessions SET attempt_started_at = NULL, failed_attempts = failed_attempts + 1,
-                  locked_until = CASE WHEN (failed_attempts + 1) % \(bind: Self.failuresBeforeLock) = 0
-                    THEN \(bind: now.adding(seconds: Self.lockSeconds).milliseconds) ELSE locked_until END
-                WHERE id = \(bind: session.id)
-                """).run()
+            try await attempts.recordFailure(session.id, now: now, on: db)
         }
     }
 
@@ -295,7 +248,7 @@ struct CheckoutPayment: Sendable {
     /// Charges what is due (if anything) and, on approval, records everything the success produces in one transaction.
     private func charge(session: CheckoutSession, offer: CheckoutOffer, card: PayingCard, installments: Int64) async throws -> Outcome {
         if installments > 1, !card.supportsInstallments {
-            try await release(session.id)
+            try await attempts.release(session.id)
             return .invalid(["installments": .installmentsUnavailable])
         }
         let due = offer.totals.dueToday

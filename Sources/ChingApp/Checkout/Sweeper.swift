@@ -29,6 +29,7 @@ struct Sweeper: Service {
     struct Report: Sendable, Equatable {
         var expiredSessions = 0
         var canceledAuthorizations = 0
+        var expiredSetupSessions = 0
     }
 
     func sweep() async throws -> Report {
@@ -38,10 +39,18 @@ struct Sweeper: Service {
         let sessions = try await services.database.read { db in
             try await db.raw("""
                 SELECT id FROM checkout_sessions WHERE status = 'pending' AND expires_at <= \(bind: now.milliseconds)
-                  AND (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -CheckoutPayment.attemptLeaseSeconds).milliseconds))
+                  AND (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -SessionAttempts.leaseSeconds).milliseconds))
                 """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
         }
         for id in sessions where try await expireSession(id, now: now) { report.expiredSessions += 1 }
+
+        let setups = try await services.database.read { db in
+            try await db.raw("""
+                SELECT id FROM setup_sessions WHERE status = 'pending' AND expires_at <= \(bind: now.milliseconds)
+                  AND (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -SessionAttempts.leaseSeconds).milliseconds))
+                """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
+        }
+        for id in setups where try await expireSetupSession(id, now: now) { report.expiredSetupSessions += 1 }
 
         let charges = try await services.database.read { db in
             try await db.raw("""
@@ -59,12 +68,25 @@ struct Sweeper: Service {
         return report
     }
 
+    private func expireSetupSession(_ id: String, now: Timestamp) async throws -> Bool {
+        try await services.database.transaction { db in
+            let moved = try await db.raw("""
+                UPDATE setup_sessions SET status = 'expired' WHERE id = \(bind: id) AND status = 'pending' AND expires_at <= \(bind: now.milliseconds)
+                RETURNING id
+                """).first()
+            guard moved != nil, let session = try await SetupSession.load(id, on: db) else { return false }
+            try await Events.record("setup_session.expired", data: try SetupSessionsAPI.json(session, services: services),
+                                    caller: session.caller, on: db, services: services)
+            return true
+        }
+    }
+
     private func expireSession(_ id: String, now: Timestamp) async throws -> Bool {
         try await services.database.transaction { db in
             let moved = try await db.raw("""
                 UPDATE checkout_sessions SET status = 'expired' WHERE id = \(bind: id) AND status = 'pending'
                   AND expires_at <= \(bind: now.milliseconds)
-                  AND (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -CheckoutPayment.attemptLeaseSeconds).milliseconds))
+                  AND (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -SessionAttempts.leaseSeconds).milliseconds))
                 RETURNING id
                 """).first()
             guard moved != nil, let session = try await CheckoutSession.load(id, on: db) else { return false }

@@ -13,7 +13,8 @@ struct CheckoutPages: Sendable {
     let pages: PageRenderer
     let limiter: AttemptLimiter
     var payment: CheckoutPayment { CheckoutPayment(services: services) }
-    var https: Bool { services.publicURL.hasPrefix("https://") }
+    var kit: HostedPageKit { HostedPageKit(services: services, pages: pages) }
+    var https: Bool { kit.https }
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("checkout/:id") { request, context in try await show(request, context) }
@@ -47,25 +48,15 @@ struct CheckoutPages: Sendable {
         let form = FormBody.parse(try await request.body.collect(upTo: 64 * 1024))
         guard let state = try await state(id) else { return notFound(locale(request, nil)) }
         let locale = locale(request, state)
-        guard verify(form["csrf"], state.session, request) else { return forbidden(state, locale) }
+        guard kit.verify(form["csrf"], expected: state.session.csrfToken, request) else { return forbidden(state, locale) }
         if let retry = limiter.attempt(from: context.clientAddress, at: services.clock.now()) {
             var response = message(state, locale, status: .tooManyRequests, heading: "locked_title", body: pages.localization.text("rate_limited_body", locale))
             response.headers[.retryAfter] = String(retry)
             return response
         }
-        var card = CheckoutPayment.CardForm()
-        card.number = form["number"] ?? ""
-        card.cvc = (form["cvc"] ?? "").trimmingWhitespace()
-        card.holderName = form["name"].map { $0.trimmingWhitespace() }.flatMap { $0.isEmpty ? nil : $0 }
-        card.israeliID = form["israeli_id"].map { $0.trimmingWhitespace() }.flatMap { $0.isEmpty ? nil : $0 }
-        (card.expMonth, card.expYear) = Self.parseExpiry(form["exp"] ?? "")
-        let choice = form["payment_method"] ?? "new"
-        let method: CheckoutPayment.Method = choice == "new" || choice.isEmpty ? .newCard(card) : .savedCard(choice)
-        let installments = Int64(form["installments"] ?? "1") ?? 0
-        let typed = TypedForm(name: card.holderName ?? "", exp: form["exp"] ?? "", israeliID: card.israeliID ?? "",
-                              installments: installments, paymentMethod: choice)
-
-        let outcome = try await payment.pay(sessionID: id, method: method, installments: installments)
+        let (card, typed) = HostedPageKit.cardForm(form)
+        let method: CheckoutPayment.Method = typed.paymentMethod == "new" ? .newCard(card) : .savedCard(typed.paymentMethod ?? "")
+        let outcome = try await payment.pay(sessionID: id, method: method, installments: typed.installments)
         return try await respond(to: outcome, state: state, locale: locale, typed: typed)
     }
 
@@ -73,12 +64,11 @@ struct CheckoutPages: Sendable {
         let l = pages.localization
         switch outcome {
         case .succeeded(let session):
-            return PageRenderer.redirect(to: session.successRedirect, redirectOrigins: redirectOrigins(state.session), https: https)
+            return PageRenderer.redirect(to: session.successRedirect, redirectOrigins: HostedPageKit.origins(state.session.successURL, state.session.cancelURL), https: https)
         case .requiresAuthentication(let attemptID):
             return PageRenderer.redirect(to: "/checkout/\(state.session.id)/3ds/\(attemptID)?locale=\(locale.rawValue)", https: https)
         case .declined(let decline):
-            let key = "decline_\(decline.code)"
-            let text = l.table(locale)[key] != nil ? l.text(key, locale) : l.text("decline_other", locale)
+            let text = kit.declineText(decline, locale)
             return page(try await self.state(state.session.id) ?? state, locale: locale, status: .init(code: 402, reasonPhrase: "Payment Required"),
                         typed: typed, decline: text)
         case .invalid(let errors):
@@ -88,12 +78,12 @@ struct CheckoutPages: Sendable {
                            link: ("/checkout/\(state.session.id)?locale=\(locale.rawValue)", l.text("reload_link", locale)))
         case .locked(let until):
             var response = message(state, locale, status: .tooManyRequests, heading: "locked_title",
-                                   body: l.text("locked_body", locale, ["time": Self.clockTime(until)]))
+                                   body: l.text("locked_body", locale, ["time": HostedPageKit.clockTime(until)]))
             response.headers[.retryAfter] = String(max(1, (until.milliseconds - services.clock.now().milliseconds) / 1000))
             return response
         case .notPayable(let session, let status):
             if status == "succeeded" {
-                return PageRenderer.redirect(to: session.successRedirect, redirectOrigins: redirectOrigins(session), https: https)
+                return PageRenderer.redirect(to: session.successRedirect, redirectOrigins: HostedPageKit.origins(session.successURL, session.cancelURL), https: https)
             }
             let fresh = try await self.state(session.id) ?? state
             return stateResponse(fresh, locale: locale) ?? page(fresh, locale: locale, status: .ok)
@@ -103,7 +93,7 @@ struct CheckoutPages: Sendable {
     func cancel(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let id = context.parameters.get("id") ?? ""
         guard let state = try await state(id) else { return notFound(locale(request, nil)) }
-        return PageRenderer.redirect(to: state.session.cancelRedirect, redirectOrigins: redirectOrigins(state.session), https: https)
+        return PageRenderer.redirect(to: state.session.cancelRedirect, redirectOrigins: HostedPageKit.origins(state.session.successURL, state.session.cancelURL), https: https)
     }
 
     func showChallenge(_ request: Request, _ context: AppRequestContext) async throws -> Response {
@@ -125,7 +115,7 @@ struct CheckoutPages: Sendable {
         let form = FormBody.parse(try await request.body.collect(upTo: 16 * 1024))
         guard let state = try await state(id) else { return notFound(locale(request, nil)) }
         let locale = locale(request, state)
-        guard verify(form["csrf"], state.session, request) else { return forbidden(state, locale) }
+        guard kit.verify(form["csrf"], expected: state.session.csrfToken, request) else { return forbidden(state, locale) }
         do {
             let outcome = try await payment.authenticate(sessionID: id, attemptID: attempt, passed: form["result"] == "pass")
             return try await respond(to: outcome, state: state, locale: locale, typed: TypedForm())
@@ -136,15 +126,6 @@ struct CheckoutPages: Sendable {
 
     // MARK: - Pages
 
-    /// What the customer typed that may be shown again (never the card number or the CVC).
-    struct TypedForm: Sendable {
-        var name = ""
-        var exp = ""
-        var israeliID = ""
-        var installments: Int64 = 1
-        var paymentMethod: String?
-    }
-
     func page(_ state: CheckoutView, locale: ChingDomain.Locale, status: HTTPResponse.Status, typed: TypedForm = TypedForm(),
               errors: [String: CheckoutPayment.FieldError] = [:], decline: String? = nil) -> Response {
         let l = pages.localization
@@ -154,22 +135,16 @@ struct CheckoutPages: Sendable {
         var page = pages.base(locale: locale, title: l.text("title_checkout", locale), merchantName: state.merchantName,
                               testMode: !session.caller.livemode, switchURL: "/checkout/\(session.id)?locale=\(switchTo.rawValue)")
 
-        let order: [(field: String, anchor: String)] = [("payment_method", "payment_method"), ("name", "name"), ("number", "number"),
-                                                        ("expiry", "exp"), ("cvc", "cvc"), ("israeli_id", "israeli_id"), ("installments", "installments")]
-        var fieldErrors: [String: String] = [:]
-        for (field, error) in errors { fieldErrors[field] = l.text("error_\(error.rawValue)", locale) }
-        page["fieldErrors"] = fieldErrors
-        page["errors"] = order.compactMap { item in fieldErrors[item.field].map { ["field": item.anchor, "message": $0] } }
-        page["hasErrors"] = !errors.isEmpty
+        page.merge(kit.formContext(locale: locale, typed: typed, errors: errors, requireIsraeliID: state.limits.requireIsraeliID)) { $1 }
         if let decline { page["decline"] = decline }
 
         if let product = state.offer.product {
-            page["product"] = Self.present(["name": product.name, "description": product.description, "imageURL": product.imageURL,
+            page["product"] = HostedPageKit.present(["name": product.name, "description": product.description, "imageURL": product.imageURL,
                                             "hasFeatures": !product.features.isEmpty,
-                                            "features": product.features.map { Self.present(["title": $0.title, "subtitle": $0.subtitle]) }])
+                                            "features": product.features.map { HostedPageKit.present(["title": $0.title, "subtitle": $0.subtitle]) }])
         }
         page["lines"] = session.lines.map { line in
-            Self.present(["name": line.name, "description": line.description, "imageURL": line.imageURL, "isDiscount": line.isDiscount,
+            HostedPageKit.present(["name": line.name, "description": line.description, "imageURL": line.imageURL, "isDiscount": line.isDiscount,
                           "quantityLabel": l.text("quantity_times", locale, ["quantity": String(line.quantity), "amount": money(line.unitAmount)]),
                           "total": money(line.unitAmount &* line.quantity)])
         }
@@ -195,9 +170,6 @@ struct CheckoutPages: Sendable {
         }
         page["hasSavedCards"] = !state.savedCards.isEmpty
         page["newCardChecked"] = chosen == "new" || !state.savedCards.contains { $0.id == chosen }
-        page["form"] = ["name": typed.name, "exp": typed.exp, "israeliID": typed.israeliID]
-        page["askIsraeliID"] = state.limits.requireIsraeliID
-        page["requireIsraeliID"] = state.limits.requireIsraeliID
         if state.limits.maxInstallments > 1 {
             page["installments"] = (1...state.limits.maxInstallments).map { count -> [String: Any] in
                 let each = money(totals.dueToday / count)
@@ -212,7 +184,7 @@ struct CheckoutPages: Sendable {
             : l.text(session.manualCapture ? "authorize_button" : "pay_button", locale, ["amount": money(totals.dueToday)])
         page["cancelAction"] = "/checkout/\(session.id)/cancel"
         page["cancelLabel"] = l.text("cancel_link", locale, ["merchant": state.merchantName])
-        return pages.render("checkout", status: status, context: page, redirectOrigins: redirectOrigins(session))
+        return pages.render("checkout", status: status, context: page, redirectOrigins: HostedPageKit.origins(session.successURL, session.cancelURL))
     }
 
     /// The page for a session that is not pending (or is locked), or nil when the form should show.
@@ -233,7 +205,7 @@ struct CheckoutPages: Sendable {
         default:
             if let until = state.session.lockedUntil, until > services.clock.now() {
                 return message(state, locale, status: .tooManyRequests, heading: "locked_title",
-                               body: l.text("locked_body", locale, ["time": Self.clockTime(until)]))
+                               body: l.text("locked_body", locale, ["time": HostedPageKit.clockTime(until)]))
             }
             return nil
         }
@@ -256,49 +228,4 @@ struct CheckoutPages: Sendable {
                 link: ("/checkout/\(state.session.id)?locale=\(locale.rawValue)", pages.localization.text("reload_link", locale)))
     }
 
-    // MARK: - Helpers
-
-    /// A view model without its nil values: Mustache would print an `Optional` as "nil" and treat it as true.
-    static func present(_ values: [String: Any?]) -> [String: Any] { values.compactMapValues { $0 } }
-
-    /// The form's token must be the session's, and a present `Origin` must be this server's.
-    func verify(_ token: String?, _ session: CheckoutSession, _ request: Request) -> Bool {
-        guard let token, Self.constantTimeEqual(token, session.csrfToken) else { return false }
-        if let origin = request.headers[HTTPField.Name("Origin")!] {
-            return origin == PageRenderer.origin(of: services.publicURL)
-        }
-        return true
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
-    }
-
-    func redirectOrigins(_ session: CheckoutSession) -> [String] {
-        [PageRenderer.origin(of: session.successURL), PageRenderer.origin(of: session.cancelURL)].compactMap { $0 }
-    }
-
-    /// "MM/YY", "MM / YYYY", "MMYY" → (month, year); (nil, nil) when empty; (0, 0) when unreadable.
-    static func parseExpiry(_ text: String) -> (Int?, Int?) {
-        let trimmed = text.trimmingWhitespace()
-        if trimmed.isEmpty { return (nil, nil) }
-        let digits = trimmed.filter(\.isASCIIDigit)
-        let parts = trimmed.split { $0 == "/" || $0 == "-" || $0 == " " }.map { String($0) }.filter { !$0.isEmpty }
-        if parts.count == 2, let month = Int(parts[0]), let year = Int(parts[1]), parts.allSatisfy({ $0.allSatisfy(\.isASCIIDigit) }) {
-            return (month, year < 100 ? 2000 + year : year)
-        }
-        if parts.count == 1, digits.count == 4 || digits.count == 6, digits.count == trimmed.count,
-           let month = Int(digits.prefix(2)), let year = Int(digits.dropFirst(2)) {
-            return (month, year < 100 ? 2000 + year : year)
-        }
-        return (0, 0)
-    }
-
-    /// "14:05" (UTC).
-    static func clockTime(_ time: Timestamp) -> String {
-        let minutes = ((time.milliseconds / 60_000) % 1440 + 1440) % 1440
-        return (minutes / 60 < 10 ? "0" : "") + String(minutes / 60) + ":" + (minutes % 60 < 10 ? "0" : "") + String(minutes % 60)
-    }
 }

@@ -14,7 +14,7 @@ struct PageRenderer: Sendable {
 
     static func load(templatesDirectory: String, publicURL: String) async throws -> PageRenderer {
         let library = try await MustacheLibrary(directory: templatesDirectory)
-        for name in ["layout", "checkout", "three_d_secure", "message"] where library.getTemplate(named: name) == nil {
+        for name in ["layout", "checkout", "setup", "card_fields", "form_errors", "three_d_secure", "message"] where library.getTemplate(named: name) == nil {
             throw ConfigurationError("The template \(templatesDirectory)/\(name).mustache is missing.")
         }
         return PageRenderer(library: library, localization: try Localization.load(directory: templatesDirectory), publicURL: publicURL)

@@ -126,6 +126,16 @@ enum Migrations {
                 "ALTER TABLE charges ADD COLUMN card_brand TEXT NOT NULL DEFAULT 'unknown'",
                 "ALTER TABLE charges ADD COLUMN card_last4 TEXT NOT NULL DEFAULT ''",
             ]),
+            (3, [
+                """
+                CREATE TABLE setup_sessions (\(common), customer_id TEXT NOT NULL, status TEXT NOT NULL, success_url TEXT NOT NULL,
+                  cancel_url TEXT NOT NULL, csrf_token TEXT NOT NULL, failed_attempts BIGINT NOT NULL DEFAULT 0, locked_until BIGINT,
+                  attempt_started_at BIGINT, payment_method_id TEXT, metadata TEXT NOT NULL, expires_at BIGINT NOT NULL,
+                  completed_at BIGINT, created BIGINT NOT NULL)
+                """,
+                "CREATE INDEX setup_sessions_scope ON setup_sessions (project_id, livemode, seq)",
+                "CREATE INDEX setup_sessions_expiry ON setup_sessions (status, expires_at)",
+            ]),
         ]
     }
 

@@ -1,0 +1,94 @@
+import ChingDomain
+import HTTPTypes
+import SQLKit
+
+/// Saving a card on a setup session's page: the same checks, 3-D Secure, lock and single-attempt
+/// rules as paying a checkout (`SessionAttempts`, `CheckoutPayment.check`), ending in a new
+/// payment method instead of a charge.
+struct SetupCardSaving: Sendable {
+    let services: AppServices
+    var attempts: SessionAttempts { SessionAttempts(services: services, table: "setup_sessions") }
+    typealias Outcome = HostedOutcome<SetupSession>
+
+    func save(sessionID: String, form: CheckoutPayment.CardForm) async throws -> Outcome {
+        let now = services.clock.now()
+        let session = try await load(sessionID)
+        if let refusal = refusal(session, now: now) { return refusal }
+        let requireID = try await services.database.read { db in
+            try await db.raw("SELECT require_israeli_id FROM projects WHERE id = \(bind: session.caller.projectID)").first()?.bool("require_israeli_id") ?? false
+        }
+        let errors = CheckoutPayment.check(form, limits: .init(maxInstallments: 1, requireIsraeliID: requireID), today: now.date)
+        guard errors.isEmpty else { return .invalid(errors) }
+        guard try await attempts.claim(sessionID, now: now) else { return refusal(try await load(sessionID), now: now) ?? .busy }
+        do {
+            let input = CardInput(number: form.number, expMonth: form.expMonth ?? 0, expYear: form.expYear ?? 0, cvc: form.cvc, holderName: form.holderName)
+            switch await services.provider(for: session.caller).saveCard(input) {
+            case .failure(let decline):
+                try await services.database.transaction { db in try await attempts.recordFailure(sessionID, now: now, on: db) }
+                return .declined(decline)
+            case .success(let card):
+                if services.provider(for: session.caller).requiresAuthentication(card) {
+                    return .requiresAuthentication(attemptID: try await attempts.startAuthentication(sessionID, card: card, installments: 1))
+                }
+                return try await finish(session, card: card)
+            }
+        } catch {
+            try? await attempts.release(sessionID)
+            throw error
+        }
+    }
+
+    func authenticate(sessionID: String, attemptID: String, passed: Bool) async throws -> Outcome {
+        let now = services.clock.now()
+        let session = try await load(sessionID)
+        if let refusal = refusal(session, now: now) { return refusal }
+        guard let (card, _) = try await attempts.answerAuthentication(sessionID, attemptID: attemptID, passed: passed) else {
+            throw APIError.notFound("authentication", attemptID)
+        }
+        guard passed else {
+            try await services.database.transaction { db in try await attempts.recordFailure(sessionID, now: now, on: db) }
+            return .declined(.authenticationFailed)
+        }
+        guard try await attempts.claim(sessionID, now: now) else { return refusal(try await load(sessionID), now: now) ?? .busy }
+        do {
+            return try await finish(session, card: card)
+        } catch {
+            try? await attempts.release(sessionID)
+            throw error
+        }
+    }
+
+    /// The card becomes the customer's (`payment_method.attached`) and the session succeeds (`setup_session.succeeded`), together.
+    private func finish(_ session: SetupSession, card: ProviderCard) async throws -> Outcome {
+        let now = services.clock.now()
+        let done = try await services.database.transaction { db in
+            let paymentMethod = try await PaymentMethodsAPI.attach(card, customerID: session.customerID, metadata: [:], caller: session.caller,
+                                                                  on: db, services: services)
+            let moved = try await db.raw("""
+                UPDATE setup_sessions SET status = 'succeeded', attempt_started_at = NULL, payment_method_id = \(bind: paymentMethod["id"]?.stringValue),
+                  completed_at = \(bind: now.milliseconds)
+                WHERE id = \(bind: session.id) AND status = 'pending' RETURNING id
+                """).first()
+            guard moved != nil else { throw APIError.rule("SESSION_NOT_PENDING", "The setup session stopped being pending.", status: .conflict) }
+            let done = try await SetupSession.load(session.id, on: db)!
+            try await Events.record("setup_session.succeeded", data: try SetupSessionsAPI.json(done, services: services),
+                                    caller: session.caller, on: db, services: services)
+            return done
+        }
+        return .succeeded(done)
+    }
+
+    private func load(_ id: String) async throws -> SetupSession {
+        guard let session = try await services.database.read({ db in try await SetupSession.load(id, on: db) }) else {
+            throw APIError.notFound("setup_session", id)
+        }
+        return session
+    }
+
+    private func refusal(_ session: SetupSession, now: Timestamp) -> Outcome? {
+        let status = session.status(at: now)
+        if status != "pending" { return .notPayable(session, status: status) }
+        if let until = session.lockedUntil, until > now { return .locked(until: until) }
+        return nil
+    }
+}

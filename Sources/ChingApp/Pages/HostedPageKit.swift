@@ -1,0 +1,102 @@
+import ChingDomain
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// What the customer typed that may be shown again (never the card number or the CVC).
+struct TypedForm: Sendable {
+    var name = ""
+    var exp = ""
+    var israeliID = ""
+    var installments: Int64 = 1
+    var paymentMethod: String?
+}
+
+/// The parts the checkout and setup pages share: the card form (its values, its errors beside
+/// each field and in the summary), the CSRF and Origin check, decline wording.
+struct HostedPageKit: Sendable {
+    let services: AppServices
+    let pages: PageRenderer
+    var https: Bool { services.publicURL.hasPrefix("https://") }
+
+    /// Reads the card form's fields; the number and CVC go only into the `CardForm`.
+    static func cardForm(_ form: [String: String]) -> (CheckoutPayment.CardForm, TypedForm) {
+        var card = CheckoutPayment.CardForm()
+        card.number = form["number"] ?? ""
+        card.cvc = (form["cvc"] ?? "").trimmingWhitespace()
+        card.holderName = form["name"].map { $0.trimmingWhitespace() }.flatMap { $0.isEmpty ? nil : $0 }
+        card.israeliID = form["israeli_id"].map { $0.trimmingWhitespace() }.flatMap { $0.isEmpty ? nil : $0 }
+        (card.expMonth, card.expYear) = parseExpiry(form["exp"] ?? "")
+        let choice = form["payment_method"].flatMap { $0.isEmpty ? nil : $0 } ?? "new"
+        let typed = TypedForm(name: card.holderName ?? "", exp: form["exp"] ?? "", israeliID: card.israeliID ?? "",
+                              installments: Int64(form["installments"] ?? "1") ?? 0, paymentMethod: choice)
+        return (card, typed)
+    }
+
+    /// The card form's part of a page's view model.
+    func formContext(locale: ChingDomain.Locale, typed: TypedForm, errors: [String: CheckoutPayment.FieldError], requireIsraeliID: Bool) -> [String: Any] {
+        let l = pages.localization
+        let order: [(field: String, anchor: String)] = [("payment_method", "payment_method"), ("name", "name"), ("number", "number"),
+                                                        ("expiry", "exp"), ("cvc", "cvc"), ("israeli_id", "israeli_id"), ("installments", "installments")]
+        var fieldErrors: [String: String] = [:]
+        for (field, error) in errors { fieldErrors[field] = l.text("error_\(error.rawValue)", locale) }
+        return [
+            "fieldErrors": fieldErrors,
+            "errors": order.compactMap { item in fieldErrors[item.field].map { ["field": item.anchor, "message": $0] } },
+            "hasErrors": !errors.isEmpty,
+            "form": ["name": typed.name, "exp": typed.exp, "israeliID": typed.israeliID],
+            "askIsraeliID": requireIsraeliID,
+            "requireIsraeliID": requireIsraeliID,
+        ]
+    }
+
+    /// The provider's reason in the customer's language.
+    func declineText(_ decline: Decline, _ locale: ChingDomain.Locale) -> String {
+        let l = pages.localization, key = "decline_\(decline.code)"
+        return l.table(locale)[key] != nil ? l.text(key, locale) : l.text("decline_other", locale)
+    }
+
+    /// The origins a page's form may be redirected to: the merchant's success and cancel URLs.
+    static func origins(_ urls: String...) -> [String] { urls.compactMap(PageRenderer.origin(of:)) }
+
+    /// A view model without its nil values: Mustache would print an `Optional` as "nil" and treat it as true.
+    static func present(_ values: [String: Any?]) -> [String: Any] { values.compactMapValues { $0 } }
+
+    /// The form's token must be the session's, and a present `Origin` must be this server's.
+    func verify(_ token: String?, expected: String, _ request: Request) -> Bool {
+        guard let token, Self.constantTimeEqual(token, expected) else { return false }
+        if let origin = request.headers[HTTPField.Name("Origin")!] {
+            return origin == PageRenderer.origin(of: services.publicURL)
+        }
+        return true
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+
+    /// "MM/YY", "MM / YYYY", "MMYY" → (month, year); (nil, nil) when empty; (0, 0) when unreadable.
+    static func parseExpiry(_ text: String) -> (Int?, Int?) {
+        let trimmed = text.trimmingWhitespace()
+        if trimmed.isEmpty { return (nil, nil) }
+        let digits = trimmed.filter(\.isASCIIDigit)
+        let parts = trimmed.split { $0 == "/" || $0 == "-" || $0 == " " }.map { String($0) }.filter { !$0.isEmpty }
+        if parts.count == 2, let month = Int(parts[0]), let year = Int(parts[1]), parts.allSatisfy({ $0.allSatisfy(\.isASCIIDigit) }) {
+            return (month, year < 100 ? 2000 + year : year)
+        }
+        if parts.count == 1, digits.count == 4 || digits.count == 6, digits.count == trimmed.count,
+           let month = Int(digits.prefix(2)), let year = Int(digits.dropFirst(2)) {
+            return (month, year < 100 ? 2000 + year : year)
+        }
+        return (0, 0)
+    }
+
+    /// "14:05" (UTC).
+    static func clockTime(_ time: Timestamp) -> String {
+        let minutes = ((time.milliseconds / 60_000) % 1440 + 1440) % 1440
+        return (minutes / 60 < 10 ? "0" : "") + String(minutes / 60) + ":" + (minutes % 60 < 10 ? "0" : "") + String(minutes % 60)
+    }
+}
