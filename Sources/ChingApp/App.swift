@@ -5,6 +5,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import SQLKit
 import ServiceLifecycle
 
@@ -20,6 +21,8 @@ public struct AppConfiguration: Sendable {
     public var logger = Logger(label: "ching")
     /// The folder holding `Templates/` and `Public/` (the repository root when run from a checkout).
     public var resourcesDirectory = "."
+    /// The branding root: one folder per project (`<project id>/` or the folder the project names). Default `Branding`.
+    public var brandingDirectory = "Branding"
     /// Whether the background sweeper runs (tests sweep by hand with `sweep(_:)`).
     public var runSweeper = true
 
@@ -35,6 +38,7 @@ public struct AppConfiguration: Sendable {
         publicURL = ching.string(forKey: "public.url", default: "http://\(host):\(port)")
         while publicURL.hasSuffix("/") { publicURL.removeLast() }
         resourcesDirectory = ching.string(forKey: "resources", default: resourcesDirectory)
+        brandingDirectory = ching.string(forKey: "branding", default: brandingDirectory)
     }
 }
 
@@ -42,10 +46,11 @@ public struct AppConfiguration: Sendable {
 /// once. The `serve` command and every test call this.
 public func buildApplication(_ configuration: AppConfiguration) async throws -> some ApplicationProtocol {
     let database = try await Database.open(configuration.databaseURL, logger: configuration.logger)
-    let services: AppServices, pages: PageRenderer
+    var services: AppServices, pages: PageRenderer
     do {
         services = try makeServices(configuration, database: database)
         pages = try await PageRenderer.load(templatesDirectory: "\(configuration.resourcesDirectory)/Templates", publicURL: configuration.publicURL)
+        services.branding = BrandingStore(root: configuration.brandingDirectory, stock: pages.library, logger: configuration.logger)
     } catch {
         await database.close()
         throw error
@@ -80,6 +85,22 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
         SetupSessionsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
     }
     DocumentsAPI.addPublicRoute(to: router, services: services)
+    let brandAssets = services
+    router.get("brand/:project/:file") { _, context in
+        // Logos, icons and the brand stylesheet, at content-hash URLs: cacheable for a year.
+        let projectID = context.parameters.get("project") ?? "", file = context.parameters.get("file") ?? ""
+        let folderName = try await brandAssets.database.read { db in
+            try await db.raw("SELECT branding FROM projects WHERE id = \(bind: projectID)").first()?.optionalString("branding")
+        }
+        guard let brand = brandAssets.brand(projectID: projectID, folderName: folderName)?.brand,
+              let asset = [brand.logo, brand.icon, brand.stylesheet].compactMap({ $0 }).first(where: {
+                  file == $0.hash + "." + ($0.fileName.split(separator: ".").last.map(String.init) ?? "")
+              })
+        else { throw HTTPError(.notFound) }
+        return Response(status: .ok, headers: [.contentType: asset.contentType, .cacheControl: "public, max-age=31536000, immutable",
+                                               HTTPField.Name("X-Content-Type-Options")!: "nosniff"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
+    }
     CheckoutPages(services: services, pages: pages, limiter: limiter).addRoutes(to: router)
     SetupPages(services: services, pages: pages, limiter: limiter).addRoutes(to: router)
 

@@ -18,7 +18,15 @@ public struct AppServices: Sendable {
     public let publicURL: String
     let documentFont: TrueTypeFont
     let logger: Logger
+    /// The projects' branding folders (nil where no pages are served, as in a one-off sweep).
+    var branding: BrandingStore? = nil
     var idempotency: Idempotency { Idempotency(database: database, clock: clock) }
+
+    /// The project's brand, if its folder exists and has ever loaded cleanly.
+    func brand(projectID: String, folderName: String?) -> BrandContext? {
+        guard let (brand, library) = branding?.brand(projectID: projectID, folderName: folderName), let brand else { return nil }
+        return BrandContext(projectID: projectID, brand: brand, library: library)
+    }
 
     /// The provider that handles a caller's money: the sandbox in test mode.
     func provider(for caller: Caller) -> any PaymentProvider { sandbox }

@@ -9,15 +9,17 @@ public enum Projects {
     }
 
     /// Creates a project with its test key and its document counters.
+    /// - Parameter branding: the folder under the branding root to use when none is named by the project's id.
     public static func create(name: String, legalName: String? = nil, vatNumber: String? = nil, address: String? = nil,
-                              maxInstallments: Int64 = 12, database: Database, ids: IDGenerator, clock: AppClock) async throws -> Created {
+                              maxInstallments: Int64 = 12, branding: String? = nil, database: Database, ids: IDGenerator, clock: AppClock) async throws -> Created {
         let projectID = ids.make(.project)
         let testKey = "ck_test_" + ids.hex(byteCount: 32)
         let now = clock.now().milliseconds
         try await database.transaction { db in
             try await db.raw("""
-                INSERT INTO projects (id, name, legal_name, vat_number, address, max_installments, created)
-                VALUES (\(bind: projectID), \(bind: name), \(bind: legalName), \(bind: vatNumber), \(bind: address), \(bind: maxInstallments), \(bind: now))
+                INSERT INTO projects (id, name, legal_name, vat_number, address, max_installments, branding, created)
+                VALUES (\(bind: projectID), \(bind: name), \(bind: legalName), \(bind: vatNumber), \(bind: address), \(bind: maxInstallments),
+                  \(bind: branding), \(bind: now))
                 """).run()
             try await db.raw("INSERT INTO api_keys (key_hash, project_id, livemode, created) VALUES (\(bind: APIKeys.hash(testKey)), \(bind: projectID), 0, \(bind: now))").run()
             for mode: Int64 in [0, 1] {
@@ -45,6 +47,12 @@ public enum Projects {
             try await db.raw("UPDATE projects SET live_provider = \(bind: name) WHERE id = \(bind: projectID)").run()
         }
     }
+
+    /// Every problem in every folder under the branding root (`ching branding check`).
+    public static func brandingProblems(root: String) -> [String] { BrandingStore.check(root: root).map(\.description) }
+
+    /// Whether any of `problems` is an error (warnings were fixed on the fly).
+    public static func brandingHasErrors(root: String) -> Bool { BrandingStore.check(root: root).contains { !$0.isWarning } }
 
     public static func count(database: Database) async throws -> Int {
         try await database.read { db in

@@ -12,7 +12,7 @@ struct Ching: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ching",
         abstract: "Ching Checkout: a self-hostable, CHING-compatible payments service.",
-        subcommands: [Serve.self, ProjectCommand.self, Migrate.self])
+        subcommands: [Serve.self, ProjectCommand.self, Migrate.self, BrandingCommand.self])
 }
 
 /// Flags shared by the commands that open the database.
@@ -59,7 +59,7 @@ struct Serve: AsyncParsableCommand {
         if let demo = try await Database.withMigrated(configuration.databaseURL, logger: configuration.logger, { database in
             try await Projects.count(database: database) == 0
                 ? try await Projects.create(name: "Demo", legalName: "Demo Ltd.", vatNumber: "000000000", address: "Tel Aviv",
-                                            database: database, ids: ids, clock: clock)
+                                            branding: "example", database: database, ids: ids, clock: clock)
                 : nil
         }) {
             // Written unbuffered so it shows at once even when stdout is a file or a pipe.
@@ -81,14 +81,15 @@ struct ProjectCommand: AsyncParsableCommand {
         @Option(name: .customLong("legal-name"), help: "Legal name printed on tax documents.") var legalName: String?
         @Option(name: .customLong("vat-number"), help: "VAT or company number printed on tax documents.") var vatNumber: String?
         @Option(help: "Business address printed on tax documents.") var address: String?
+        @Option(help: "The folder under the branding root this project uses (when there is no folder named by its id).") var branding: String?
         @Flag(help: "Print {\"project\": ..., \"test_key\": ...} as JSON.") var json = false
         @OptionGroup var options: DatabaseOptions
 
         func run() async throws {
             let url = AppConfiguration(reader: .layered(["ching.database.url": options.database.map { .init(stringLiteral: $0) }])).databaseURL
-            let (name, legalName, vatNumber, address) = (name, legalName, vatNumber, address)
+            let (name, legalName, vatNumber, address, branding) = (name, legalName, vatNumber, address, branding)
             let created = try await Database.withMigrated(url, logger: makeLogger()) { database in
-                try await Projects.create(name: name, legalName: legalName, vatNumber: vatNumber, address: address,
+                try await Projects.create(name: name, legalName: legalName, vatNumber: vatNumber, address: address, branding: branding,
                                           database: database, ids: .random, clock: AppConfiguration().clock)
             }
             if json {
@@ -108,5 +109,43 @@ struct Migrate: AsyncParsableCommand {
         let url = AppConfiguration(reader: .layered(["ching.database.url": options.database.map { .init(stringLiteral: $0) }])).databaseURL
         try await Database.withMigrated(url, logger: makeLogger()) { _ in }
         print("Migrations applied.")
+    }
+}
+
+struct BrandingCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "branding", abstract: "Check or start merchants' branding folders.",
+                                                    subcommands: [Check.self, Init.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print every problem in every branding folder; exit non-zero when there is an error.")
+        @Option(help: "The branding root. Env: CHING_BRANDING. Default: Branding") var dir: String?
+
+        func run() async throws {
+            let root = dir ?? AppConfiguration(reader: .layered([:])).brandingDirectory
+            let problems = Projects.brandingProblems(root: root)
+            for problem in problems { print(problem) }
+            if Projects.brandingHasErrors(root: root) { throw ExitCode.failure }
+            print(problems.isEmpty ? "No problems in \(root)." : "No errors in \(root) (warnings above were adjusted automatically).")
+        }
+    }
+
+    struct Init: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write a starter branding folder for a project (its id or a folder name).")
+        @Argument(help: "The project id (proj_...) or a folder name to give the project with --branding.") var project: String
+        @Option(help: "The branding root. Env: CHING_BRANDING. Default: Branding") var dir: String?
+
+        func run() async throws {
+            let root = dir ?? AppConfiguration(reader: .layered([:])).brandingDirectory
+            let folder = "\(root)/\(project)"
+            guard !FileManager.default.fileExists(atPath: folder) else {
+                print("\(folder) already exists; nothing was written.")
+                throw ExitCode.failure
+            }
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try Data(BrandingStarter.brandJSON.utf8).write(to: URL(fileURLWithPath: "\(folder)/brand.json"))
+            try Data(BrandingStarter.readme.utf8).write(to: URL(fileURLWithPath: "\(folder)/README.md"))
+            try Data(BrandingStarter.logo.utf8).write(to: URL(fileURLWithPath: "\(folder)/logo.svg"))
+            print("Wrote \(folder)/brand.json, logo.svg and README.md. Edit them, then run: ching branding check --dir \(root)")
+        }
     }
 }

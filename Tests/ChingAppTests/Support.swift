@@ -51,6 +51,8 @@ struct TestApp {
     let clock = TestClock()
     let logs = LogCapture()
     let ids = IDGenerator.random
+    /// This test's own branding root (empty unless the test writes folders into it).
+    let brandingRoot = FileManager.default.temporaryDirectory.appendingPathComponent("ching-branding-\(UUID().uuidString)").path
 
     static var usesPostgres: Bool { ProcessInfo.processInfo.environment["CHING_TEST_DATABASE_URL"] != nil }
 
@@ -67,6 +69,7 @@ struct TestApp {
         configuration.logger = logs.logger
         configuration.resourcesDirectory = API.resources
         configuration.runSweeper = false
+        configuration.brandingDirectory = brandingRoot
         return configuration
     }
 

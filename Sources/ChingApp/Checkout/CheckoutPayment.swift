@@ -62,11 +62,13 @@ struct CheckoutPayment: Sendable {
         let requireIsraeliID: Bool
     }
 
-    static func limits(for session: CheckoutSession, offer: CheckoutOffer, on db: any SQLDatabase) async throws -> Limits {
-        let project = try await db.raw("SELECT max_installments, require_israeli_id FROM projects WHERE id = \(bind: session.caller.projectID)").first()
-        let projectMax = try project?.int("max_installments") ?? 1
+    /// The brand's settings win over the project's columns.
+    static func limits(for session: CheckoutSession, offer: CheckoutOffer, on db: any SQLDatabase, services: AppServices) async throws -> Limits {
+        let project = try await db.raw("SELECT max_installments, require_israeli_id, branding FROM projects WHERE id = \(bind: session.caller.projectID)").first()
+        let brand = services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding"))?.brand
+        let projectMax = try brand?.maxInstallments ?? project?.int("max_installments") ?? 1
         return Limits(maxInstallments: offer.plan == nil && offer.totals.dueToday > 0 ? max(1, min(projectMax, 12)) : 1,
-                      requireIsraeliID: try project?.bool("require_israeli_id") ?? false)
+                      requireIsraeliID: try brand?.requireIsraeliID ?? project?.bool("require_israeli_id") ?? false)
     }
 
     func pay(sessionID: String, method: Method, installments: Int64) async throws -> Outcome {
@@ -77,7 +79,7 @@ struct CheckoutPayment: Sendable {
         if let refusal = refusal(session, now: now) { return refusal }
         let (offer, limits) = try await services.database.read { db in
             let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
-            return (offer, try await Self.limits(for: session, offer: offer, on: db))
+            return (offer, try await Self.limits(for: session, offer: offer, on: db, services: services))
         }
 
         var errors: [String: FieldError] = [:]

@@ -13,14 +13,15 @@ struct CheckoutView: Sendable {
     let customerLocale: ChingDomain.Locale?
     let savedCards: [(id: String, brand: CardBrand, last4: String, expMonth: Int64, expYear: Int64)]
     let receiptURL: String?
+    let brand: BrandContext?
 
     static func load(_ id: String, services: AppServices) async throws -> CheckoutView? {
         let now = services.clock.now()
         return try await services.database.read { db in
             guard let session = try await CheckoutSession.load(id, on: db) else { return nil }
             let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
-            let limits = try await CheckoutPayment.limits(for: session, offer: offer, on: db)
-            let project = try await db.raw("SELECT name FROM projects WHERE id = \(bind: session.caller.projectID)").first()
+            let limits = try await CheckoutPayment.limits(for: session, offer: offer, on: db, services: services)
+            let project = try await db.raw("SELECT name, branding FROM projects WHERE id = \(bind: session.caller.projectID)").first()
             let customer = try await db.raw("SELECT name, locale FROM customers WHERE id = \(bind: session.customerID)").first()
             let cards = session.manualCapture ? [] : try await db.raw("""
                 SELECT id, brand, last4, exp_month, exp_year FROM payment_methods WHERE customer_id = \(bind: session.customerID)
@@ -37,7 +38,8 @@ struct CheckoutView: Sendable {
             return CheckoutView(session: session, offer: offer, limits: limits, merchantName: try project?.string("name") ?? "",
                              customerName: try customer?.string("name") ?? "",
                              customerLocale: try customer?.optionalString("locale").flatMap(ChingDomain.Locale.init(rawValue:)),
-                             savedCards: cards, receiptURL: receiptURL)
+                             savedCards: cards, receiptURL: receiptURL,
+                             brand: services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding")))
         }
     }
 }

@@ -30,7 +30,7 @@ struct CheckoutPages: Sendable {
     /// `?locale=` first, then the session's, then the customer's, then Hebrew.
     func locale(_ request: Request, _ state: CheckoutView?) -> ChingDomain.Locale {
         request.uri.queryParameters["locale"].flatMap { ChingDomain.Locale(rawValue: String($0)) }
-            ?? state?.session.locale ?? state?.customerLocale ?? .he
+            ?? state?.session.locale ?? state?.customerLocale ?? state?.brand?.brand.defaultLocale ?? .he
     }
 
     // MARK: - Routes
@@ -103,11 +103,11 @@ struct CheckoutPages: Sendable {
         if let response = stateResponse(state, locale: locale) { return response }
         let l = pages.localization
         var page = pages.base(locale: locale, title: l.text("three_ds_title", locale), merchantName: state.merchantName,
-                              testMode: !state.session.caller.livemode, switchURL: nil)
+                              testMode: !state.session.caller.livemode, switchURL: nil, brand: state.brand)
         page["body"] = l.text("three_ds_body", locale, ["amount": l.money(state.offer.totals.dueToday, locale), "merchant": state.merchantName])
         page["formAction"] = "/checkout/\(id)/3ds/\(attempt)?locale=\(locale.rawValue)"
         page["csrfToken"] = state.session.csrfToken
-        return pages.render("three_d_secure", context: page)
+        return pages.render("three_d_secure", context: page, brand: state.brand)
     }
 
     func answerChallenge(_ request: Request, _ context: AppRequestContext) async throws -> Response {
@@ -133,7 +133,7 @@ struct CheckoutPages: Sendable {
         let money = { (agorot: Int64) in l.money(agorot, locale) }
         let switchTo: ChingDomain.Locale = locale == .he ? .en : .he
         var page = pages.base(locale: locale, title: l.text("title_checkout", locale), merchantName: state.merchantName,
-                              testMode: !session.caller.livemode, switchURL: "/checkout/\(session.id)?locale=\(switchTo.rawValue)")
+                              testMode: !session.caller.livemode, switchURL: "/checkout/\(session.id)?locale=\(switchTo.rawValue)", brand: state.brand)
 
         page.merge(kit.formContext(locale: locale, typed: typed, errors: errors, requireIsraeliID: state.limits.requireIsraeliID)) { $1 }
         if let decline { page["decline"] = decline }
@@ -151,6 +151,7 @@ struct CheckoutPages: Sendable {
         page["hasLines"] = !session.lines.isEmpty
         page["subtotal"] = money(totals.subtotal)
         if totals.discounts < 0 { page["discounts"] = money(totals.discounts) }
+        page["showVAT"] = state.brand?.brand.showVATLine ?? true
         page["vatLabel"] = l.text(totals.vatIncluded ? "vat_included" : "vat_added", locale)
         page["vat"] = money(totals.vat)
         page["dueToday"] = money(totals.dueToday)
@@ -184,7 +185,8 @@ struct CheckoutPages: Sendable {
             : l.text(session.manualCapture ? "authorize_button" : "pay_button", locale, ["amount": money(totals.dueToday)])
         page["cancelAction"] = "/checkout/\(session.id)/cancel"
         page["cancelLabel"] = l.text("cancel_link", locale, ["merchant": state.merchantName])
-        return pages.render("checkout", status: status, context: page, redirectOrigins: HostedPageKit.origins(session.successURL, session.cancelURL))
+        return pages.render("checkout", status: status, context: page, redirectOrigins: HostedPageKit.origins(session.successURL, session.cancelURL),
+                            brand: state.brand)
     }
 
     /// The page for a session that is not pending (or is locked), or nil when the form should show.
@@ -214,7 +216,8 @@ struct CheckoutPages: Sendable {
     func message(_ state: CheckoutView, _ locale: ChingDomain.Locale, status: HTTPResponse.Status, heading: String, body: String,
                  link: (String, String)? = nil, receiptURL: String? = nil) -> Response {
         pages.message(status: status, locale: locale, merchantName: state.merchantName, testMode: !state.session.caller.livemode,
-                      heading: pages.localization.text(heading, locale), body: body, link: link.map { (url: $0.0, label: $0.1) }, receiptURL: receiptURL)
+                      heading: pages.localization.text(heading, locale), body: body, link: link.map { (url: $0.0, label: $0.1) }, receiptURL: receiptURL,
+                      brand: state.brand)
     }
 
     func notFound(_ locale: ChingDomain.Locale) -> Response {

@@ -12,20 +12,32 @@ struct PageRenderer: Sendable {
     let localization: Localization
     let publicURL: String
 
+    static let templateNames = ["layout", "checkout", "checkout_page", "setup", "setup_page", "card_fields", "form_errors", "three_d_secure", "message"]
+
     static func load(templatesDirectory: String, publicURL: String) async throws -> PageRenderer {
         let library = try await MustacheLibrary(directory: templatesDirectory)
-        for name in ["layout", "checkout", "setup", "card_fields", "form_errors", "three_d_secure", "message"] where library.getTemplate(named: name) == nil {
+        for name in templateNames where library.getTemplate(named: name) == nil {
             throw ConfigurationError("The template \(templatesDirectory)/\(name).mustache is missing.")
         }
         return PageRenderer(library: library, localization: try Localization.load(directory: templatesDirectory), publicURL: publicURL)
     }
 
-    /// The values every page has: language, direction, strings, merchant name.
-    func base(locale: ChingDomain.Locale, title: String, merchantName: String, testMode: Bool, switchURL: String?) -> [String: Any] {
+    /// The values every page has: language, direction, strings, the merchant's name and branding.
+    func base(locale: ChingDomain.Locale, title: String, merchantName: String, testMode: Bool, switchURL: String?,
+              brand: BrandContext? = nil) -> [String: Any] {
         var context: [String: Any] = [
             "lang": locale.rawValue, "dir": locale == .he ? "rtl" : "ltr", "t": localization.table(locale),
-            "title": title, "merchantName": merchantName, "testMode": testMode,
+            "title": title, "merchantName": brand?.brand.displayName ?? merchantName, "testMode": testMode,
         ]
+        if let brand {
+            let b = brand.brand, base = "/brand/\(brand.projectID)/"
+            context.merge(HostedPageKit.present([
+                "brandStylesheet": b.stylesheet.map { base + $0.hash + ".css" },
+                "logoURL": b.logo.map { base + $0.hash + "." + ($0.fileName.split(separator: ".").last.map(String.init) ?? "") },
+                "iconURL": b.icon.map { base + $0.hash + "." + ($0.fileName.split(separator: ".").last.map(String.init) ?? "") },
+                "supportEmail": b.supportEmail, "supportPhone": b.supportPhone, "termsURL": b.termsURL, "privacyURL": b.privacyURL,
+            ])) { $1 }
+        }
         if let switchURL {
             context["switchLocaleURL"] = switchURL
             context["switchLocaleLang"] = locale == .he ? "en" : "he"
@@ -33,8 +45,10 @@ struct PageRenderer: Sendable {
         return context
     }
 
-    func render(_ template: String, status: HTTPResponse.Status = .ok, context: [String: Any], redirectOrigins: [String] = []) -> Response {
-        let html = library.render(context, withTemplate: template) ?? ""
+    /// Renders with the project's templates when its branding has overrides, else the stock ones.
+    func render(_ template: String, status: HTTPResponse.Status = .ok, context: [String: Any], redirectOrigins: [String] = [],
+                brand: BrandContext? = nil) -> Response {
+        let html = (brand?.library ?? library).render(context, withTemplate: template) ?? ""
         var headers = Self.securityHeaders(formActionOrigins: redirectOrigins, https: publicURL.hasPrefix("https://"))
         headers[.contentType] = "text/html; charset=utf-8"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
@@ -42,13 +56,14 @@ struct PageRenderer: Sendable {
 
     /// A plain message page (expired, canceled, paid, not found, locked...).
     func message(status: HTTPResponse.Status, locale: ChingDomain.Locale, merchantName: String, testMode: Bool, heading: String, body: String,
-                 link: (url: String, label: String)? = nil, receiptURL: String? = nil) -> Response {
-        var context = base(locale: locale, title: heading, merchantName: merchantName, testMode: testMode, switchURL: nil)
+                 link: (url: String, label: String)? = nil, receiptURL: String? = nil, brand: BrandContext? = nil) -> Response {
+        var context = base(locale: locale, title: heading, merchantName: merchantName, testMode: testMode, switchURL: nil, brand: brand)
         context["heading"] = heading
         context["body"] = body
         if let link { context["linkURL"] = link.url; context["linkLabel"] = link.label }
         if let receiptURL { context["receiptURL"] = receiptURL }
-        return render("message", status: status, context: context, redirectOrigins: link.map { [Self.origin(of: $0.url)].compactMap { $0 } } ?? [])
+        return render("message", status: status, context: context, redirectOrigins: link.map { [Self.origin(of: $0.url)].compactMap { $0 } } ?? [],
+                      brand: brand)
     }
 
     static func redirect(to location: String, redirectOrigins: [String] = [], https: Bool) -> Response {
@@ -79,6 +94,13 @@ struct PageRenderer: Sendable {
         let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         return host.isEmpty ? nil : String(url[..<schemeEnd.upperBound]) + host
     }
+}
+
+/// A project's brand as a page uses it: the values, and the template library with its overrides.
+struct BrandContext: Sendable {
+    let projectID: String
+    let brand: Brand
+    let library: MustacheLibrary?
 }
 
 /// `application/x-www-form-urlencoded` bodies as a flat dictionary (the last value of a repeated name wins).

@@ -27,23 +27,25 @@ struct SetupPages: Sendable {
         let customerLabel: String
         let customerLocale: ChingDomain.Locale?
         let requireIsraeliID: Bool
+        let brand: BrandContext?
     }
 
     func view(_ id: String) async throws -> View? {
         try await services.database.read { db in
             guard let session = try await SetupSession.load(id, on: db) else { return nil }
-            let project = try await db.raw("SELECT name, require_israeli_id FROM projects WHERE id = \(bind: session.caller.projectID)").first()
+            let project = try await db.raw("SELECT name, require_israeli_id, branding FROM projects WHERE id = \(bind: session.caller.projectID)").first()
+            let brand = services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding"))
             let customer = try await db.raw("SELECT name, email, locale FROM customers WHERE id = \(bind: session.customerID)").first()
             let name = try customer?.string("name") ?? ""
             return View(session: session, merchantName: try project?.string("name") ?? "",
                         customerLabel: name.isEmpty ? (try customer?.optionalString("email") ?? "") : name,
                         customerLocale: try customer?.optionalString("locale").flatMap(ChingDomain.Locale.init(rawValue:)),
-                        requireIsraeliID: try project?.bool("require_israeli_id") ?? false)
+                        requireIsraeliID: try brand?.brand.requireIsraeliID ?? project?.bool("require_israeli_id") ?? false, brand: brand)
         }
     }
 
     func locale(_ request: Request, _ view: View?) -> ChingDomain.Locale {
-        request.uri.queryParameters["locale"].flatMap { ChingDomain.Locale(rawValue: String($0)) } ?? view?.customerLocale ?? .he
+        request.uri.queryParameters["locale"].flatMap { ChingDomain.Locale(rawValue: String($0)) } ?? view?.customerLocale ?? view?.brand?.brand.defaultLocale ?? .he
     }
 
     func show(_ request: Request, _ context: AppRequestContext) async throws -> Response {
@@ -99,11 +101,11 @@ struct SetupPages: Sendable {
         if let response = stateResponse(view, locale: locale) { return response }
         let l = pages.localization
         var page = pages.base(locale: locale, title: l.text("three_ds_title", locale), merchantName: view.merchantName,
-                              testMode: !view.session.caller.livemode, switchURL: nil)
+                              testMode: !view.session.caller.livemode, switchURL: nil, brand: view.brand)
         page["body"] = l.text("three_ds_body_setup", locale, ["merchant": view.merchantName])
         page["formAction"] = "/setup/\(id)/3ds/\(attempt)?locale=\(locale.rawValue)"
         page["csrfToken"] = view.session.csrfToken
-        return pages.render("three_d_secure", context: page)
+        return pages.render("three_d_secure", context: page, brand: view.brand)
     }
 
     func answerChallenge(_ request: Request, _ context: AppRequestContext) async throws -> Response {
@@ -127,7 +129,7 @@ struct SetupPages: Sendable {
         let l = pages.localization, session = view.session
         let switchTo: ChingDomain.Locale = locale == .he ? .en : .he
         var page = pages.base(locale: locale, title: l.text("title_setup", locale), merchantName: view.merchantName,
-                              testMode: !session.caller.livemode, switchURL: "/setup/\(session.id)?locale=\(switchTo.rawValue)")
+                              testMode: !session.caller.livemode, switchURL: "/setup/\(session.id)?locale=\(switchTo.rawValue)", brand: view.brand)
         page.merge(kit.formContext(locale: locale, typed: typed, errors: errors, requireIsraeliID: view.requireIsraeliID)) { $1 }
         if let decline { page["decline"] = decline }
         page["forLine"] = l.text("setup_for", locale, ["name": view.customerLabel])
@@ -135,7 +137,8 @@ struct SetupPages: Sendable {
         page["csrfToken"] = session.csrfToken
         page["cancelAction"] = "/setup/\(session.id)/cancel"
         page["cancelLabel"] = l.text("cancel_link", locale, ["merchant": view.merchantName])
-        return pages.render("setup", status: status, context: page, redirectOrigins: HostedPageKit.origins(session.successURL, session.cancelURL))
+        return pages.render("setup", status: status, context: page, redirectOrigins: HostedPageKit.origins(session.successURL, session.cancelURL),
+                            brand: view.brand)
     }
 
     /// The page for a session that is not pending (or is locked), or nil when the form should show.
@@ -164,7 +167,7 @@ struct SetupPages: Sendable {
     func message(_ view: View, _ locale: ChingDomain.Locale, status: HTTPResponse.Status, heading: String, body: String,
                  link: (String, String)? = nil) -> Response {
         pages.message(status: status, locale: locale, merchantName: view.merchantName, testMode: !view.session.caller.livemode,
-                      heading: pages.localization.text(heading, locale), body: body, link: link.map { (url: $0.0, label: $0.1) })
+                      heading: pages.localization.text(heading, locale), body: body, link: link.map { (url: $0.0, label: $0.1) }, brand: view.brand)
     }
 
     func notFound(_ locale: ChingDomain.Locale) -> Response {

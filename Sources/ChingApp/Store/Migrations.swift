@@ -135,6 +135,8 @@ enum Migrations {
                 """,
                 "CREATE INDEX setup_sessions_scope ON setup_sessions (project_id, livemode, seq)",
                 "CREATE INDEX setup_sessions_expiry ON setup_sessions (status, expires_at)",
+                // The branding folder (under the branding root) a project uses when none is named by its id.
+                "ALTER TABLE projects ADD COLUMN branding TEXT",
             ]),
         ]
     }

@@ -1,0 +1,91 @@
+import ChingDomain
+import Foundation
+import Logging
+import Mustache
+import Synchronization
+
+/// The branding of every project, read from the branding root and kept fresh: each lookup
+/// compares the folder's file names, sizes and modification times with the last load, so an
+/// edited file shows on the next request without a restart. A folder that fails its checks keeps
+/// serving the last good brand (or the stock look), and its problems are logged once per change.
+final class BrandingStore: Sendable {
+    let root: String
+    let stockTemplates: [String: MustacheTemplate]
+    let logger: Logger
+    private let state = Mutex<[String: Entry]>([:])
+
+    struct Entry: Sendable {
+        var folder: String
+        var stamp: String
+        var current: Brand?
+        var lastGood: Brand?
+        var library: MustacheLibrary?
+    }
+
+    init(root: String, stock: MustacheLibrary, logger: Logger) {
+        self.root = root
+        var templates: [String: MustacheTemplate] = [:]
+        for name in PageRenderer.templateNames { templates[name] = stock.getTemplate(named: name) }
+        stockTemplates = templates
+        self.logger = logger
+    }
+
+    /// The project's brand (nil: the stock look) and the template library to render its pages with.
+    func brand(projectID: String, folderName: String?) -> (brand: Brand?, library: MustacheLibrary?) {
+        guard let folder = folder(projectID: projectID, folderName: folderName) else { return (nil, nil) }
+        let stamp = Self.stamp(folder)
+        if let entry = state.withLock({ $0[projectID] }), entry.folder == folder, entry.stamp == stamp {
+            return (entry.current ?? entry.lastGood, entry.library)
+        }
+        let (loaded, problems) = BrandLoader.load(folder: folder)
+        for problem in problems {
+            logger.warning("Branding problem", metadata: ["project": "\(projectID)", "problem": "\(problem)"])
+        }
+        return state.withLock { entries in
+            var entry = entries[projectID] ?? Entry(folder: folder, stamp: stamp)
+            entry.folder = folder
+            entry.stamp = stamp
+            entry.current = loaded
+            if let loaded {
+                entry.lastGood = loaded
+                var templates = stockTemplates
+                for (name, template) in loaded.templates { templates[name] = template }
+                entry.library = MustacheLibrary(templates: templates)
+            }
+            entries[projectID] = entry
+            return (entry.current ?? entry.lastGood, entry.library)
+        }
+    }
+
+    /// `<root>/<project id>/`, else `<root>/<folder name>/` when the project names one.
+    func folder(projectID: String, folderName: String?) -> String? {
+        for name in [projectID, folderName].compactMap({ $0 }) where !name.contains("/") && !name.hasPrefix(".") {
+            var isDirectory: ObjCBool = false
+            let path = "\(root)/\(name)"
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { return path }
+        }
+        return nil
+    }
+
+    /// What changes when any file in the folder is edited, added or removed.
+    static func stamp(_ folder: String) -> String {
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
+        return files.map { name in
+            let attributes = try? FileManager.default.attributesOfItem(atPath: "\(folder)/\(name)")
+            let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            return "\(name):\(attributes?[.size] ?? 0):\(modified)"
+        }.joined(separator: "|")
+    }
+
+    /// Checks every folder under the root, as `ching branding check` does.
+    static func check(root: String) -> [BrandProblem] {
+        let folders = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted().filter { !$0.hasPrefix(".") }
+        var problems: [BrandProblem] = []
+        for name in folders {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: "\(root)/\(name)", isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+            problems += BrandLoader.load(folder: "\(root)/\(name)").problems
+        }
+        return problems
+    }
+}
