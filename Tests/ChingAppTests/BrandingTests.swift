@@ -94,6 +94,15 @@ struct BrandingTests {
         }
     }
 
+    @Test("A slug folder whose brand.json names the project brands it")
+    func slugFolder() async throws {
+        let app = TestApp()
+        try await app.run { api in
+            try app.writeBranding("cafe-negev", ["brand.json": #"{"project": "\#(api.projectID)", "display_name": "Slug Café"}"#])
+            #expect(try await api.page("/checkout/\(try await session(api))").contains("Slug Café"))
+        }
+    }
+
     @Test("An override template replaces only the block it names")
     func override() async throws {
         let app = TestApp()

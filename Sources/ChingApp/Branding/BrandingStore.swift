@@ -13,6 +13,8 @@ final class BrandingStore: Sendable {
     let stockTemplates: [String: MustacheTemplate]
     let logger: Logger
     private let state = Mutex<[String: Entry]>([:])
+    /// Which slug folders' brand.json name which project, rebuilt when the root's folders or those files change.
+    private let slugIndex = Mutex<(stamp: String, folders: [String: String])>(("", [:]))
 
     struct Entry: Sendable {
         var folder: String
@@ -57,14 +59,36 @@ final class BrandingStore: Sendable {
         }
     }
 
-    /// `<root>/<project id>/`, else `<root>/<folder name>/` when the project names one.
+    /// `<root>/<project id>/`; else a folder whose brand.json says `"project": "<project id>"`;
+    /// else `<root>/<folder name>/` when the project names one (`ching project create --branding`).
     func folder(projectID: String, folderName: String?) -> String? {
-        for name in [projectID, folderName].compactMap({ $0 }) where !name.contains("/") && !name.hasPrefix(".") {
-            var isDirectory: ObjCBool = false
-            let path = "\(root)/\(name)"
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { return path }
+        if let path = Self.directory(root, projectID) { return path }
+        if let slug = slugFolders()[projectID], let path = Self.directory(root, slug) { return path }
+        return folderName.flatMap { Self.directory(root, $0) }
+    }
+
+    private static func directory(_ root: String, _ name: String) -> String? {
+        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else { return nil }
+        var isDirectory: ObjCBool = false
+        let path = "\(root)/\(name)"
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue ? path : nil
+    }
+
+    private func slugFolders() -> [String: String] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted().filter { !$0.hasPrefix(".") }
+        let stamp = names.map { name in
+            let modified = (try? FileManager.default.attributesOfItem(atPath: "\(root)/\(name)/brand.json"))?[.modificationDate] as? Date
+            return "\(name):\(modified?.timeIntervalSince1970 ?? 0)"
+        }.joined(separator: "|")
+        if let cached = slugIndex.withLock({ $0.stamp == stamp ? $0.folders : nil }) { return cached }
+        var folders: [String: String] = [:]
+        for name in names {
+            guard let data = FileManager.default.contents(atPath: "\(root)/\(name)/brand.json"),
+                  let project = (try? JSONValue.parse(Array(data)))?["project"]?.stringValue else { continue }
+            folders[project] = name
         }
-        return nil
+        slugIndex.withLock { $0 = (stamp, folders) }
+        return folders
     }
 
     /// What changes when any file in the folder is edited, added or removed.
