@@ -41,6 +41,7 @@ struct BrandingTests {
             #expect(page.contains("<title>Checkout · Café Negev</title>"))
             #expect(page.contains(#"href="mailto:hello@cafe.example""#))
             #expect(page.contains(#"href="https://cafe.example/terms""#))
+            #expect(page.contains("Cancel and return to Café Negev"))
             #expect(!page.contains("Includes VAT"))
             #expect(page.contains("3 payments of ₪30.00"))
             #expect(!page.contains("4 payments"))

@@ -35,11 +35,12 @@ struct CheckoutView: Sendable {
                let document = try await db.raw("SELECT id, access_key FROM documents WHERE charge_id = \(bind: chargeID) AND type = 'tax_invoice_receipt'").first() {
                 receiptURL = "\(services.publicURL)/documents/\(try document.string("id")).pdf?key=\(try document.string("access_key"))"
             }
-            return CheckoutView(session: session, offer: offer, limits: limits, merchantName: try project?.string("name") ?? "",
+            let brand = services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding"))
+            return CheckoutView(session: session, offer: offer, limits: limits,
+                             merchantName: try brand?.brand.displayName ?? project?.string("name") ?? "",
                              customerName: try customer?.string("name") ?? "",
                              customerLocale: try customer?.optionalString("locale").flatMap(ChingDomain.Locale.init(rawValue:)),
-                             savedCards: cards, receiptURL: receiptURL,
-                             brand: services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding")))
+                             savedCards: cards, receiptURL: receiptURL, brand: brand)
         }
     }
 }

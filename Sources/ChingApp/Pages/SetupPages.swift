@@ -37,7 +37,7 @@ struct SetupPages: Sendable {
             let brand = services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding"))
             let customer = try await db.raw("SELECT name, email, locale FROM customers WHERE id = \(bind: session.customerID)").first()
             let name = try customer?.string("name") ?? ""
-            return View(session: session, merchantName: try project?.string("name") ?? "",
+            return View(session: session, merchantName: try brand?.brand.displayName ?? project?.string("name") ?? "",
                         customerLabel: name.isEmpty ? (try customer?.optionalString("email") ?? "") : name,
                         customerLocale: try customer?.optionalString("locale").flatMap(ChingDomain.Locale.init(rawValue:)),
                         requireIsraeliID: try brand?.brand.requireIsraeliID ?? project?.bool("require_israeli_id") ?? false, brand: brand)
