@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import ChingDomain
 import ChingPDF
 import Configuration
@@ -25,6 +26,8 @@ public struct AppConfiguration: Sendable {
     public var brandingDirectory = "Branding"
     /// Whether the background sweeper runs (tests sweep by hand with `sweep(_:)`).
     public var runSweeper = true
+    /// Whether the webhook delivery worker runs (tests deliver by hand with `deliverWebhooks(_:)`).
+    public var runWebhookWorker = true
 
     public init() {}
 
@@ -83,6 +86,7 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
         CheckoutPublicAPI(services: services, limiter: limiter).addRoutes(to: group, endpoint: endpoint)
         SubscriptionsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
         SetupSessionsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
+        WebhooksAPI(services: services).addRoutes(to: group, endpoint: endpoint)
     }
     DocumentsAPI.addPublicRoute(to: router, services: services)
     let brandAssets = services
@@ -111,6 +115,10 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
     if let service = database.service { app.addServices(service) }
     app.addServices(DatabaseCloser(database: database))
     if configuration.runSweeper { app.addServices(Sweeper(services: services)) }
+    if configuration.runWebhookWorker {
+        let client = WebhookWorker.makeClient()
+        app.addServices(WebhookWorker(services: services, client: client), HTTPClientCloser(client: client))
+    }
     // Runs once the services (PostgreSQL's pool) are up, before the server accepts requests.
     app.beforeServerStarts { try await Migrations.run(on: database) }
     return app
@@ -129,6 +137,24 @@ public func sweep(_ configuration: AppConfiguration, projectID: String? = nil)
     try await Database.withMigrated(configuration.databaseURL, logger: configuration.logger) { database in
         let report = try await Sweeper(services: try makeServices(configuration, database: database), projectID: projectID).sweep()
         return (report.expiredSessions, report.canceledAuthorizations, report.expiredSetupSessions)
+    }
+}
+
+/// One round of webhook delivery (for tests, scoped to a project on a shared database), with its
+/// own database connection and HTTP client. `stopAfterClaim` leaves the claimed rows leased and
+/// unsent, as a worker that died between claim and send would.
+public func deliverWebhooks(_ configuration: AppConfiguration, projectID: String? = nil, stopAfterClaim: Bool = false) async throws -> Int {
+    try await Database.withMigrated(configuration.databaseURL, logger: configuration.logger) { database in
+        let client = WebhookWorker.makeClient()
+        do {
+            let worker = WebhookWorker(services: try makeServices(configuration, database: database), client: client, projectID: projectID)
+            let count = try await worker.deliverDue(stopAfterClaim: stopAfterClaim)
+            try await client.shutdown()
+            return count
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
     }
 }
 

@@ -69,6 +69,7 @@ struct TestApp {
         configuration.logger = logs.logger
         configuration.resourcesDirectory = API.resources
         configuration.runSweeper = false
+        configuration.runWebhookWorker = false
         configuration.brandingDirectory = brandingRoot
         return configuration
     }

@@ -31,11 +31,14 @@ struct APIResponse: Sendable {
     var status: HTTPResponse.Status = .ok
     var data: JSONValue
     var extra = JSONObject()
+    /// `{"success": true}` without `data` (DELETE /webhooks/:id).
+    var bare = false
 
-    init(_ data: JSONValue, status: HTTPResponse.Status = .ok, extra: JSONObject = JSONObject()) {
+    init(_ data: JSONValue, status: HTTPResponse.Status = .ok, extra: JSONObject = JSONObject(), bare: Bool = false) {
         self.data = data
         self.status = status
         self.extra = extra
+        self.bare = bare
     }
 }
 
@@ -52,7 +55,7 @@ struct RenderedResponse: Sendable {
     }
 
     init(_ response: APIResponse) {
-        var envelope: JSONObject = ["success": true, "data": response.data]
+        var envelope: JSONObject = response.bare ? ["success": true] : ["success": true, "data": response.data]
         for (key, value) in response.extra.entries { envelope[key] = value }
         self.init(status: response.status, body: JSONValue.object(envelope).serialized())
     }

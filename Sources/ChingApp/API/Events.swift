@@ -10,6 +10,20 @@ struct EventsAPI: Sendable {
     func addRoutes(to group: RouterGroup<AppRequestContext>, endpoint: EndpointWrapper) {
         group.get("events", use: endpoint(list))
         group.get("events/:id", use: endpoint(retrieve))
+        group.post("events/:id/resend", use: endpoint(resend))
+    }
+
+    /// POST /events/:id/resend: a new delivery to every endpoint that listens for it now.
+    @Sendable func resend(_ call: APICall) async throws -> APIResponse {
+        try call.reader(allowing: []).throwIfInvalid()
+        let event = try await services.database.transaction { db in
+            guard let row = try await db.scopedRow("events", id: call.id, caller: call.caller) else { throw APIError.notFound("event", call.id) }
+            try await Webhooks.queue(eventID: call.id, type: try row.string("type"), caller: call.caller, on: db, services: services)
+            var event = try Self.json(row).objectValue!
+            event["delivery_attempts"] = try await Webhooks.deliveries(eventID: call.id, on: db)
+            return JSONValue.object(event)
+        }
+        return APIResponse(event)
     }
 
     /// GET /events (`?type=charge.succeeded`)
@@ -26,9 +40,14 @@ struct EventsAPI: Sendable {
 
     /// GET /events/:id
     @Sendable func retrieve(_ call: APICall) async throws -> APIResponse {
-        let row = try await services.database.read { db in try await db.scopedRow("events", id: call.id, caller: call.caller) }
-        guard let row else { throw APIError.notFound("event", call.id) }
-        return APIResponse(try Self.json(row))
+        let event = try await services.database.read { db -> JSONValue? in
+            guard let row = try await db.scopedRow("events", id: call.id, caller: call.caller) else { return nil }
+            var event = try Self.json(row).objectValue!
+            event["delivery_attempts"] = try await Webhooks.deliveries(eventID: call.id, on: db)
+            return .object(event)
+        }
+        guard let event else { throw APIError.notFound("event", call.id) }
+        return APIResponse(event)
     }
 
     static func json(_ row: any SQLRow) throws -> JSONValue {

@@ -138,6 +138,28 @@ enum Migrations {
                 // The branding folder (under the branding root) a project uses when none is named by its id.
                 "ALTER TABLE projects ADD COLUMN branding TEXT",
             ]),
+            (4, [
+                // Webhook endpoint ids are integers (API.md).
+                """
+                CREATE TABLE webhook_endpoints (\(kind == .sqlite ? "id INTEGER PRIMARY KEY AUTOINCREMENT" : "id BIGSERIAL PRIMARY KEY"),
+                  project_id TEXT NOT NULL, livemode BIGINT NOT NULL, url TEXT NOT NULL, events TEXT NOT NULL, secret TEXT NOT NULL,
+                  deleted BIGINT NOT NULL DEFAULT 0, created BIGINT NOT NULL)
+                """,
+                "CREATE INDEX webhook_endpoints_scope ON webhook_endpoints (project_id, livemode, deleted)",
+                // One row per event and endpoint, written in the event's transaction; the worker leases due rows.
+                """
+                CREATE TABLE webhook_deliveries (\(seq), event_id TEXT NOT NULL, endpoint_id BIGINT NOT NULL, project_id TEXT NOT NULL,
+                  livemode BIGINT NOT NULL, status TEXT NOT NULL, attempt_count BIGINT NOT NULL, next_attempt_at BIGINT NOT NULL,
+                  lease_until BIGINT, created BIGINT NOT NULL)
+                """,
+                "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at)",
+                "CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id)",
+                """
+                CREATE TABLE webhook_attempts (\(seq), delivery_seq BIGINT NOT NULL, attempted_at BIGINT NOT NULL, status_code BIGINT,
+                  duration_ms BIGINT NOT NULL, error TEXT)
+                """,
+                "CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_seq)",
+            ]),
         ]
     }
 

@@ -90,5 +90,6 @@ enum Events {
             INSERT INTO events (id, project_id, livemode, type, data, created)
             VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: type), \(bind: data.serialized()), \(bind: services.clock.now().milliseconds))
             """).run()
+        try await Webhooks.queue(eventID: id, type: type, caller: caller, on: db, services: services)
     }
 }

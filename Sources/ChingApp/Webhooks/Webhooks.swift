@@ -1,0 +1,168 @@
+import ChingDomain
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SQLKit
+
+/// `/webhooks`: where a merchant's server hears about events, and the queueing of deliveries.
+struct WebhooksAPI: Sendable {
+    let services: AppServices
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>, endpoint: EndpointWrapper) {
+        group.post("webhooks", use: endpoint(create))
+        group.get("webhooks", use: endpoint(list))
+        group.delete("webhooks/:id", use: endpoint(delete))
+    }
+
+    /// POST /webhooks: the `whsec_` secret is returned here and never again.
+    @Sendable func create(_ call: APICall) async throws -> APIResponse {
+        var reader = call.reader(allowing: ["url", "events"])
+        let url = reader.url("url", required: true, allowHTTP: !call.caller.livemode)
+        var events: [String] = []
+        if let list = reader.object["events"] {
+            if case .array(let values) = list, !values.isEmpty, values.count <= 50 {
+                for (index, value) in values.enumerated() {
+                    guard let type = value.stringValue, type == "*" || Webhooks.eventTypes.contains(type) else {
+                        reader.fail("events.\(index)", "Unknown event type; use one of API.md's event types, or \"*\".")
+                        continue
+                    }
+                    events.append(type)
+                }
+            } else {
+                reader.fail("events", "Must be a non-empty list of event types, or [\"*\"].")
+            }
+        } else {
+            reader.fail("events", "This field is required.")
+        }
+        if let url, call.caller.livemode, Webhooks.isLoopback(url) {
+            reader.fail("url", "Live endpoints cannot point at this machine's loopback address.")
+        }
+        try reader.throwIfInvalid()
+        let secret = "whsec_" + services.ids.hex(byteCount: 32)
+        let eventsJSON = JSONValue.array(events.map { .string($0) }).serialized()
+        let endpoint = try await services.database.transaction { db in
+            let row = try await db.raw("""
+                INSERT INTO webhook_endpoints (project_id, livemode, url, events, secret, created)
+                VALUES (\(bind: call.caller.projectID), \(bind: call.caller.mode), \(bind: url!), \(bind: eventsJSON),
+                  \(bind: secret), \(bind: services.clock.now().milliseconds))
+                RETURNING *
+                """).first()!
+            return try Self.json(row)
+        }
+        var object = endpoint.objectValue!
+        object["secret"] = .string(secret)
+        return APIResponse(.object(object))
+    }
+
+    /// GET /webhooks (without secrets)
+    @Sendable func list(_ call: APICall) async throws -> APIResponse {
+        try await services.database.read { db in
+            let rows = try await db.raw("""
+                SELECT * FROM webhook_endpoints WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
+                  AND deleted = 0 ORDER BY id DESC LIMIT 100
+                """).all()
+            return APIResponse(.array(try rows.map(Self.json)))
+        }
+    }
+
+    /// DELETE /webhooks/:id answers `{"success": true}`; pending deliveries to it stop.
+    @Sendable func delete(_ call: APICall) async throws -> APIResponse {
+        guard let id = Int64(call.id) else { throw APIError.notFound("webhook endpoint", call.id) }
+        let deleted = try await services.database.transaction { db in
+            try await db.raw("""
+                UPDATE webhook_endpoints SET deleted = 1 WHERE id = \(bind: id) AND project_id = \(bind: call.caller.projectID)
+                  AND livemode = \(bind: call.caller.mode) AND deleted = 0 RETURNING id
+                """).first()
+        }
+        guard deleted != nil else { throw APIError.notFound("webhook endpoint", call.id) }
+        return APIResponse(.null, bare: true)
+    }
+
+    static func json(_ row: any SQLRow) throws -> JSONValue {
+        .object([
+            "id": .int(try row.int("id")),
+            "object": "webhook_endpoint",
+            "url": .string(try row.string("url")),
+            "events": try row.json("events"),
+            "livemode": .bool(try row.bool("livemode")),
+            "created": .string(try row.timestamp("created").iso8601),
+        ])
+    }
+}
+
+/// The delivery side that the rest of the product touches: queueing (in the event's own
+/// transaction), the signature, the body, and what `GET /events/:id` shows of attempts.
+enum Webhooks {
+    static let eventTypes: Set<String> = [
+        "charge.succeeded", "charge.failed", "charge.authorized", "charge.captured", "charge.canceled", "refund.created",
+        "checkout_session.completed", "checkout_session.expired", "setup_session.succeeded", "setup_session.expired",
+        "payment_method.attached", "payment_method.detached", "customer.created", "customer.updated", "customer.deleted",
+        "subscription.created", "subscription.updated", "subscription.canceled", "subscription.past_due",
+        "subscription.trial_will_end", "document.issued",
+    ]
+
+    /// One delivery row per endpoint of the event's project and mode that listens for its type.
+    static func queue(eventID: String, type: String, caller: Caller, on db: any SQLDatabase, services: AppServices,
+                      onlyEndpoint: Int64? = nil) async throws {
+        let endpoints = try await db.raw("""
+            SELECT id, events FROM webhook_endpoints WHERE project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode) AND deleted = 0
+            """).all()
+        let now = services.clock.now().milliseconds
+        for endpoint in endpoints {
+            let types = (try endpoint.json("events").arrayValue ?? []).compactMap(\.stringValue)
+            guard types.contains("*") || types.contains(type) else { continue }
+            try await db.raw("""
+                INSERT INTO webhook_deliveries (event_id, endpoint_id, project_id, livemode, status, attempt_count, next_attempt_at, created)
+                VALUES (\(bind: eventID), \(bind: try endpoint.int("id")), \(bind: caller.projectID), \(bind: caller.mode), 'pending', 0, \(bind: now), \(bind: now))
+                """).run()
+        }
+    }
+
+    /// The request body, built from the stored event so that every retry sends the same bytes.
+    static func body(eventRow row: any SQLRow) throws -> String {
+        let envelope: JSONValue = .object(["id": .string(try row.string("id")), "type": .string(try row.string("type")), "data": "DATA",
+                                           "livemode": .bool(try row.bool("livemode")), "created": .string(try row.timestamp("created").iso8601)])
+        return envelope.serialized().replacingOccurrences(of: #""data":"DATA""#, with: #""data":"# + (try row.string("data")))
+    }
+
+    /// `Ching-Signature`: lowercase hex HMAC-SHA256 of the exact body, keyed with the whole secret.
+    static func signature(body: [UInt8], secret: String) -> String {
+        hexString(HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Array(secret.utf8))))
+    }
+
+    /// Hosts that are this machine: a live endpoint may not name them.
+    static func isLoopback(_ url: String) -> Bool {
+        let host = (PageRenderer.origin(of: url.lowercased()) ?? "").split(separator: "/").last.map(String.init) ?? ""
+        let name = host.hasPrefix("[") ? String(host.prefix { $0 != "]" }.dropFirst()) : String(host.split(separator: ":").first ?? "")
+        return name == "localhost" || name.hasSuffix(".localhost") || name.hasPrefix("127.") || name == "::1" || name == "0.0.0.0"
+            || name == "0:0:0:0:0:0:0:1"
+    }
+
+    /// What `GET /events/:id` adds: every endpoint's delivery and its attempts.
+    static func deliveries(eventID: String, on db: any SQLDatabase) async throws -> JSONValue {
+        let rows = try await db.raw("""
+            SELECT d.seq, d.endpoint_id, d.status, d.attempt_count, d.next_attempt_at, e.url FROM webhook_deliveries d
+            JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.event_id = \(bind: eventID) ORDER BY d.seq
+            """).all()
+        var result: [JSONValue] = []
+        for row in rows {
+            let attempts = try await db.raw("""
+                SELECT * FROM webhook_attempts WHERE delivery_seq = \(bind: try row.int("seq")) ORDER BY seq
+                """).all()
+            result.append(.object([
+                "endpoint": .int(try row.int("endpoint_id")),
+                "url": .string(try row.string("url")),
+                "status": .string(try row.string("status")),
+                "next_attempt_at": try row.string("status") == "pending" ? .string(try row.timestamp("next_attempt_at").iso8601) : .null,
+                "attempts": .array(try attempts.map { attempt in
+                    .object(["attempted_at": .string(try attempt.timestamp("attempted_at").iso8601),
+                             "status_code": .optional(try attempt.optionalInt("status_code")),
+                             "duration_ms": .int(try attempt.int("duration_ms")),
+                             "error": .optional(try attempt.optionalString("error"))])
+                }),
+            ]))
+        }
+        return .array(result)
+    }
+}
