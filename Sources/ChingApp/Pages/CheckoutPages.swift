@@ -37,7 +37,7 @@ struct CheckoutPages: Sendable {
 
     func show(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let id = context.parameters.get("id") ?? ""
-        guard let state = try await state(id) else { return notFound(locale(request, nil)) }
+        guard let state = try await state(id) else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, state)
         if let response = stateResponse(state, locale: locale) { return response }
         return page(state, locale: locale, status: .ok)
@@ -46,7 +46,7 @@ struct CheckoutPages: Sendable {
     func submit(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let id = context.parameters.get("id") ?? ""
         let form = FormBody.parse(try await request.body.collect(upTo: 64 * 1024))
-        guard let state = try await state(id) else { return notFound(locale(request, nil)) }
+        guard let state = try await state(id) else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, state)
         guard kit.verify(form["csrf"], expected: state.session.csrfToken, request) else { return forbidden(state, locale) }
         if let retry = limiter.attempt(from: context.clientAddress, at: services.clock.now()) {
@@ -92,28 +92,25 @@ struct CheckoutPages: Sendable {
 
     func cancel(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let id = context.parameters.get("id") ?? ""
-        guard let state = try await state(id) else { return notFound(locale(request, nil)) }
+        guard let state = try await state(id) else { return kit.notFound(locale(request, nil)) }
         return PageRenderer.redirect(to: state.session.cancelRedirect, redirectOrigins: HostedPageKit.origins(state.session.successURL, state.session.cancelURL), https: https)
     }
 
     func showChallenge(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let id = context.parameters.get("id") ?? "", attempt = context.parameters.get("attempt") ?? ""
-        guard let state = try await state(id) else { return notFound(locale(request, nil)) }
+        guard let state = try await state(id) else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, state)
         if let response = stateResponse(state, locale: locale) { return response }
         let l = pages.localization
-        var page = pages.base(locale: locale, title: l.text("three_ds_title", locale), merchantName: state.merchantName,
-                              testMode: !state.session.caller.livemode, switchURL: nil, brand: state.brand)
-        page["body"] = l.text("three_ds_body", locale, ["amount": l.money(state.offer.totals.dueToday, locale), "merchant": state.merchantName])
-        page["formAction"] = "/checkout/\(id)/3ds/\(attempt)?locale=\(locale.rawValue)"
-        page["csrfToken"] = state.session.csrfToken
-        return pages.render("three_d_secure", context: page, brand: state.brand)
+        return kit.challengePage(locale: locale, merchantName: state.merchantName, testMode: !state.session.caller.livemode, brand: state.brand,
+                                 body: l.text("three_ds_body", locale, ["amount": l.money(state.offer.totals.dueToday, locale), "merchant": state.merchantName]), formAction: "/checkout/\(id)/3ds/\(attempt)?locale=\(locale.rawValue)",
+                                 csrfToken: state.session.csrfToken)
     }
 
     func answerChallenge(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let id = context.parameters.get("id") ?? "", attempt = context.parameters.get("attempt") ?? ""
         let form = FormBody.parse(try await request.body.collect(upTo: 16 * 1024))
-        guard let state = try await state(id) else { return notFound(locale(request, nil)) }
+        guard let state = try await state(id) else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, state)
         guard kit.verify(form["csrf"], expected: state.session.csrfToken, request) else { return forbidden(state, locale) }
         do {
@@ -218,12 +215,6 @@ struct CheckoutPages: Sendable {
         pages.message(status: status, locale: locale, merchantName: state.merchantName, testMode: !state.session.caller.livemode,
                       heading: pages.localization.text(heading, locale), body: body, link: link.map { (url: $0.0, label: $0.1) }, receiptURL: receiptURL,
                       brand: state.brand)
-    }
-
-    func notFound(_ locale: ChingDomain.Locale) -> Response {
-        let l = pages.localization
-        return pages.message(status: .notFound, locale: locale, merchantName: l.text("secure_payment", locale), testMode: false,
-                             heading: l.text("not_found_title", locale), body: l.text("not_found_body", locale))
     }
 
     func forbidden(_ state: CheckoutView, _ locale: ChingDomain.Locale) -> Response {

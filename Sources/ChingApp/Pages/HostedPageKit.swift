@@ -50,6 +50,24 @@ struct HostedPageKit: Sendable {
         ]
     }
 
+    /// The page for a session id we do not know: not branded, since the project is unknown.
+    func notFound(_ locale: ChingDomain.Locale) -> Response {
+        let l = pages.localization
+        return pages.message(status: .notFound, locale: locale, merchantName: l.text("secure_payment", locale), testMode: false,
+                             heading: l.text("not_found_title", locale), body: l.text("not_found_body", locale))
+    }
+
+    /// The sandbox's 3-D Secure challenge: pass and fail buttons posting back to `formAction`.
+    func challengePage(locale: ChingDomain.Locale, merchantName: String, testMode: Bool, brand: BrandContext?, body: String,
+                       formAction: String, csrfToken: String) -> Response {
+        var page = pages.base(locale: locale, title: pages.localization.text("three_ds_title", locale), merchantName: merchantName,
+                              testMode: testMode, switchURL: nil, brand: brand)
+        page["body"] = body
+        page["formAction"] = formAction
+        page["csrfToken"] = csrfToken
+        return pages.render("three_d_secure", context: page, brand: brand)
+    }
+
     /// The provider's reason in the customer's language.
     func declineText(_ decline: Decline, _ locale: ChingDomain.Locale) -> String {
         let l = pages.localization, key = "decline_\(decline.code)"

@@ -49,14 +49,14 @@ struct SetupPages: Sendable {
     }
 
     func show(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        guard let view = try await view(context.parameters.get("id") ?? "") else { return notFound(locale(request, nil)) }
+        guard let view = try await view(context.parameters.get("id") ?? "") else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, view)
         return stateResponse(view, locale: locale) ?? page(view, locale: locale, status: .ok)
     }
 
     func submit(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let form = FormBody.parse(try await request.body.collect(upTo: 64 * 1024))
-        guard let view = try await view(context.parameters.get("id") ?? "") else { return notFound(locale(request, nil)) }
+        guard let view = try await view(context.parameters.get("id") ?? "") else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, view)
         guard kit.verify(form["csrf"], expected: view.session.csrfToken, request) else { return forbidden(view, locale) }
         if let retry = limiter.attempt(from: context.clientAddress, at: services.clock.now()) {
@@ -89,29 +89,26 @@ struct SetupPages: Sendable {
     }
 
     func cancel(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        guard let view = try await view(context.parameters.get("id") ?? "") else { return notFound(locale(request, nil)) }
+        guard let view = try await view(context.parameters.get("id") ?? "") else { return kit.notFound(locale(request, nil)) }
         return PageRenderer.redirect(to: view.session.cancelRedirect, redirectOrigins: HostedPageKit.origins(view.session.successURL, view.session.cancelURL),
                                      https: kit.https)
     }
 
     func showChallenge(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let id = context.parameters.get("id") ?? "", attempt = context.parameters.get("attempt") ?? ""
-        guard let view = try await view(id) else { return notFound(locale(request, nil)) }
+        guard let view = try await view(id) else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, view)
         if let response = stateResponse(view, locale: locale) { return response }
         let l = pages.localization
-        var page = pages.base(locale: locale, title: l.text("three_ds_title", locale), merchantName: view.merchantName,
-                              testMode: !view.session.caller.livemode, switchURL: nil, brand: view.brand)
-        page["body"] = l.text("three_ds_body_setup", locale, ["merchant": view.merchantName])
-        page["formAction"] = "/setup/\(id)/3ds/\(attempt)?locale=\(locale.rawValue)"
-        page["csrfToken"] = view.session.csrfToken
-        return pages.render("three_d_secure", context: page, brand: view.brand)
+        return kit.challengePage(locale: locale, merchantName: view.merchantName, testMode: !view.session.caller.livemode, brand: view.brand,
+                                 body: l.text("three_ds_body_setup", locale, ["merchant": view.merchantName]), formAction: "/setup/\(id)/3ds/\(attempt)?locale=\(locale.rawValue)",
+                                 csrfToken: view.session.csrfToken)
     }
 
     func answerChallenge(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let id = context.parameters.get("id") ?? "", attempt = context.parameters.get("attempt") ?? ""
         let form = FormBody.parse(try await request.body.collect(upTo: 16 * 1024))
-        guard let view = try await view(id) else { return notFound(locale(request, nil)) }
+        guard let view = try await view(id) else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, view)
         guard kit.verify(form["csrf"], expected: view.session.csrfToken, request) else { return forbidden(view, locale) }
         do {
@@ -168,12 +165,6 @@ struct SetupPages: Sendable {
                  link: (String, String)? = nil) -> Response {
         pages.message(status: status, locale: locale, merchantName: view.merchantName, testMode: !view.session.caller.livemode,
                       heading: pages.localization.text(heading, locale), body: body, link: link.map { (url: $0.0, label: $0.1) }, brand: view.brand)
-    }
-
-    func notFound(_ locale: ChingDomain.Locale) -> Response {
-        let l = pages.localization
-        return pages.message(status: .notFound, locale: locale, merchantName: l.text("secure_payment", locale), testMode: false,
-                             heading: l.text("not_found_title", locale), body: l.text("not_found_body", locale))
     }
 
     func forbidden(_ view: View, _ locale: ChingDomain.Locale) -> Response {
