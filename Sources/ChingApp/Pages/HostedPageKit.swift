@@ -83,7 +83,9 @@ struct HostedPageKit: Sendable {
     /// The form's token must be the session's, and a present `Origin` must be this server's.
     func verify(_ token: String?, expected: String, _ request: Request) -> Bool {
         guard let token, Self.constantTimeEqual(token, expected) else { return false }
-        if let origin = request.headers[HTTPField.Name("Origin")!] {
+        // Browsers send `Origin: null` when the page's Referrer-Policy is no-referrer (as ours is):
+        // that says nothing about where the post came from, so only a named origin is compared.
+        if let origin = request.headers[HTTPField.Name("Origin")!], origin != "null" {
             return origin == PageRenderer.origin(of: services.publicURL)
         }
         return true
