@@ -26,6 +26,9 @@ public struct AppConfiguration: Sendable {
     public var brandingDirectory = "Branding"
     /// Whether the background sweeper runs (tests sweep by hand with `sweep(_:)`).
     public var runSweeper = true
+    /// Card attempts allowed per client address in 10 minutes (0: no limit). Behind a proxy every
+    /// customer shares the proxy's address, so raise or disable it there.
+    public var attemptsPerAddress = 30
     /// Whether the webhook delivery worker runs (tests deliver by hand with `deliverWebhooks(_:)`).
     public var runWebhookWorker = true
 
@@ -42,6 +45,7 @@ public struct AppConfiguration: Sendable {
         while publicURL.hasSuffix("/") { publicURL.removeLast() }
         resourcesDirectory = ching.string(forKey: "resources", default: resourcesDirectory)
         brandingDirectory = ching.string(forKey: "branding", default: brandingDirectory)
+        attemptsPerAddress = ching.int(forKey: "attempts.per.address", default: attemptsPerAddress)
     }
 }
 
@@ -58,7 +62,7 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
         await database.close()
         throw error
     }
-    let limiter = AttemptLimiter()
+    let limiter = AttemptLimiter(limit: configuration.attemptsPerAddress)
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: ErrorEnvelopeMiddleware())
@@ -105,7 +109,7 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
                                                HTTPField.Name("X-Content-Type-Options")!: "nosniff"],
                         body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
     }
-    CheckoutPages(services: services, pages: pages, limiter: limiter).addRoutes(to: router)
+    CheckoutPages(services: services, pages: pages, limiter: limiter, cache: PageCache()).addRoutes(to: router)
     SetupPages(services: services, pages: pages, limiter: limiter).addRoutes(to: router)
 
     var app = Application(

@@ -233,6 +233,24 @@ struct CheckoutModesTests {
         }
     }
 
+    @Test("A page seen before shows what changed since: a newly saved card, a renamed product")
+    func pageCacheFollowsChanges() async throws {
+        try await TestApp().run { api in
+            let customer = try await api.customer()
+            let price = try await api.product("Old name", price: ["unit_amount": 1000, "type": "one_time"])
+            let session = try await api.checkoutSession(["price": .string(price), "locale": "en"], customer: customer)
+            let first = try await api.page("/checkout/\(session.id)")
+            #expect(first.contains("Old name") && !first.contains("Visa ending in 4242"))
+            #expect(try await api.page("/checkout/\(session.id)").html == first.html)
+            _ = try await api.testCard(customer: customer)
+            let product = try await api.get("/prices/\(price)").data["product"]?.stringValue ?? ""
+            try await api.post("/products/\(product)", ["name": "New name"])
+            let second = try await api.page("/checkout/\(session.id)")
+            #expect(second.contains("Visa ending in 4242"))
+            #expect(second.contains("New name") && !second.contains("Old name"))
+        }
+    }
+
     @Test("A saved card is offered and can pay; installments need an Israeli card")
     func savedCardAndInstallments() async throws {
         try await TestApp().run { api in

@@ -20,6 +20,8 @@ struct Brand: Sendable {
     }
 
     var folder: String
+    /// Changes whenever any file of the folder does (the store's stamp): caches of rendered pages key on it.
+    var version = ""
     var displayName: String?
     var logo: Asset?
     var icon: Asset?

@@ -39,7 +39,8 @@ final class BrandingStore: Sendable {
         if let entry = state.withLock({ $0[projectID] }), entry.folder == folder, entry.stamp == stamp {
             return (entry.current ?? entry.lastGood, entry.library)
         }
-        let (loaded, problems) = BrandLoader.load(folder: folder)
+        var (loaded, problems) = BrandLoader.load(folder: folder)
+        loaded?.version = stamp
         for problem in problems {
             logger.warning("Branding problem", metadata: ["project": "\(projectID)", "problem": "\(problem)"])
         }
@@ -75,12 +76,12 @@ final class BrandingStore: Sendable {
     }
 
     private func slugFolders() -> [String: String] {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted().filter { !$0.hasPrefix(".") }
-        let stamp = names.map { name in
-            let modified = (try? FileManager.default.attributesOfItem(atPath: "\(root)/\(name)/brand.json"))?[.modificationDate] as? Date
-            return "\(name):\(modified?.timeIntervalSince1970 ?? 0)"
-        }.joined(separator: "|")
+        // The root's own modification time changes when a folder is added, removed or renamed; a
+        // brand.json that starts naming a project in place is noticed with the next such change.
+        let rootModified = (try? FileManager.default.attributesOfItem(atPath: root))?[.modificationDate] as? Date
+        let stamp = String(rootModified?.timeIntervalSince1970 ?? 0)
         if let cached = slugIndex.withLock({ $0.stamp == stamp ? $0.folders : nil }) { return cached }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted().filter { !$0.hasPrefix(".") }
         var folders: [String: String] = [:]
         for name in names {
             guard let data = FileManager.default.contents(atPath: "\(root)/\(name)/brand.json"),

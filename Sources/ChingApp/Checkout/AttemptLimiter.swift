@@ -17,7 +17,8 @@ final class AttemptLimiter: Sendable {
 
     /// Records an attempt; nil when allowed, else the seconds until the oldest counted attempt leaves the window.
     func attempt(from address: String, at now: Timestamp) -> Int? {
-        attempts.withLock { all in
+        guard limit > 0 else { return nil }
+        return attempts.withLock { all in
             let cutoff = now.milliseconds - windowSeconds * 1000
             var times = (all[address] ?? []).filter { $0 > cutoff }
             defer {

@@ -62,10 +62,11 @@ struct CheckoutPayment: Sendable {
         let requireIsraeliID: Bool
     }
 
-    /// The brand's settings win over the project's columns.
-    static func limits(for session: CheckoutSession, offer: CheckoutOffer, on db: any SQLDatabase, services: AppServices) async throws -> Limits {
+    /// The brand's settings win over the project's columns. Pass `brand` when the caller has looked it up already.
+    static func limits(for session: CheckoutSession, offer: CheckoutOffer, on db: any SQLDatabase, services: AppServices,
+                       brand known: BrandContext?? = nil) async throws -> Limits {
         let project = try await db.raw("SELECT max_installments, require_israeli_id, branding FROM projects WHERE id = \(bind: session.caller.projectID)").first()
-        let brand = services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding"))?.brand
+        let brand = try known.map { $0?.brand } ?? services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding"))?.brand
         let projectMax = try brand?.maxInstallments ?? project?.int("max_installments") ?? 1
         return Limits(maxInstallments: offer.plan == nil && offer.totals.dueToday > 0 ? max(1, min(projectMax, 12)) : 1,
                       requireIsraeliID: try brand?.requireIsraeliID ?? project?.bool("require_israeli_id") ?? false)

@@ -20,8 +20,9 @@ struct CheckoutView: Sendable {
         return try await services.database.read { db in
             guard let session = try await CheckoutSession.load(id, on: db) else { return nil }
             let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
-            let limits = try await CheckoutPayment.limits(for: session, offer: offer, on: db, services: services)
             let project = try await db.raw("SELECT name, branding FROM projects WHERE id = \(bind: session.caller.projectID)").first()
+            let brand = services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding"))
+            let limits = try await CheckoutPayment.limits(for: session, offer: offer, on: db, services: services, brand: .some(brand))
             let customer = try await db.raw("SELECT name, locale FROM customers WHERE id = \(bind: session.customerID)").first()
             let cards = session.manualCapture ? [] : try await db.raw("""
                 SELECT id, brand, last4, exp_month, exp_year FROM payment_methods WHERE customer_id = \(bind: session.customerID)
@@ -35,7 +36,6 @@ struct CheckoutView: Sendable {
                let document = try await db.raw("SELECT id, access_key FROM documents WHERE charge_id = \(bind: chargeID) AND type = 'tax_invoice_receipt'").first() {
                 receiptURL = "\(services.publicURL)/documents/\(try document.string("id")).pdf?key=\(try document.string("access_key"))"
             }
-            let brand = services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding"))
             return CheckoutView(session: session, offer: offer, limits: limits,
                              merchantName: try brand?.brand.displayName ?? project?.string("name") ?? "",
                              customerName: try customer?.string("name") ?? "",

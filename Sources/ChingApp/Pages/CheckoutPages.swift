@@ -12,6 +12,7 @@ struct CheckoutPages: Sendable {
     let services: AppServices
     let pages: PageRenderer
     let limiter: AttemptLimiter
+    let cache: PageCache
     var payment: CheckoutPayment { CheckoutPayment(services: services) }
     var kit: HostedPageKit { HostedPageKit(services: services, pages: pages) }
     var https: Bool { kit.https }
@@ -127,6 +128,11 @@ struct CheckoutPages: Sendable {
               errors: [String: CheckoutPayment.FieldError] = [:], decline: String? = nil) -> Response {
         let l = pages.localization
         let session = state.session, totals = state.offer.totals
+        // The untouched form (no errors, nothing typed) is the page most visits get: cached by what it shows.
+        let cacheable = status == .ok && errors.isEmpty && decline == nil && typed == TypedForm()
+        let cacheKey = session.id + "|" + locale.rawValue
+        let fingerprint = cacheable ? Self.fingerprint(state, totals: totals) : ""
+        if cacheable, let cached = cache.response(for: cacheKey, fingerprint: fingerprint) { return cached }
         let money = { (agorot: Int64) in l.money(agorot, locale) }
         let switchTo: ChingDomain.Locale = locale == .he ? .en : .he
         var page = pages.base(locale: locale, title: l.text("title_checkout", locale), merchantName: state.merchantName,
@@ -182,8 +188,23 @@ struct CheckoutPages: Sendable {
             : l.text(session.manualCapture ? "authorize_button" : "pay_button", locale, ["amount": money(totals.dueToday)])
         page["cancelAction"] = "/checkout/\(session.id)/cancel"
         page["cancelLabel"] = l.text("cancel_link", locale, ["merchant": state.merchantName])
-        return pages.render("checkout", status: status, context: page, redirectOrigins: HostedPageKit.origins(session.successURL, session.cancelURL),
-                            brand: state.brand)
+        let (headers, body) = pages.renderParts("checkout", context: page, redirectOrigins: HostedPageKit.origins(session.successURL, session.cancelURL),
+                                                brand: state.brand)
+        if cacheable { cache.store(cacheKey, fingerprint: fingerprint, headers: headers, body: body) }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    /// Everything the untouched checkout page shows that can change while the session is pending.
+    static func fingerprint(_ state: CheckoutView, totals: CheckoutTotals) -> String {
+        let product = state.offer.product.map { [$0.name, $0.description ?? "", $0.imageURL ?? "", $0.features.map { $0.title + ($0.subtitle ?? "") }.joined()] } ?? []
+        let cards = state.savedCards.map { "\($0.id)\($0.expMonth)\($0.expYear)" }
+        let brand = state.brand.map { [$0.brand.version] } ?? []
+        return ([state.session.storedStatus, String(state.session.lockedUntil?.milliseconds ?? 0), state.merchantName,
+                 String(state.limits.maxInstallments), String(state.limits.requireIsraeliID),
+                 // The first billing time moves with the clock; the page shows only its day.
+                 "\(totals.subtotal) \(totals.discounts) \(totals.dueToday) \(totals.vat) \(totals.vatIncluded) \(totals.recurringAmount ?? -1)",
+                 totals.firstBillingAt?.date.isoString ?? "", "\(state.offer.plan.map { "\($0)" } ?? "")"]
+                + product + cards + brand).joined(separator: "\u{1}")
     }
 
     /// The page for a session that is not pending (or is locked), or nil when the form should show.

@@ -4,7 +4,7 @@ import HTTPTypes
 import Hummingbird
 
 /// What the customer typed that may be shown again (never the card number or the CVC).
-struct TypedForm: Sendable {
+struct TypedForm: Sendable, Equatable {
     var name = ""
     var exp = ""
     var israeliID = ""

@@ -48,10 +48,16 @@ struct PageRenderer: Sendable {
     /// Renders with the project's templates when its branding has overrides, else the stock ones.
     func render(_ template: String, status: HTTPResponse.Status = .ok, context: [String: Any], redirectOrigins: [String] = [],
                 brand: BrandContext? = nil) -> Response {
+        let (headers, body) = renderParts(template, context: context, redirectOrigins: redirectOrigins, brand: brand)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    /// The headers and body of a page, for callers that keep them (the page cache).
+    func renderParts(_ template: String, context: [String: Any], redirectOrigins: [String] = [], brand: BrandContext? = nil) -> (HTTPFields, ByteBuffer) {
         let html = (brand?.library ?? library).render(context, withTemplate: template) ?? ""
         var headers = Self.securityHeaders(formActionOrigins: redirectOrigins, https: publicURL.hasPrefix("https://"))
         headers[.contentType] = "text/html; charset=utf-8"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+        return (headers, ByteBuffer(string: html))
     }
 
     /// A plain message page (expired, canceled, paid, not found, locked...).
