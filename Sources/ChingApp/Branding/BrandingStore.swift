@@ -1,5 +1,8 @@
 import ChingDomain
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Mustache
 import Synchronization
@@ -78,8 +81,7 @@ final class BrandingStore: Sendable {
     private func slugFolders() -> [String: String] {
         // The root's own modification time changes when a folder is added, removed or renamed; a
         // brand.json that starts naming a project in place is noticed with the next such change.
-        let rootModified = (try? FileManager.default.attributesOfItem(atPath: root))?[.modificationDate] as? Date
-        let stamp = String(rootModified?.timeIntervalSince1970 ?? 0)
+        let stamp = Self.fileStamp(root)
         if let cached = slugIndex.withLock({ $0.stamp == stamp ? $0.folders : nil }) { return cached }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted().filter { !$0.hasPrefix(".") }
         var folders: [String: String] = [:]
@@ -92,14 +94,18 @@ final class BrandingStore: Sendable {
         return folders
     }
 
-    /// What changes when any file in the folder is edited, added or removed.
+    /// What changes when any file in the folder is edited, added or removed: names, sizes and
+    /// modification times, read with plain `stat` (this runs on every page view).
     static func stamp(_ folder: String) -> String {
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
-        return files.map { name in
-            let attributes = try? FileManager.default.attributesOfItem(atPath: "\(folder)/\(name)")
-            let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-            return "\(name):\(attributes?[.size] ?? 0):\(modified)"
-        }.joined(separator: "|")
+        return files.map { name in "\(name):\(fileStamp("\(folder)/\(name)"))" }.joined(separator: "|")
+    }
+
+    /// Size and modification time (nanoseconds), or "-" when the file cannot be read.
+    static func fileStamp(_ path: String) -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "-" }
+        return "\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
     }
 
     /// Checks every folder under the root, as `ching branding check` does.

@@ -26,7 +26,7 @@ public final class Database: Sendable {
     let logger: Logger
 
     private enum Backend: Sendable {
-        case sqlite(writer: SQLiteConnection, reader: SQLiteConnection, writeLock: AsyncLock)
+        case sqlite(writer: SQLiteConnection, readers: [SQLiteConnection], writeLock: AsyncLock, next: ReaderCounter)
         case postgres(PostgresClient)
     }
 
@@ -35,6 +35,9 @@ public final class Database: Sendable {
         self.backend = backend
         self.logger = logger
     }
+
+    /// SQLite reader connections per database.
+    static let readerCount = 3
 
     /// Opens `urlOrPath`: a `postgres://` (or `postgresql://`) URL selects PostgreSQL, anything
     /// else is an SQLite file path.
@@ -50,11 +53,17 @@ public final class Database: Sendable {
         for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000"] {
             _ = try await writer.query(pragma)
         }
-        let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        for pragma in ["PRAGMA synchronous=FULL", "PRAGMA busy_timeout=10000"] {
-            _ = try await reader.query(pragma)
+        // WAL lets readers run beside the writer and each other: a few reader connections let
+        // page views read in parallel instead of queueing on one connection.
+        var readers: [SQLiteConnection] = []
+        for _ in 0..<readerCount {
+            let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            for pragma in ["PRAGMA synchronous=FULL", "PRAGMA busy_timeout=10000"] {
+                _ = try await reader.query(pragma)
+            }
+            readers.append(reader)
         }
-        return Database(kind: .sqlite, backend: .sqlite(writer: writer, reader: reader, writeLock: AsyncLock()), logger: logger)
+        return Database(kind: .sqlite, backend: .sqlite(writer: writer, readers: readers, writeLock: AsyncLock(), next: ReaderCounter()), logger: logger)
     }
 
     /// `postgres://user:password@host:port/database?sslmode=require`. Parsed here rather than by
@@ -82,8 +91,8 @@ public final class Database: Sendable {
     /// Runs `body` for reading, outside any transaction.
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
-        case .sqlite(_, let reader, _):
-            return try await body(reader.sql(queryLogLevel: .trace))
+        case .sqlite(_, let readers, _, let next):
+            return try await body(readers[next.take() % readers.count].sql(queryLogLevel: .trace))
         case .postgres(let client):
             return try await client.withConnection { connection in
                 try await body(connection.sql(queryLogLevel: .trace))
@@ -94,7 +103,7 @@ public final class Database: Sendable {
     /// Runs `body` in one transaction: all of its writes land, or none do.
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
-        case .sqlite(let writer, _, let lock):
+        case .sqlite(let writer, _, let lock, _):
             return try await lock.withLock {
                 try await Self.run(body, on: writer.sql(queryLogLevel: .trace), begin: "BEGIN IMMEDIATE")
             }
@@ -119,11 +128,11 @@ public final class Database: Sendable {
 
     public func close() async {
         switch backend {
-        case .sqlite(let writer, let reader, _):
+        case .sqlite(let writer, let readers, _, _):
             // In a task of its own: a cancelled caller (a failed test, a shutdown) must still close,
             // or SQLite's connection traps in its deinit.
             await Task {
-                try? await reader.close()
+                for reader in readers { try? await reader.close() }
                 try? await writer.close()
             }.value
         case .postgres:
@@ -142,6 +151,12 @@ public final class Database: Sendable {
 struct DatabaseURLError: Error, CustomStringConvertible {
     let url: String
     var description: String { "Not a usable database URL (expected postgres://user:password@host:port/database): the host or user is missing." }
+}
+
+/// Round-robin over the reader connections.
+final class ReaderCounter: Sendable {
+    private let value = Mutex<Int>(0)
+    func take() -> Int { value.withLock { $0 &+= 1; return $0 & Int.max } }
 }
 
 /// A first-in-first-out async mutex: the SQLite writer runs one transaction at a time.
