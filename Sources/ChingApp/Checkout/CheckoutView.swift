@@ -20,9 +20,11 @@ struct CheckoutView: Sendable {
         return try await services.database.read { db in
             guard let session = try await CheckoutSession.load(id, on: db) else { return nil }
             let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
-            let project = try await db.raw("SELECT name, branding FROM projects WHERE id = \(bind: session.caller.projectID)").first()
+            let project = try await db.raw("""
+                SELECT name, branding, max_installments, require_israeli_id FROM projects WHERE id = \(bind: session.caller.projectID)
+                """).first()
             let brand = services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding"))
-            let limits = try await CheckoutPayment.limits(for: session, offer: offer, on: db, services: services, brand: .some(brand))
+            let limits = try await CheckoutPayment.limits(for: session, offer: offer, on: db, services: services, brand: .some(brand), project: project)
             let customer = try await db.raw("SELECT name, locale FROM customers WHERE id = \(bind: session.customerID)").first()
             let cards = session.manualCapture ? [] : try await db.raw("""
                 SELECT id, brand, last4, exp_month, exp_year FROM payment_methods WHERE customer_id = \(bind: session.customerID)
