@@ -65,7 +65,10 @@ struct CheckoutPayment: Sendable {
     /// The brand's settings win over the project's columns. Pass `brand` when the caller has looked it up already.
     static func limits(for session: CheckoutSession, offer: CheckoutOffer, on db: any SQLDatabase, services: AppServices,
                        brand known: BrandContext?? = nil, project fetched: (any SQLRow)? = nil) async throws -> Limits {
-        let project = try await fetched ?? db.raw("SELECT max_installments, require_israeli_id, branding FROM projects WHERE id = \(bind: session.caller.projectID)").first()
+        var project = fetched
+        if project == nil {
+            project = try await db.raw("SELECT max_installments, require_israeli_id, branding FROM projects WHERE id = \(bind: session.caller.projectID)").first()
+        }
         let brand = try known.map { $0?.brand } ?? services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding"))?.brand
         let projectMax = try brand?.maxInstallments ?? project?.int("max_installments") ?? 1
         return Limits(maxInstallments: offer.plan == nil && offer.totals.dueToday > 0 ? max(1, min(projectMax, 12)) : 1,
