@@ -8,6 +8,7 @@ import argparse, json, os, sqlite3, sys, time, traceback, urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -66,7 +67,18 @@ def click_and_wait(driver, element):
     """Clicks, then waits (at most 10 s) until the page it was on is replaced: a submit navigates."""
     page = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(page))
+
+    def replaced(_):
+        # Chrome reports a node of a replaced document as stale, or as "does not belong to the
+        # document", depending on timing; either means the new page has arrived.
+        try:
+            page.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+
+    WebDriverWait(driver, 10).until(replaced)
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 # Accessibility checks, run on every page a flow visits (with JavaScript on).
