@@ -29,6 +29,9 @@ public struct AppConfiguration: Sendable {
     /// Card attempts allowed per client address in 10 minutes (0: no limit). Behind a proxy every
     /// customer shares the proxy's address, so raise or disable it there.
     public var attemptsPerAddress = 30
+    /// Addresses of reverse proxies in front of the server: for requests from them, the client is
+    /// the last address in `X-Forwarded-For` that is not itself one of them.
+    public var trustedProxies: [String] = []
     /// Whether the webhook delivery worker runs (tests deliver by hand with `deliverWebhooks(_:)`).
     public var runWebhookWorker = true
 
@@ -46,6 +49,7 @@ public struct AppConfiguration: Sendable {
         resourcesDirectory = ching.string(forKey: "resources", default: resourcesDirectory)
         brandingDirectory = ching.string(forKey: "branding", default: brandingDirectory)
         attemptsPerAddress = ching.int(forKey: "attempts.per.address", default: attemptsPerAddress)
+        trustedProxies = ching.string(forKey: "trusted.proxies", default: "").split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
     }
 }
 
@@ -62,7 +66,7 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
         await database.close()
         throw error
     }
-    let limiter = AttemptLimiter(limit: configuration.attemptsPerAddress)
+    let limiter = AttemptLimiter(limit: configuration.attemptsPerAddress, trustedProxies: configuration.trustedProxies)
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: ErrorEnvelopeMiddleware())

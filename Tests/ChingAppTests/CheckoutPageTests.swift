@@ -1,4 +1,4 @@
-import ChingApp
+@testable import ChingApp
 import ChingDomain
 import Foundation
 import HTTPTypes
@@ -552,5 +552,27 @@ struct CheckoutLanguageTests {
             #expect(!page.contains("<script>"))
             #expect(page.contains("&lt;script&gt;"))
         }
+    }
+}
+
+@Suite("Client addresses behind a proxy")
+struct ClientAddressTests {
+    @Test("Behind a trusted proxy the client is the last X-Forwarded-For hop the proxies appended; otherwise the peer")
+    func forwardedFor() {
+        let limiter = AttemptLimiter(trustedProxies: ["10.0.0.1", "10.0.0.2"])
+        #expect(limiter.clientAddress(peer: "10.0.0.1", forwardedFor: "203.0.113.7") == "203.0.113.7")
+        #expect(limiter.clientAddress(peer: "10.0.0.1", forwardedFor: "1.2.3.4, 203.0.113.7, 10.0.0.2") == "203.0.113.7")
+        #expect(limiter.clientAddress(peer: "198.51.100.9", forwardedFor: "203.0.113.7") == "198.51.100.9")
+        #expect(limiter.clientAddress(peer: "10.0.0.1", forwardedFor: nil) == "10.0.0.1")
+        #expect(limiter.clientAddress(peer: "10.0.0.1", forwardedFor: "10.0.0.2") == "10.0.0.1")
+    }
+
+    @Test("Customers behind one proxy are limited separately")
+    func separateLimits() {
+        let limiter = AttemptLimiter(limit: 2, trustedProxies: ["10.0.0.1"])
+        let now = Timestamp(milliseconds: 0)
+        for _ in 0..<2 { #expect(limiter.attempt(from: limiter.clientAddress(peer: "10.0.0.1", forwardedFor: "203.0.113.7"), at: now) == nil) }
+        #expect(limiter.attempt(from: limiter.clientAddress(peer: "10.0.0.1", forwardedFor: "203.0.113.7"), at: now) != nil)
+        #expect(limiter.attempt(from: limiter.clientAddress(peer: "10.0.0.1", forwardedFor: "203.0.113.8"), at: now) == nil)
     }
 }

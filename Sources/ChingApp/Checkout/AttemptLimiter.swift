@@ -8,11 +8,22 @@ import Synchronization
 final class AttemptLimiter: Sendable {
     let limit: Int
     let windowSeconds: Int64
+    let trustedProxies: Set<String>
     private let attempts = Mutex<[String: [Int64]]>([:])
 
-    init(limit: Int = 30, windowSeconds: Int64 = 600) {
+    init(limit: Int = 30, windowSeconds: Int64 = 600, trustedProxies: [String] = []) {
         self.limit = limit
         self.windowSeconds = windowSeconds
+        self.trustedProxies = Set(trustedProxies)
+    }
+
+    /// The customer's address: the connection's peer, unless that peer is a trusted proxy, in
+    /// which case the last `X-Forwarded-For` hop that is not a trusted proxy (a client can prepend
+    /// anything to that header, so only the hops our proxies appended are believed).
+    func clientAddress(peer: String, forwardedFor: String?) -> String {
+        guard trustedProxies.contains(peer), let forwardedFor else { return peer }
+        let hops = forwardedFor.split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+        return hops.last { !trustedProxies.contains($0) } ?? peer
     }
 
     /// Records an attempt; nil when allowed, else the seconds until the oldest counted attempt leaves the window.

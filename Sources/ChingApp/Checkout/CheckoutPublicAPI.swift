@@ -14,9 +14,12 @@ struct CheckoutPublicAPI: Sendable {
         group.get("checkout_sessions/:id/public", use: endpoint.unauthenticated { _, context in
             try await view(context.parameters.get("id") ?? "")
         })
-        group.post("checkout_sessions/:id/confirm", use: endpoint.unauthenticated { body, context in
-            try await confirm(context.parameters.get("id") ?? "", body: body, clientAddress: context.clientAddress)
-        })
+        group.post("checkout_sessions/:id/confirm") { request, context in
+            let client = limiter.clientAddress(peer: context.clientAddress, forwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!])
+            return try await endpoint.unauthenticated { body, context in
+                try await confirm(context.parameters.get("id") ?? "", body: body, clientAddress: client)
+            }(request, context)
+        }
     }
 
     func view(_ id: String) async throws -> APIResponse {
