@@ -1,4 +1,6 @@
 import ChingDomain
+import HTTPTypes
+import Hummingbird
 import Synchronization
 
 /// Limits payment attempts per client address (card-testing defence), in memory: at most
@@ -20,6 +22,10 @@ final class AttemptLimiter: Sendable {
     /// The customer's address: the connection's peer, unless that peer is a trusted proxy, in
     /// which case the last `X-Forwarded-For` hop that is not a trusted proxy (a client can prepend
     /// anything to that header, so only the hops our proxies appended are believed).
+    func clientAddress(_ request: Request, _ context: AppRequestContext) -> String {
+        clientAddress(peer: context.clientAddress, forwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!])
+    }
+
     func clientAddress(peer: String, forwardedFor: String?) -> String {
         guard trustedProxies.contains(peer), let forwardedFor else { return peer }
         let hops = forwardedFor.split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }

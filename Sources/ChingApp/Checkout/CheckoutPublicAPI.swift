@@ -15,7 +15,7 @@ struct CheckoutPublicAPI: Sendable {
             try await view(context.parameters.get("id") ?? "")
         })
         group.post("checkout_sessions/:id/confirm") { request, context in
-            let client = limiter.clientAddress(peer: context.clientAddress, forwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!])
+            let client = limiter.clientAddress(request, context)
             return try await endpoint.unauthenticated { body, context in
                 try await confirm(context.parameters.get("id") ?? "", body: body, clientAddress: client)
             }(request, context)

@@ -50,7 +50,7 @@ struct CheckoutPages: Sendable {
         guard let state = try await state(id) else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, state)
         guard kit.verify(form["csrf"], expected: state.session.csrfToken, request) else { return forbidden(state, locale) }
-        let client = limiter.clientAddress(peer: context.clientAddress, forwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!])
+        let client = limiter.clientAddress(request, context)
         if let retry = limiter.attempt(from: client, at: services.clock.now()) {
             var response = message(state, locale, status: .tooManyRequests, heading: "locked_title", body: pages.localization.text("rate_limited_body", locale))
             response.headers[.retryAfter] = String(retry)

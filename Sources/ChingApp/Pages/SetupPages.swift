@@ -59,7 +59,7 @@ struct SetupPages: Sendable {
         guard let view = try await view(context.parameters.get("id") ?? "") else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, view)
         guard kit.verify(form["csrf"], expected: view.session.csrfToken, request) else { return forbidden(view, locale) }
-        let client = limiter.clientAddress(peer: context.clientAddress, forwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!])
+        let client = limiter.clientAddress(request, context)
         if let retry = limiter.attempt(from: client, at: services.clock.now()) {
             var response = message(view, locale, status: .tooManyRequests, heading: "locked_title", body: pages.localization.text("rate_limited_body", locale))
             response.headers[.retryAfter] = String(retry)
