@@ -7,7 +7,6 @@ import NIOSSL
 import PostgresKit
 import PostgresNIO
 import SQLKit
-import SQLiteKit
 import ServiceLifecycle
 import Synchronization
 
@@ -26,7 +25,7 @@ public final class Database: Sendable {
     let logger: Logger
 
     private enum Backend: Sendable {
-        case sqlite(writer: SQLiteConnection, readers: [SQLiteConnection], writeLock: AsyncLock, next: ReaderCounter)
+        case sqlite(writer: SQLiteHandle, readers: SQLiteReaders, writeLock: AsyncLock)
         case postgres(PostgresClient)
     }
 
@@ -35,9 +34,6 @@ public final class Database: Sendable {
         self.backend = backend
         self.logger = logger
     }
-
-    /// SQLite reader connections per database.
-    static let readerCount = 3
 
     /// Opens `urlOrPath`: a `postgres://` (or `postgresql://`) URL selects PostgreSQL, anything
     /// else is an SQLite file path.
@@ -49,21 +45,16 @@ public final class Database: Sendable {
             return Database(kind: .postgres, backend: .postgres(client), logger: logger)
         }
         let path = urlOrPath.hasPrefix("sqlite://") ? String(urlOrPath.dropFirst("sqlite://".count)) : urlOrPath
-        let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000"] {
-            _ = try await writer.query(pragma)
-        }
-        // WAL lets readers run beside the writer and each other: a few reader connections let
-        // page views read in parallel instead of queueing on one connection.
-        var readers: [SQLiteConnection] = []
-        for _ in 0..<readerCount {
-            let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-            for pragma in ["PRAGMA synchronous=FULL", "PRAGMA busy_timeout=10000"] {
-                _ = try await reader.query(pragma)
+        let writer = try SQLiteHandle(path: path)
+        do {
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000"] {
+                try writer.execute(pragma)
             }
-            readers.append(reader)
+        } catch {
+            writer.close()
+            throw error
         }
-        return Database(kind: .sqlite, backend: .sqlite(writer: writer, readers: readers, writeLock: AsyncLock(), next: ReaderCounter()), logger: logger)
+        return Database(kind: .sqlite, backend: .sqlite(writer: writer, readers: SQLiteReaders(path: path), writeLock: AsyncLock()), logger: logger)
     }
 
     /// `postgres://user:password@host:port/database?sslmode=require`. Parsed here rather than by
@@ -91,8 +82,10 @@ public final class Database: Sendable {
     /// Runs `body` for reading, outside any transaction.
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
-        case .sqlite(_, let readers, _, let next):
-            return try await body(readers[next.take() % readers.count].sql(queryLogLevel: .trace))
+        case .sqlite(_, let readers, _):
+            let reader = try readers.take()
+            defer { readers.give(reader) }
+            return try await body(SQLiteSession(handle: reader, logger: logger))
         case .postgres(let client):
             return try await client.withConnection { connection in
                 try await body(connection.sql(queryLogLevel: .trace))
@@ -103,9 +96,9 @@ public final class Database: Sendable {
     /// Runs `body` in one transaction: all of its writes land, or none do.
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
-        case .sqlite(let writer, _, let lock, _):
+        case .sqlite(let writer, _, let lock):
             return try await lock.withLock {
-                try await Self.run(body, on: writer.sql(queryLogLevel: .trace), begin: "BEGIN IMMEDIATE")
+                try await Self.run(body, on: SQLiteSession(handle: writer, logger: logger), begin: "BEGIN IMMEDIATE")
             }
         case .postgres(let client):
             return try await client.withConnection { connection in
@@ -128,13 +121,12 @@ public final class Database: Sendable {
 
     public func close() async {
         switch backend {
-        case .sqlite(let writer, let readers, _, _):
-            // In a task of its own: a cancelled caller (a failed test, a shutdown) must still close,
-            // or SQLite's connection traps in its deinit.
-            await Task {
-                for reader in readers { try? await reader.close() }
-                try? await writer.close()
-            }.value
+        case .sqlite(let writer, let readers, let lock):
+            // Under the write lock, so that no transaction is still using the writer.
+            try? await lock.withLock {
+                readers.close()
+                writer.close()
+            }
         case .postgres:
             break  // the client closes when its service ends
         }
@@ -143,7 +135,7 @@ public final class Database: Sendable {
     /// Whether `error` is a unique-constraint violation, on either database.
     static func isUniqueViolation(_ error: any Error) -> Bool {
         if let error = error as? PSQLError { return error.serverInfo?[.sqlState] == "23505" }
-        if let error = error as? SQLiteError { return error.reason == .constraintUniqueFailed || error.reason == .constraintPrimaryKeyFailed || "\(error)".contains("UNIQUE") }
+        if let error = error as? SQLiteFailure { return error.isUniqueViolation }
         return false
     }
 }
@@ -153,10 +145,45 @@ struct DatabaseURLError: Error, CustomStringConvertible {
     var description: String { "Not a usable database URL (expected postgres://user:password@host:port/database): the host or user is missing." }
 }
 
-/// Round-robin over the reader connections.
-final class ReaderCounter: Sendable {
-    private let value = Mutex<Int>(0)
-    func take() -> Int { value.withLock { $0 &+= 1; return $0 & Int.max } }
+/// SQLite reader connections, opened as needed and kept for the next read. WAL mode lets readers
+/// run beside the writer and each other; a read holds its connection only while its body runs.
+final class SQLiteReaders: Sendable {
+    private let path: String
+    private let idle = Mutex<(handles: [SQLiteHandle], closed: Bool)>(([], false))
+    /// Idle connections kept open; more are opened when more reads run at once, then closed.
+    private static let kept = 4
+
+    init(path: String) { self.path = path }
+
+    func take() throws -> SQLiteHandle {
+        if let handle = idle.withLock({ $0.handles.popLast() }) { return handle }
+        let handle = try SQLiteHandle(path: path)
+        do {
+            try handle.execute("PRAGMA busy_timeout=10000")
+        } catch {
+            handle.close()
+            throw error
+        }
+        return handle
+    }
+
+    func give(_ handle: SQLiteHandle) {
+        let keep = idle.withLock { idle -> Bool in
+            guard !idle.closed, idle.handles.count < Self.kept else { return false }
+            idle.handles.append(handle)
+            return true
+        }
+        if !keep { handle.close() }
+    }
+
+    func close() {
+        let handles = idle.withLock { idle -> [SQLiteHandle] in
+            idle.closed = true
+            defer { idle.handles = [] }
+            return idle.handles
+        }
+        for handle in handles { handle.close() }
+    }
 }
 
 /// A first-in-first-out async mutex: the SQLite writer runs one transaction at a time.
