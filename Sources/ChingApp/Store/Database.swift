@@ -47,7 +47,7 @@ public final class Database: Sendable {
         let path = urlOrPath.hasPrefix("sqlite://") ? String(urlOrPath.dropFirst("sqlite://".count)) : urlOrPath
         let writer = try SQLiteHandle(path: path)
         do {
-            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000"] {
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"] {
                 try writer.execute(pragma)
             }
         } catch {
@@ -157,14 +157,7 @@ final class SQLiteReaders: Sendable {
 
     func take() throws -> SQLiteHandle {
         if let handle = idle.withLock({ $0.handles.popLast() }) { return handle }
-        let handle = try SQLiteHandle(path: path)
-        do {
-            try handle.execute("PRAGMA busy_timeout=10000")
-        } catch {
-            handle.close()
-            throw error
-        }
-        return handle
+        return try SQLiteHandle(path: path)
     }
 
     func give(_ handle: SQLiteHandle) {

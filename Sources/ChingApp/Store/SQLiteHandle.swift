@@ -39,6 +39,9 @@ final class SQLiteHandle: @unchecked Sendable {
             if let handle { sqlite_nio_sqlite3_close_v2(handle) }
             throw SQLiteFailure(code: code, message: "Cannot open the SQLite database at \(path): \(message)")
         }
+        // Wait up to 10 s for another connection's lock (another process, or the WAL switch of a
+        // first open) before answering SQLITE_BUSY.
+        sqlite_nio_sqlite3_busy_timeout(handle, 10_000)
         raw = handle
     }
 
