@@ -57,10 +57,9 @@ final class SQLiteHandle: @unchecked Sendable {
     func run(_ sql: String, binds: [SQLiteData], onRow: (SQLiteStoreRow) -> Void) throws {
         var statement = try prepared(sql)
         let pointer = statement.pointer
-        defer {
-            sqlite_nio_sqlite3_reset(pointer)
-            sqlite_nio_sqlite3_clear_bindings(pointer)
-        }
+        // Reset, but keep the bindings: every run binds all parameters again, and clearing them
+        // would mark a statement whose plan looked at a parameter as expired, to be compiled again.
+        defer { sqlite_nio_sqlite3_reset(pointer) }
         for (index, value) in binds.enumerated() {
             try check(bind(value, at: Int32(index + 1), to: pointer))
         }
