@@ -25,7 +25,7 @@ public final class Database: Sendable {
     let logger: Logger
 
     private enum Backend: Sendable {
-        case sqlite(writer: SQLiteHandle, readers: SQLiteReaders, writeLock: AsyncLock)
+        case sqlite(writer: SQLiteWriter, readers: SQLiteReaders)
         case postgres(PostgresClient)
     }
 
@@ -54,7 +54,7 @@ public final class Database: Sendable {
             writer.close()
             throw error
         }
-        return Database(kind: .sqlite, backend: .sqlite(writer: writer, readers: SQLiteReaders(path: path), writeLock: AsyncLock()), logger: logger)
+        return Database(kind: .sqlite, backend: .sqlite(writer: SQLiteWriter(handle: writer), readers: SQLiteReaders(path: path)), logger: logger)
     }
 
     /// `postgres://user:password@host:port/database?sslmode=require`. Parsed here rather than by
@@ -82,7 +82,7 @@ public final class Database: Sendable {
     /// Runs `body` for reading, outside any transaction.
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
-        case .sqlite(_, let readers, _):
+        case .sqlite(_, let readers):
             let reader = try readers.take()
             defer { readers.give(reader) }
             return try await body(SQLiteSession(handle: reader, logger: logger))
@@ -96,37 +96,29 @@ public final class Database: Sendable {
     /// Runs `body` in one transaction: all of its writes land, or none do.
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
-        case .sqlite(let writer, _, let lock):
-            return try await lock.withLock {
-                try await Self.run(body, on: SQLiteSession(handle: writer, logger: logger), begin: "BEGIN IMMEDIATE")
-            }
+        case .sqlite(let writer, _):
+            return try await writer.transaction(logger: logger, body)
         case .postgres(let client):
             return try await client.withConnection { connection in
-                try await Self.run(body, on: connection.sql(queryLogLevel: .trace), begin: "BEGIN")
+                let database = connection.sql(queryLogLevel: .trace)
+                try await database.raw("BEGIN").run()
+                do {
+                    let result = try await body(database)
+                    try await database.raw("COMMIT").run()
+                    return result
+                } catch {
+                    try? await database.raw("ROLLBACK").run()
+                    throw error
+                }
             }
-        }
-    }
-
-    private static func run<T>(_ body: (any SQLDatabase) async throws -> T, on database: any SQLDatabase, begin: String) async throws -> T {
-        try await database.raw(SQLQueryString(begin)).run()
-        do {
-            let result = try await body(database)
-            try await database.raw("COMMIT").run()
-            return result
-        } catch {
-            try? await database.raw("ROLLBACK").run()
-            throw error
         }
     }
 
     public func close() async {
         switch backend {
-        case .sqlite(let writer, let readers, let lock):
-            // Under the write lock, so that no transaction is still using the writer.
-            try? await lock.withLock {
-                readers.close()
-                writer.close()
-            }
+        case .sqlite(let writer, let readers):
+            readers.close()
+            await writer.close()
         case .postgres:
             break  // the client closes when its service ends
         }
@@ -176,35 +168,5 @@ final class SQLiteReaders: Sendable {
             return idle.handles
         }
         for handle in handles { handle.close() }
-    }
-}
-
-/// A first-in-first-out async mutex: the SQLite writer runs one transaction at a time.
-final class AsyncLock: Sendable {
-    private let state = Mutex<(locked: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    func withLock<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        await acquire()
-        defer { release() }
-        return try await body()
-    }
-
-    private func acquire() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let acquired = state.withLock { state -> Bool in
-                if !state.locked { state.locked = true; return true }
-                state.waiters.append(continuation)
-                return false
-            }
-            if acquired { continuation.resume() }
-        }
-    }
-
-    private func release() {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if state.waiters.isEmpty { state.locked = false; return nil }
-            return state.waiters.removeFirst()
-        }
-        next?.resume()
     }
 }

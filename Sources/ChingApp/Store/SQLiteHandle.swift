@@ -48,6 +48,9 @@ final class SQLiteHandle: @unchecked Sendable {
     /// `sqlite3_initialize` is not safe to race with a first `open`; run it once, before any.
     private static let initializeLibrary: Void = { _ = sqlite_nio_sqlite3_initialize() }()
 
+    /// Whether a transaction is open (SQLite rolls one back by itself after some errors).
+    var inTransaction: Bool { sqlite_nio_sqlite3_get_autocommit(raw) == 0 }
+
     /// Runs a statement that takes no binds and returns no rows (pragmas, BEGIN, COMMIT).
     func execute(_ sql: String) throws {
         try run(sql, binds: []) { _ in }
@@ -75,6 +78,12 @@ final class SQLiteHandle: @unchecked Sendable {
             }
             onRow(SQLiteStoreRow(columns: statement.columns, values: (0..<count).map { Self.value(pointer, $0) }))
         }
+    }
+
+    /// Statements kept compiled, and how often SQLite had to compile one of them again.
+    var compiledStatements: Int { statements.count }
+    var recompilations: Int {
+        statements.values.reduce(0) { $0 + Int(sqlite_nio_sqlite3_stmt_status($1.pointer, SQLITE_STMTSTATUS_REPREPARE, 0)) }
     }
 
     func close() {

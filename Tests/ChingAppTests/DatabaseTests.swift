@@ -1,0 +1,131 @@
+import Foundation
+import Logging
+import SQLKit
+import SQLiteNIO
+import Synchronization
+import Testing
+@testable import ChingApp
+
+/// The SQLite writer's group commit: several callers' transactions share one COMMIT, and each
+/// caller still gets all-or-nothing for its own writes, visible to readers once it returns.
+@Suite("SQLite writer")
+struct SQLiteWriterTests {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("ching-writer-\(UUID().uuidString).sqlite").path
+    let logger = Logger(label: "test")
+
+    func open() throws -> (SQLiteWriter, SQLiteHandle) {
+        let handle = try SQLiteHandle(path: path)
+        try handle.execute("PRAGMA journal_mode=WAL")
+        try handle.execute("CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, note TEXT NOT NULL UNIQUE, owner TEXT, kind TEXT, seq INTEGER)")
+        try handle.execute("CREATE INDEX IF NOT EXISTS items_owner ON items (owner, kind)")
+        return (SQLiteWriter(handle: handle), try SQLiteHandle(path: path))
+    }
+
+    func count(_ reader: SQLiteHandle, _ sql: String = "SELECT count(*) AS n FROM items") throws -> Int {
+        var result = -1
+        try reader.run(sql, binds: []) { row in result = (try? row.decode(column: "n", as: Int.self)) ?? -1 }
+        return result
+    }
+
+    struct Refused: Error {}
+
+    @Test("40 queued transactions share 2 COMMITs; the ones that throw leave nothing, the rest all land")
+    func groupsAndIsolatesFailures() async throws {
+        let (writer, reader) = try open()
+        defer { reader.close(); try? FileManager.default.removeItem(atPath: path) }
+        let release = Shared<CheckedContinuation<Void, Never>?>(nil)
+        let results = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+            // The first caller holds the writer until the other 39 are queued behind it.
+            group.addTask {
+                try await writer.transaction(logger: logger) { db in
+                    try await db.raw("INSERT INTO items (id, note) VALUES (0, 'first')").run()
+                    await withCheckedContinuation { continuation in release.value.withLock { $0 = continuation } }
+                }
+                return (0, true)
+            }
+            while release.value.withLock({ $0 == nil }) { await Task.yield() }
+            for index in 1..<40 {
+                group.addTask {
+                    do {
+                        try await writer.transaction(logger: logger) { db in
+                            try await db.raw("INSERT INTO items (id, note) VALUES (\(bind: index), \(bind: "item \(index)"))").run()
+                            if index % 3 == 0 { throw Refused() }
+                        }
+                        return (index, true)
+                    } catch is Refused {
+                        return (index, false)
+                    }
+                }
+            }
+            while writer.waiting < 39 { await Task.yield() }
+            release.value.withLock { $0?.resume() }
+            return try await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(results.filter { !$0.value }.keys.sorted() == Array(stride(from: 3, to: 40, by: 3)))
+        #expect(try count(reader) == 27)
+        #expect(try count(reader, "SELECT count(*) AS n FROM items WHERE id % 3 = 0 AND id > 0") == 0)
+        // The 27 that succeed commit in groups of 16 and 11: one COMMIT per group, not per caller.
+        #expect(writer.commits == 2)
+        await writer.close()
+    }
+
+    @Test("A caller's writes are visible to other connections as soon as its transaction returns")
+    func committedOnReturn() async throws {
+        let (writer, reader) = try open()
+        defer { reader.close(); try? FileManager.default.removeItem(atPath: path) }
+        let reads = Shared<[Int: Int]>([:])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<30 {
+                group.addTask {
+                    try await writer.transaction(logger: logger) { db in
+                        try await db.raw("INSERT INTO items (id, note) VALUES (\(bind: index), \(bind: "n\(index)"))").run()
+                    }
+                    // A fresh connection, as another request's read would use.
+                    let other = try SQLiteHandle(path: path)
+                    defer { other.close() }
+                    let seen = try count(other, "SELECT count(*) AS n FROM items WHERE id = \(index)")
+                    reads.value.withLock { $0[index] = seen }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(reads.value.withLock { $0 } == Dictionary(uniqueKeysWithValues: (0..<30).map { ($0, 1) }))
+        await writer.close()
+    }
+
+    @Test("A unique violation caught inside the body leaves the transaction usable")
+    func caughtConstraintError() async throws {
+        let (writer, reader) = try open()
+        defer { reader.close(); try? FileManager.default.removeItem(atPath: path) }
+        try await writer.transaction(logger: logger) { db in
+            try await db.raw("INSERT INTO items (id, note) VALUES (1, 'same')").run()
+            do {
+                try await db.raw("INSERT INTO items (id, note) VALUES (2, 'same')").run()
+                Issue.record("the duplicate was accepted")
+            } catch {
+                #expect(Database.isUniqueViolation(error))
+            }
+            try await db.raw("INSERT INTO items (id, note) VALUES (3, 'other')").run()
+        }
+        #expect(try count(reader) == 2)
+        await writer.close()
+    }
+
+    @Test("Statements are compiled once per connection, whatever is bound (the saved-cards query of every page view)")
+    func statementsAreKept() throws {
+        let (writer, reader) = try open()
+        defer { reader.close(); try? FileManager.default.removeItem(atPath: path) }
+        _ = writer
+        for id in 0..<5 {
+            try reader.run("SELECT id AS n FROM items WHERE owner = ?1 AND kind = 'active' ORDER BY seq DESC", binds: [.text("x\(id)")]) { _ in }
+        }
+        #expect(reader.recompilations == 0)
+        #expect(reader.compiledStatements == 1)
+    }
+}
+
+/// A value several test tasks share.
+final class Shared<Value: Sendable>: Sendable {
+    let value: Mutex<Value>
+    init(_ value: Value) { self.value = Mutex(value) }
+}
