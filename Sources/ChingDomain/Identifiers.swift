@@ -8,8 +8,14 @@ public struct IDGenerator: Sendable {
 
     /// Uses the system's cryptographically secure generator.
     public static let random = IDGenerator { count in
+        // Eight bytes per call: each call is a getrandom(2) system call.
         var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count + 7)
+        while bytes.count < count {
+            withUnsafeBytes(of: generator.next() as UInt64) { bytes.append(contentsOf: $0) }
+        }
+        return Array(bytes.prefix(count))
     }
 
     public init(randomBytes: @escaping @Sendable (Int) -> [UInt8]) {

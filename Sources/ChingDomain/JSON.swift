@@ -332,6 +332,13 @@ extension JSONValue {
 
     private static func writeString(_ string: String, into output: inout String) {
         output += "\""
+        // Most strings (ids, codes, plain text) need no escape: copy them whole. 0xE2 starts
+        // U+2028/2029 (and other characters, which take the slow path needlessly but correctly).
+        if !string.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0xE2 }) {
+            output += string
+            output += "\""
+            return
+        }
         for scalar in string.unicodeScalars {
             switch scalar {
             case "\"": output += "\\\""
