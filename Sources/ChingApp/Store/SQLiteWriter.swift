@@ -1,4 +1,5 @@
 import Logging
+import NIOPosix
 import SQLKit
 import Synchronization
 
@@ -47,7 +48,7 @@ final class SQLiteWriter: Sendable {
             outcome = .success(try await body(SQLiteSession(handle: handle, logger: logger)))
             try handle.execute("RELEASE caller")
         } catch {
-            return try finish(failed: error)
+            return try await finish(failed: error)
         }
         // Join the group and let the next caller write (true once the group's COMMIT is on
         // disk), or be the last and commit (false).
@@ -61,18 +62,18 @@ final class SQLiteWriter: Sendable {
         }
         if !grouped {
             defer { passTurn() }
-            try commit()
+            try await commit()
         }
         return try outcome.get()
     }
 
     /// A caller's body threw. Undo its writes, keep the group's, and pass the turn on.
-    private func finish<T>(failed error: any Error) throws -> T {
+    private func finish<T>(failed error: any Error) async throws -> T {
         if handle.inTransaction {
             try? handle.execute("ROLLBACK TO caller")
             try? handle.execute("RELEASE caller")
             // Commit the group's writes unless someone else is queued to carry them on.
-            if state.withLock({ $0.queue.isEmpty }) { try? commit() }
+            if state.withLock({ $0.queue.isEmpty }) { try? await commit() }
         } else {
             // SQLite rolled the whole transaction back: the group's writes are gone with it.
             failGroup(error)
@@ -81,10 +82,12 @@ final class SQLiteWriter: Sendable {
         throw error
     }
 
-    /// Commits the open transaction for the whole group and tells each member.
-    private func commit() throws {
+    /// Commits the open transaction for the whole group and tells each member. The COMMIT waits
+    /// for the disk, so it runs on NIO's blocking-I/O pool rather than on one of the few threads
+    /// that serve requests.
+    private func commit() async throws {
         do {
-            try handle.execute("COMMIT")
+            try await NIOThreadPool.singleton.runIfActive { [handle] in try handle.execute("COMMIT") }
         } catch {
             if handle.inTransaction { try? handle.execute("ROLLBACK") }
             failGroup(error)
@@ -124,7 +127,7 @@ final class SQLiteWriter: Sendable {
     /// Closes the connection once no transaction is using it.
     func close() async {
         await takeTurn()
-        if handle.inTransaction { try? commit() }  // a group that handed its turn to this close
+        if handle.inTransaction { try? await commit() }  // a group that handed its turn to this close
         handle.close()
     }
 }
