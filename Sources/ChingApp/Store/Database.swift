@@ -94,7 +94,7 @@ public final class Database: Sendable {
     }
 
     /// Runs `body` in one transaction: all of its writes land, or none do.
-    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
         case .sqlite(let writer, _):
             return try await writer.transaction(logger: logger, body)
@@ -118,7 +118,7 @@ public final class Database: Sendable {
         switch backend {
         case .sqlite(let writer, let readers):
             readers.close()
-            await writer.close()
+            await writer.close(logger: logger)
         case .postgres:
             break  // the client closes when its service ends
         }

@@ -6,17 +6,20 @@ import Synchronization
 /// The SQLite writer connection, with group commit.
 ///
 /// SQLite has one writer at a time, so transactions take turns on one connection, first come
-/// first served. With `synchronous=FULL` every COMMIT waits for the disk (an fsync), and while
-/// it waits nobody else can write: that fsync, not the SQL, was what limited charges per second.
-/// So a transaction that finishes while others are queued does not commit on its own. It
-/// releases its savepoint and hands the open transaction to the next in line, and waits; the
-/// last of the group (nobody waiting, or `groupLimit` reached) commits for all of them, and
-/// then each caller returns. Nobody returns before its writes are on disk, so "committed" means
-/// the same as before: durable.
+/// first served. Two things made those turns slow under load. With `synchronous=FULL` every
+/// COMMIT waits for the disk (an fsync) while nobody else can write. And handing the turn from
+/// one request's task to the next waited for that task to be scheduled on a busy thread pool,
+/// with the writer idle meanwhile.
 ///
-/// Each caller's body runs inside its own savepoint, so a body that throws undoes only its own
-/// writes. If SQLite itself abandons the transaction (a full disk, an I/O error), or the COMMIT
-/// fails, every caller of the group gets the error, and none of their writes land.
+/// So callers queue their transaction bodies, and one of them, the leader, runs the queue: it
+/// opens a transaction, runs up to `groupLimit` bodies one after the other (each in its own
+/// savepoint), commits them all with one COMMIT, and only then tells each caller its outcome.
+/// Nobody returns before its writes are on disk, so "committed" means the same as before. When
+/// the leader's own body is done and others are queued, the first of them leads next.
+///
+/// A body that throws undoes only its own writes. If SQLite itself abandons the transaction (a
+/// full disk, an I/O error) or the COMMIT fails, every caller whose writes were in it gets the
+/// error, and none of those writes land.
 final class SQLiteWriter: Sendable {
     let handle: SQLiteHandle
     private let state = Mutex<State>(State())
@@ -24,110 +27,112 @@ final class SQLiteWriter: Sendable {
     static let groupLimit = 16
 
     private struct State {
-        var busy = false
-        /// Callers waiting for their turn, first come first served.
-        var queue: [CheckedContinuation<Void, Never>] = []
-        /// Callers whose bodies succeeded inside the open transaction, waiting for its COMMIT
-        /// (resumed with `true` once it is on disk).
-        var group: [CheckedContinuation<Bool, any Error>] = []
+        var leading = false
+        var queue: [Job] = []
         var commits = 0
     }
 
-    /// Callers waiting for their turn, and COMMITs so far: what the tests observe of grouping.
+    /// One caller's transaction. The leader writes `result` before resuming `waiter`, and the
+    /// caller reads it after: the continuation orders the two, hence `@unchecked Sendable`.
+    private final class Job: @unchecked Sendable {
+        let body: @Sendable (any SQLDatabase) async throws -> any Sendable
+        var result: Result<any Sendable, any Error> = .failure(CancellationError())
+        /// Resumed with `true` to lead, `false` once `result` is final.
+        var waiter: CheckedContinuation<Bool, Never>?
+        init(_ body: @escaping @Sendable (any SQLDatabase) async throws -> any Sendable) { self.body = body }
+    }
+
+    /// Callers waiting, and COMMITs so far: what the tests observe of grouping.
     var waiting: Int { state.withLock { $0.queue.count } }
     var commits: Int { state.withLock { $0.commits } }
 
     init(handle: SQLiteHandle) { self.handle = handle }
 
-    func transaction<T: Sendable>(logger: Logger, _ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        await takeTurn()
-        let outcome: Result<T, any Error>
-        do {
-            if !handle.inTransaction { try handle.execute("BEGIN IMMEDIATE") }
-            try handle.execute("SAVEPOINT caller")
-            outcome = .success(try await body(SQLiteSession(handle: handle, logger: logger)))
-            try handle.execute("RELEASE caller")
-        } catch {
-            return try await finish(failed: error)
-        }
-        // Join the group and let the next caller write (true once the group's COMMIT is on
-        // disk), or be the last and commit (false).
-        let grouped = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
-            let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                guard !state.queue.isEmpty, state.group.count + 1 < Self.groupLimit else { return nil }
-                state.group.append(continuation)
-                return state.queue.removeFirst()
+    func transaction<T: Sendable>(logger: Logger, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let job = Job { try await body($0) }
+        let lead = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let now = state.withLock { state -> Bool in
+                state.queue.append(job)
+                if state.leading {
+                    job.waiter = continuation
+                    return false
+                }
+                state.leading = true
+                return true
             }
-            if let next { next.resume() } else { continuation.resume(returning: false) }
+            if now { continuation.resume(returning: true) }
         }
-        if !grouped {
-            defer { passTurn() }
-            try await commit()
-        }
-        return try outcome.get()
+        if lead { await runQueue(until: job, logger: logger) }
+        return try job.result.get() as! T
     }
 
-    /// A caller's body threw. Undo its writes, keep the group's, and pass the turn on.
-    private func finish<T>(failed error: any Error) async throws -> T {
-        if handle.inTransaction {
-            try? handle.execute("ROLLBACK TO caller")
-            try? handle.execute("RELEASE caller")
-            // Commit the group's writes unless someone else is queued to carry them on.
-            if state.withLock({ $0.queue.isEmpty }) { try? await commit() }
-        } else {
-            // SQLite rolled the whole transaction back: the group's writes are gone with it.
-            failGroup(error)
+    /// Runs queued transactions in groups until `own` is done, then passes the lead on.
+    private func runQueue(until own: Job, logger: Logger) async {
+        while true {
+            let group = state.withLock { state in
+                let group = Array(state.queue.prefix(Self.groupLimit))
+                state.queue.removeFirst(group.count)
+                return group
+            }
+            await run(group, logger: logger)
+            for job in group where job !== own { job.waiter?.resume(returning: false) }
+            guard group.contains(where: { $0 === own }) else { continue }
+            // The next leader's job stays queued: it runs it in its own first group.
+            let nextLeader = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                guard let next = state.queue.first else {
+                    state.leading = false
+                    return nil
+                }
+                defer { next.waiter = nil }
+                return next.waiter
+            }
+            nextLeader?.resume(returning: true)
+            return
         }
-        passTurn()
-        throw error
     }
 
-    /// Commits the open transaction for the whole group and tells each member. The COMMIT waits
-    /// for the disk, so it runs on NIO's blocking-I/O pool rather than on one of the few threads
-    /// that serve requests.
-    private func commit() async throws {
+    /// One transaction for the whole group, each body in its own savepoint, then one COMMIT.
+    private func run(_ group: [Job], logger: Logger) async {
+        let session = SQLiteSession(handle: handle, logger: logger)
+        var landed: [Job] = []  // bodies that succeeded in the open transaction
+        for job in group {
+            do {
+                if !handle.inTransaction { try handle.execute("BEGIN IMMEDIATE") }
+                try handle.execute("SAVEPOINT caller")
+            } catch {
+                job.result = .failure(error)
+                continue
+            }
+            do {
+                job.result = .success(try await job.body(session))
+                try handle.execute("RELEASE caller")
+                landed.append(job)
+            } catch {
+                job.result = .failure(error)
+                if handle.inTransaction {
+                    try? handle.execute("ROLLBACK TO caller")
+                    try? handle.execute("RELEASE caller")
+                } else {
+                    // SQLite rolled the whole transaction back: the writes before this one are gone too.
+                    for earlier in landed { earlier.result = .failure(error) }
+                    landed = []
+                }
+            }
+        }
+        guard handle.inTransaction else { return }
         do {
+            // The COMMIT waits for the disk: on NIO's blocking-I/O pool, not a request thread.
             try await NIOThreadPool.singleton.runIfActive { [handle] in try handle.execute("COMMIT") }
+            state.withLock { $0.commits += 1 }
         } catch {
             if handle.inTransaction { try? handle.execute("ROLLBACK") }
-            failGroup(error)
-            throw error
+            for job in landed { job.result = .failure(error) }
         }
-        let members = state.withLock { state in
-            state.commits += 1
-            defer { state.group = [] }
-            return state.group
-        }
-        for member in members { member.resume(returning: true) }
-    }
-
-    private func failGroup(_ error: any Error) {
-        for member in state.withLock({ state in defer { state.group = [] }; return state.group }) { member.resume(throwing: error) }
-    }
-
-    private func takeTurn() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { state -> Bool in
-                if !state.busy { state.busy = true; return true }
-                state.queue.append(continuation)
-                return false
-            }
-            if now { continuation.resume() }
-        }
-    }
-
-    private func passTurn() {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if state.queue.isEmpty { state.busy = false; return nil }
-            return state.queue.removeFirst()
-        }
-        next?.resume()
     }
 
     /// Closes the connection once no transaction is using it.
-    func close() async {
-        await takeTurn()
-        if handle.inTransaction { try? await commit() }  // a group that handed its turn to this close
+    func close(logger: Logger) async {
+        _ = try? await transaction(logger: logger) { _ in }
         handle.close()
     }
 }
