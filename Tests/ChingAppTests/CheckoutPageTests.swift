@@ -576,3 +576,26 @@ struct ClientAddressTests {
         #expect(limiter.attempt(from: limiter.clientAddress(peer: "10.0.0.1", forwardedFor: "203.0.113.8"), at: now) == nil)
     }
 }
+
+@Suite("Page strings")
+struct LocalizationTests {
+    let localization = Localization(strings: [
+        .en: ["three_ds_body": "Your bank asks you to confirm this payment of {amount} to {merchant}.", "plain": "No placeholders"],
+        .he: ["three_ds_body": "הבנק מבקש לאשר תשלום של {amount} ל{merchant}.", "plain": "בלי"],
+    ])
+
+    @Test("Placeholders are filled once: a merchant named like a placeholder is shown as typed")
+    func placeholdersFilledOnce() {
+        #expect(localization.text("three_ds_body", .en, ["amount": "₪80.00", "merchant": "{amount} Ltd"])
+                == "Your bank asks you to confirm this payment of ₪80.00 to {amount} Ltd.")
+        #expect(localization.text("three_ds_body", .he, ["amount": "‏80.00 ₪", "merchant": "קפה"]) == "הבנק מבקש לאשר תשלום של ‏80.00 ₪ לקפה.")
+    }
+
+    @Test("Unknown placeholders, unmatched braces and missing keys are left as they are")
+    func leftAlone() {
+        #expect(localization.text("three_ds_body", .en, ["amount": "₪1.00"]) == "Your bank asks you to confirm this payment of ₪1.00 to {merchant}.")
+        #expect(localization.text("plain", .en, ["x": "y"]) == "No placeholders")
+        #expect(localization.text("missing_key", .en) == "missing_key")
+        #expect(Localization(strings: [.en: ["open": "a {b"]]).text("open", .en, ["b": "c"]) == "a {b")
+    }
+}

@@ -18,6 +18,8 @@ final class BrandingStore: Sendable {
     private let state = Mutex<[String: Entry]>([:])
     /// Which slug folders' brand.json name which project, rebuilt when the root's folders or those files change.
     private let slugIndex = Mutex<(stamp: String, folders: [String: String])>(("", [:]))
+    /// Each brand folder's file names, read again only when the folder's own stamp changes.
+    private let listings = Mutex<[String: (stamp: String, names: [String])]>([:])
 
     struct Entry: Sendable {
         var folder: String
@@ -38,7 +40,7 @@ final class BrandingStore: Sendable {
     /// The project's brand (nil: the stock look) and the template library to render its pages with.
     func brand(projectID: String, folderName: String?) -> (brand: Brand?, library: MustacheLibrary?) {
         guard let folder = folder(projectID: projectID, folderName: folderName) else { return (nil, nil) }
-        let stamp = Self.stamp(folder)
+        let stamp = stamp(folder)
         if let entry = state.withLock({ $0[projectID] }), entry.folder == folder, entry.stamp == stamp {
             return (entry.current ?? entry.lastGood, entry.library)
         }
@@ -73,9 +75,9 @@ final class BrandingStore: Sendable {
 
     private static func directory(_ root: String, _ name: String) -> String? {
         guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else { return nil }
-        var isDirectory: ObjCBool = false
         let path = "\(root)/\(name)"
-        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue ? path : nil
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR ? path : nil
     }
 
     private func slugFolders() -> [String: String] {
@@ -95,10 +97,18 @@ final class BrandingStore: Sendable {
     }
 
     /// What changes when any file in the folder is edited, added or removed: names, sizes and
-    /// modification times, read with plain `stat` (this runs on every page view).
-    static func stamp(_ folder: String) -> String {
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
-        return files.map { name in "\(name):\(fileStamp("\(folder)/\(name)"))" }.joined(separator: "|")
+    /// modification times, read with plain `stat` (this runs on every page view). Adding,
+    /// removing or renaming a file (as editors save) moves the folder's own modification time,
+    /// so the listing is read again only then; an edit in place moves the file's.
+    func stamp(_ folder: String) -> String {
+        let folderStamp = Self.fileStamp(folder)
+        var names = listings.withLock { $0[folder].flatMap { $0.stamp == folderStamp ? $0.names : nil } }
+        if names == nil {
+            let listed = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
+            listings.withLock { $0[folder] = (folderStamp, listed) }
+            names = listed
+        }
+        return ([folderStamp] + (names ?? []).map { name in "\(name):\(Self.fileStamp("\(folder)/\(name)"))" }).joined(separator: "|")
     }
 
     /// Size and modification time (nanoseconds), or "-" when the file cannot be read.

@@ -26,11 +26,19 @@ struct Localization: Sendable {
 
     func table(_ locale: ChingDomain.Locale) -> [String: String] { strings[locale] ?? [:] }
 
-    /// The string for `key` with `{name}` placeholders filled in.
+    /// The string for `key` with `{name}` placeholders filled in, in one pass: a value is never
+    /// searched for placeholders itself (a merchant named "{amount}" stays as typed).
     func text(_ key: String, _ locale: ChingDomain.Locale, _ values: [String: String] = [:]) -> String {
-        var text = strings[locale]?[key] ?? key
-        for (name, value) in values { text = text.replacingOccurrences(of: "{\(name)}", with: value) }
-        return text
+        let template = strings[locale]?[key] ?? key
+        guard !values.isEmpty else { return template }
+        var text = "", rest = Substring(template)
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            text += rest[..<open]
+            let name = String(rest[rest.index(after: open)..<close])
+            text += values[name] ?? String(rest[open...close])
+            rest = rest[rest.index(after: close)...]
+        }
+        return text + rest
     }
 
     func money(_ agorot: Int64, _ locale: ChingDomain.Locale) -> String { Money.format(agorot, locale: locale) }
