@@ -9,6 +9,7 @@ import Logging
 import NIOCore
 import SQLKit
 import ServiceLifecycle
+import Synchronization
 
 /// Everything `buildApplication` needs. The server command fills it from flags, the environment
 /// and defaults; tests fill it directly (a temporary database, a fixed clock, a captured logger).
@@ -59,7 +60,7 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
     let database = try await Database.open(configuration.databaseURL, logger: configuration.logger)
     var services: AppServices, pages: PageRenderer
     do {
-        services = try makeServices(configuration, database: database)
+        services = makeServices(configuration, database: database)
         pages = try await PageRenderer.load(templatesDirectory: "\(configuration.resourcesDirectory)/Templates", publicURL: configuration.publicURL)
         services.branding = BrandingStore(root: configuration.brandingDirectory, stock: pages.library, logger: configuration.logger)
     } catch {
@@ -132,9 +133,9 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
     return app
 }
 
-func makeServices(_ configuration: AppConfiguration, database: Database) throws -> AppServices {
+func makeServices(_ configuration: AppConfiguration, database: Database) -> AppServices {
     AppServices(database: database, clock: configuration.clock, ids: configuration.ids, sandbox: SandboxProvider(ids: configuration.ids),
-                publicURL: configuration.publicURL, documentFont: try loadDocumentFont(), logger: configuration.logger)
+                publicURL: configuration.publicURL, documentFont: DocumentFont(), logger: configuration.logger)
 }
 
 /// One round of the background clean-up (expired sessions, stale authorizations), for tests
@@ -143,7 +144,7 @@ public func sweep(_ configuration: AppConfiguration, projectID: String? = nil)
     async throws -> (expiredSessions: Int, canceledAuthorizations: Int, expiredSetupSessions: Int)
 {
     try await Database.withMigrated(configuration.databaseURL, logger: configuration.logger) { database in
-        let report = try await Sweeper(services: try makeServices(configuration, database: database), projectID: projectID).sweep()
+        let report = try await Sweeper(services: makeServices(configuration, database: database), projectID: projectID).sweep()
         return (report.expiredSessions, report.canceledAuthorizations, report.expiredSetupSessions)
     }
 }
@@ -155,7 +156,7 @@ public func deliverWebhooks(_ configuration: AppConfiguration, projectID: String
     try await Database.withMigrated(configuration.databaseURL, logger: configuration.logger) { database in
         let client = WebhookWorker.makeClient()
         do {
-            let worker = WebhookWorker(services: try makeServices(configuration, database: database), client: client, projectID: projectID)
+            let worker = WebhookWorker(services: makeServices(configuration, database: database), client: client, projectID: projectID)
             let count = try await worker.deliverDue(stopAfterClaim: stopAfterClaim)
             try await client.shutdown()
             return count
@@ -198,11 +199,22 @@ private struct DatabaseCloser: Service {
     }
 }
 
-func loadDocumentFont() throws -> TrueTypeFont {
-    guard let url = Bundle.module.url(forResource: "DejaVuSans", withExtension: "ttf", subdirectory: "Fonts")
-        ?? Bundle.module.url(forResource: "DejaVuSans", withExtension: "ttf")
-    else { throw ConfigurationError("The document font is missing from the bundle.") }
-    return try TrueTypeFont(data: Array(try Data(contentsOf: url)))
+/// The font of the tax-document PDFs, read at the first PDF rather than at start: it is 0.8 MB,
+/// and a process that serves pages and API calls may never render a PDF.
+final class DocumentFont: Sendable {
+    private let loaded = Mutex<TrueTypeFont?>(nil)
+
+    func font() throws -> TrueTypeFont {
+        try loaded.withLock { loaded in
+            if let font = loaded { return font }
+            guard let url = Bundle.module.url(forResource: "DejaVuSans", withExtension: "ttf", subdirectory: "Fonts")
+                ?? Bundle.module.url(forResource: "DejaVuSans", withExtension: "ttf")
+            else { throw ConfigurationError("The document font is missing from the bundle.") }
+            let font = try TrueTypeFont(data: Array(try Data(contentsOf: url)))
+            loaded = font
+            return font
+        }
+    }
 }
 
 struct ConfigurationError: Error, CustomStringConvertible {

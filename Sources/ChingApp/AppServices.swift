@@ -16,7 +16,7 @@ public struct AppServices: Sendable {
     public let sandbox: any PaymentProvider
     /// Where the hosted pages and PDFs are reached from outside (`http://127.0.0.1:8080`).
     public let publicURL: String
-    let documentFont: TrueTypeFont
+    let documentFont: DocumentFont
     let logger: Logger
     /// The projects' branding folders (nil where no pages are served, as in a one-off sweep).
     var branding: BrandingStore? = nil

@@ -61,7 +61,7 @@ struct DocumentsAPI: Sendable {
     }
 
     static func pdfResponse(_ row: any SQLRow, services: AppServices) throws -> Response {
-        let bytes = TaxDocumentPDF.render(try pdfContent(row), font: services.documentFont)
+        let bytes = TaxDocumentPDF.render(try pdfContent(row), font: try services.documentFont.font())
         return Response(
             status: .ok,
             headers: [.contentType: "application/pdf", .cacheControl: "private, no-store",
