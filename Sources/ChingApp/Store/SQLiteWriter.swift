@@ -24,7 +24,7 @@ final class SQLiteWriter: Sendable {
     let handle: SQLiteHandle
     private let state = Mutex<State>(State())
     /// The most transactions one COMMIT covers: bounds how long the first of a group waits.
-    static let groupLimit = 16
+    static let groupLimit = 64
 
     private struct State {
         var leading = false
