@@ -18,6 +18,8 @@ final class BrandingStore: Sendable {
     private let state = Mutex<[String: Entry]>([:])
     /// Which slug folders' brand.json name which project, rebuilt when the root's folders or those files change.
     private let slugIndex = Mutex<(stamp: String, folders: [String: String])>(("", [:]))
+    /// Each project's folder (or none), as resolved under the root's stamp.
+    private let resolved = Mutex<(stamp: String, folders: [String: String?])>(("", [:]))
     /// Each brand folder's file names, read again only when the folder's own stamp changes.
     private let listings = Mutex<[String: (stamp: String, names: [String])]>([:])
 
@@ -68,9 +70,17 @@ final class BrandingStore: Sendable {
     /// `<root>/<project id>/`; else a folder whose brand.json says `"project": "<project id>"`;
     /// else `<root>/<folder name>/` when the project names one (`ching project create --branding`).
     func folder(projectID: String, folderName: String?) -> String? {
-        if let path = Self.directory(root, projectID) { return path }
-        if let slug = slugFolders()[projectID], let path = Self.directory(root, slug) { return path }
-        return folderName.flatMap { Self.directory(root, $0) }
+        // Which folders exist changes only with the root's own modification time.
+        let (rootStamp, slugs) = slugFolders()
+        let key = projectID + "/" + (folderName ?? "")
+        if let cached = resolved.withLock({ $0.stamp == rootStamp ? $0.folders[key] : nil }) { return cached }
+        let folder = Self.directory(root, projectID) ?? slugs[projectID].flatMap { Self.directory(root, $0) }
+            ?? folderName.flatMap { Self.directory(root, $0) }
+        resolved.withLock { resolved in
+            if resolved.stamp != rootStamp { resolved = (rootStamp, [:]) }
+            resolved.folders[key] = .some(folder)
+        }
+        return folder
     }
 
     private static func directory(_ root: String, _ name: String) -> String? {
@@ -80,11 +90,12 @@ final class BrandingStore: Sendable {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR ? path : nil
     }
 
-    private func slugFolders() -> [String: String] {
+    /// The root's stamp, and which slug folder's brand.json names which project.
+    private func slugFolders() -> (stamp: String, folders: [String: String]) {
         // The root's own modification time changes when a folder is added, removed or renamed; a
         // brand.json that starts naming a project in place is noticed with the next such change.
         let stamp = Self.fileStamp(root)
-        if let cached = slugIndex.withLock({ $0.stamp == stamp ? $0.folders : nil }) { return cached }
+        if let cached = slugIndex.withLock({ $0.stamp == stamp ? $0.folders : nil }) { return (stamp, cached) }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted().filter { !$0.hasPrefix(".") }
         var folders: [String: String] = [:]
         for name in names {
@@ -93,7 +104,7 @@ final class BrandingStore: Sendable {
             folders[project] = name
         }
         slugIndex.withLock { $0 = (stamp, folders) }
-        return folders
+        return (stamp, folders)
     }
 
     /// What changes when any file in the folder is edited, added or removed: names, sizes and
