@@ -178,15 +178,7 @@ struct SQLiteStoreRow: SQLRow {
     func decodeNil(column: String) throws -> Bool { columns[column].map { values[Int($0)] == .null } ?? true }
     func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
         guard let index = columns[column] else { throw SQLiteFailure(code: SQLITE_ERROR, message: "No column \(column) in the result") }
-        let value = values[Int(index)]
-        // Text and integers (the product's strings, amounts, flags and times) without the
-        // Decoder machinery, which cost a charge's transaction more than its SQL did.
-        switch value {
-        case .text(let text): if let text = text as? D { return text }
-        case .integer(let integer): if let integer = Int64(integer) as? D { return integer }
-        default: break
-        }
-        return try SQLiteDataDecoder().decode(D.self, from: value)
+        return try SQLiteDataDecoder().decode(D.self, from: values[Int(index)])
     }
 }
 
