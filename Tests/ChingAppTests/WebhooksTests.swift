@@ -38,8 +38,10 @@ final class WebhookReceiver: Sendable {
             return Response(status: .init(code: status), headers: headers)
         }
         let (ports, continuation) = AsyncStream<Int>.makeStream()
+        // The receiver is stopped by cancelling its task, which Hummingbird logs as an error
+        // ("Waiting on child channel: CancellationError"): only critical messages are wanted here.
         var logger = Logger(label: "receiver")
-        logger.logLevel = .error
+        logger.logLevel = .critical
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) }, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
