@@ -69,6 +69,51 @@ struct SQLiteWriterTests {
         await writer.close(logger: logger)
     }
 
+    @Test("When the whole transaction is lost mid-group, the callers before it get the error and the ones after it still land")
+    func abandonedTransaction() async throws {
+        let (writer, reader) = try open()
+        defer { reader.close(); try? FileManager.default.removeItem(atPath: path) }
+        struct Lost: Error {}
+        let release = Shared<CheckedContinuation<Void, Never>?>(nil)
+        let results = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            group.addTask {
+                try await writer.transaction(logger: logger) { _ in
+                    await withCheckedContinuation { continuation in release.value.withLock { $0 = continuation } }
+                }
+                return (0, "ok")
+            }
+            while release.value.withLock({ $0 == nil }) { await Task.yield() }
+            // Queued one at a time, so the group runs them in this order.
+            for index in 1...5 {
+                group.addTask {
+                    do {
+                        try await writer.transaction(logger: logger) { db in
+                            try await db.raw("INSERT INTO items (id, note) VALUES (\(bind: index), \(bind: "n\(index)"))").run()
+                            if index == 3 {
+                                // As SQLite does after an I/O error: the whole transaction is gone.
+                                try await db.raw("ROLLBACK").run()
+                                throw Lost()
+                            }
+                        }
+                        return (index, "ok")
+                    } catch is Lost {
+                        return (index, "lost")
+                    } catch {
+                        return (index, "error")
+                    }
+                }
+                while writer.waiting < index { await Task.yield() }
+            }
+            release.value.withLock { $0?.resume() }
+            return try await group.reduce(into: [Int: String]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(results == [0: "ok", 1: "lost", 2: "lost", 3: "lost", 4: "ok", 5: "ok"])
+        var ids: [Int] = []
+        try reader.run("SELECT id FROM items ORDER BY id", binds: []) { row in ids.append((try? row.decode(column: "id", as: Int.self)) ?? -1) }
+        #expect(ids == [4, 5])
+        await writer.close(logger: logger)
+    }
+
     @Test("A caller's writes are visible to other connections as soon as its transaction returns")
     func committedOnReturn() async throws {
         let (writer, reader) = try open()
