@@ -54,6 +54,7 @@ final class WebhookReceiver: Sendable {
 }
 
 extension TestApp {
+    @discardableResult
     func deliver(_ projectID: String, stopAfterClaim: Bool = false) async throws -> Int {
         try await deliverWebhooks(configuration, projectID: projectID, stopAfterClaim: stopAfterClaim)
     }
