@@ -114,6 +114,39 @@ struct SQLiteWriterTests {
         await writer.close(logger: logger)
     }
 
+    @Test("Cancelling the task that leads the queue does not roll back the group it runs")
+    func leaderCancelled() async throws {
+        let (writer, reader) = try open()
+        defer { reader.close(); try? FileManager.default.removeItem(atPath: path) }
+        let release = Shared<CheckedContinuation<Void, Never>?>(nil)
+        let leader = Task {
+            try await writer.transaction(logger: logger) { db in
+                try await db.raw("INSERT INTO items (id, note) VALUES (0, 'leader')").run()
+                await withCheckedContinuation { continuation in release.value.withLock { $0 = continuation } }
+            }
+        }
+        while release.value.withLock({ $0 == nil }) { await Task.yield() }
+        let others = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 1...3 {
+                    group.addTask {
+                        try await writer.transaction(logger: logger) { db in
+                            try await db.raw("INSERT INTO items (id, note) VALUES (\(bind: index), \(bind: "n\(index)"))").run()
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        while writer.waiting < 3 { await Task.yield() }
+        leader.cancel()
+        release.value.withLock { $0?.resume() }
+        try await leader.value
+        try await others.value
+        #expect(try count(reader) == 4)
+        await writer.close(logger: logger)
+    }
+
     @Test("A caller's writes are visible to other connections as soon as its transaction returns")
     func committedOnReturn() async throws {
         let (writer, reader) = try open()

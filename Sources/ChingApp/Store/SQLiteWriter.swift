@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import NIOPosix
 import SQLKit
 import Synchronization
@@ -121,8 +122,12 @@ final class SQLiteWriter: Sendable {
         }
         guard handle.inTransaction else { return }
         do {
-            // The COMMIT waits for the disk: on NIO's blocking-I/O pool, not a request thread.
-            try await NIOThreadPool.singleton.runIfActive { [handle] in try handle.execute("COMMIT") }
+            // The COMMIT waits for the disk: on NIO's blocking-I/O pool, not a request thread. Not
+            // the cancellable variant: the leader's request being cancelled (its client gone) must
+            // not roll back the group's writes.
+            try await NIOThreadPool.singleton.runIfActive(eventLoop: MultiThreadedEventLoopGroup.singleton.any()) { [handle] in
+                try handle.execute("COMMIT")
+            }.get()
             state.withLock { $0.commits += 1 }
         } catch {
             if handle.inTransaction { try? handle.execute("ROLLBACK") }
