@@ -98,6 +98,8 @@ struct SQLiteWriterTests {
                         return (index, "ok")
                     } catch is Lost {
                         return (index, "lost")
+                    } catch is TransactionLost {
+                        return (index, "rolled back with the group")
                     } catch {
                         return (index, "error")
                     }
@@ -107,7 +109,8 @@ struct SQLiteWriterTests {
             release.value.withLock { $0?.resume() }
             return try await group.reduce(into: [Int: String]()) { $0[$1.0] = $1.1 }
         }
-        #expect(results == [0: "ok", 1: "lost", 2: "lost", 3: "lost", 4: "ok", 5: "ok"])
+        // 3 gets its own error; 1 and 2, whose writes went with it, are told their transaction was lost.
+        #expect(results == [0: "ok", 1: "rolled back with the group", 2: "rolled back with the group", 3: "lost", 4: "ok", 5: "ok"])
         var ids: [Int] = []
         try reader.run("SELECT id FROM items ORDER BY id", binds: []) { row in ids.append((try? row.decode(column: "id", as: Int.self)) ?? -1) }
         #expect(ids == [4, 5])
@@ -145,6 +148,34 @@ struct SQLiteWriterTests {
         try await others.value
         #expect(try count(reader) == 4)
         await writer.close(logger: logger)
+    }
+
+    @Test("After close, transactions are refused instead of reaching a closed connection; queued ones still ran")
+    func closeDrainsThenRefuses() async throws {
+        let (writer, reader) = try open()
+        defer { reader.close(); try? FileManager.default.removeItem(atPath: path) }
+        let release = Shared<CheckedContinuation<Void, Never>?>(nil)
+        let first = Task {
+            try await writer.transaction(logger: logger) { db in
+                try await db.raw("INSERT INTO items (id, note) VALUES (1, 'before close')").run()
+                await withCheckedContinuation { continuation in release.value.withLock { $0 = continuation } }
+            }
+        }
+        while release.value.withLock({ $0 == nil }) { await Task.yield() }
+        let queued = Task {
+            try await writer.transaction(logger: logger) { db in try await db.raw("INSERT INTO items (id, note) VALUES (2, 'queued')").run() }
+        }
+        while writer.waiting < 1 { await Task.yield() }
+        let closing = Task { await writer.close(logger: logger) }
+        while writer.waiting < 2 { await Task.yield() }
+        await #expect(throws: SQLiteFailure.self) {
+            try await writer.transaction(logger: logger) { db in try await db.raw("INSERT INTO items (id, note) VALUES (3, 'after close')").run() }
+        }
+        release.value.withLock { $0?.resume() }
+        try await first.value
+        try await queued.value
+        await closing.value
+        #expect(try count(reader) == 2)
     }
 
     @Test("A caller's writes are visible to other connections as soon as its transaction returns")

@@ -9,6 +9,7 @@ import PostgresNIO
 import SQLKit
 import ServiceLifecycle
 import Synchronization
+import VaporCSQLite
 
 /// The one way the product reaches its database: SQLite (one file, the default) or PostgreSQL.
 ///
@@ -148,7 +149,9 @@ final class SQLiteReaders: Sendable {
     init(path: String) { self.path = path }
 
     func take() throws -> SQLiteHandle {
-        if let handle = idle.withLock({ $0.handles.popLast() }) { return handle }
+        let (handle, closed) = idle.withLock { ($0.handles.popLast(), $0.closed) }
+        if let handle { return handle }
+        guard !closed else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "The database is closed.") }
         return try SQLiteHandle(path: path)
     }
 

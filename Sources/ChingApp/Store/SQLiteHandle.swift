@@ -26,6 +26,7 @@ final class SQLiteHandle: @unchecked Sendable {
 
     private struct Statement {
         let pointer: OpaquePointer
+        var columnCount: Int32
         var columns: [String: Int32]
     }
 
@@ -71,9 +72,9 @@ final class SQLiteHandle: @unchecked Sendable {
             if code == SQLITE_DONE { return }
             guard code == SQLITE_ROW else { throw failure(code) }
             let count = sqlite_nio_sqlite3_column_count(pointer)
-            if statement.columns.count != Int(count) {
+            if statement.columnCount != count {
                 // A schema change recompiled the statement with other columns: name them again.
-                statement.columns = Self.columnNames(pointer)
+                statement = Statement(pointer: pointer, columnCount: count, columns: Self.columnNames(pointer))
                 statements[sql] = statement
             }
             onRow(SQLiteStoreRow(columns: statement.columns, values: (0..<count).map { Self.value(pointer, $0) }))
@@ -86,7 +87,12 @@ final class SQLiteHandle: @unchecked Sendable {
         statements.values.reduce(0) { $0 + Int(sqlite_nio_sqlite3_stmt_status($1.pointer, SQLITE_STMTSTATUS_REPREPARE, 0)) }
     }
 
+    private var closed = false
+
+    /// Closes the connection; a second call does nothing.
     func close() {
+        guard !closed else { return }
+        closed = true
         for statement in statements.values { sqlite_nio_sqlite3_finalize(statement.pointer) }
         statements = [:]
         sqlite_nio_sqlite3_close_v2(raw)
@@ -102,7 +108,7 @@ final class SQLiteHandle: @unchecked Sendable {
         let code = sqlite_nio_sqlite3_prepare_v3(raw, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &pointer, nil)
         guard code == SQLITE_OK else { throw failure(code) }
         guard let pointer else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "No statement in: \(sql)") }
-        let statement = Statement(pointer: pointer, columns: Self.columnNames(pointer))
+        let statement = Statement(pointer: pointer, columnCount: sqlite_nio_sqlite3_column_count(pointer), columns: Self.columnNames(pointer))
         statements[sql] = statement
         return statement
     }

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SQLKit
+import VaporCSQLite
 import Synchronization
 
 /// The SQLite writer connection, with group commit.
@@ -29,6 +30,8 @@ final class SQLiteWriter: Sendable {
 
     private struct State {
         var leading = false
+        /// Set by `close`: later transactions are refused rather than run on a closed connection.
+        var closed = false
         var queue: [Job] = []
         var commits = 0
     }
@@ -38,8 +41,8 @@ final class SQLiteWriter: Sendable {
     private final class Job: @unchecked Sendable {
         let body: @Sendable (any SQLDatabase) async throws -> any Sendable
         var result: Result<any Sendable, any Error> = .failure(CancellationError())
-        /// Resumed with `true` to lead, `false` once `result` is final.
-        var waiter: CheckedContinuation<Bool, Never>?
+        /// Resumed with `.lead` to lead the queue, or `.done` once `result` is final.
+        var waiter: CheckedContinuation<Turn, Never>?
         init(_ body: @escaping @Sendable (any SQLDatabase) async throws -> any Sendable) { self.body = body }
     }
 
@@ -50,21 +53,40 @@ final class SQLiteWriter: Sendable {
     init(handle: SQLiteHandle) { self.handle = handle }
 
     func transaction<T: Sendable>(logger: Logger, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let job = Job { try await body($0) }
-        let lead = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let now = state.withLock { state -> Bool in
+        try await run(Job { try await body($0) }, closing: false, logger: logger).get() as! T
+    }
+
+    /// Closes the connection after every transaction queued before this call; later ones are refused.
+    func close(logger: Logger) async {
+        _ = try? await run(Job { _ in }, closing: true, logger: logger).get()
+        handle.close()
+    }
+
+    /// What a queued caller is told: lead the queue, its outcome is final, or the database is closed.
+    private enum Turn { case lead, done, refused }
+
+    /// Queues `job` and waits for its outcome, leading the queue if nobody else does.
+    private func run(_ job: Job, closing: Bool, logger: Logger) async throws -> Result<any Sendable, any Error> {
+        let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
+            let now = state.withLock { state -> Turn? in
+                if state.closed { return .refused }
+                if closing { state.closed = true }
                 state.queue.append(job)
                 if state.leading {
-                    job.waiter = continuation
-                    return false
+                    job.waiter = continuation  // resumed by the leader
+                    return nil
                 }
                 state.leading = true
-                return true
+                return .lead
             }
-            if now { continuation.resume(returning: true) }
+            if let now { continuation.resume(returning: now) }
         }
-        if lead { await runQueue(until: job, logger: logger) }
-        return try job.result.get() as! T
+        switch turn {
+        case .refused: throw SQLiteFailure(code: SQLITE_MISUSE, message: "The database is closed.")
+        case .lead: await runQueue(until: job, logger: logger)
+        case .done: break
+        }
+        return job.result
     }
 
     /// Runs queued transactions in groups until `own` is done, then passes the lead on.
@@ -76,10 +98,10 @@ final class SQLiteWriter: Sendable {
                 return group
             }
             await run(group, logger: logger)
-            for job in group where job !== own { job.waiter?.resume(returning: false) }
+            for job in group where job !== own { job.waiter?.resume(returning: .done) }
             guard group.contains(where: { $0 === own }) else { continue }
             // The next leader's job stays queued: it runs it in its own first group.
-            let nextLeader = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            let nextLeader = state.withLock { state -> CheckedContinuation<Turn, Never>? in
                 guard let next = state.queue.first else {
                     state.leading = false
                     return nil
@@ -87,7 +109,7 @@ final class SQLiteWriter: Sendable {
                 defer { next.waiter = nil }
                 return next.waiter
             }
-            nextLeader?.resume(returning: true)
+            nextLeader?.resume(returning: .lead)
             return
         }
     }
@@ -95,6 +117,9 @@ final class SQLiteWriter: Sendable {
     /// One transaction for the whole group, each body in its own savepoint, then one COMMIT.
     private func run(_ group: [Job], logger: Logger) async {
         let session = SQLiteSession(handle: handle, logger: logger)
+        // Never carry writes from one group into the next: a transaction left open by a failed
+        // ROLLBACK is dropped here.
+        if handle.inTransaction { try? handle.execute("ROLLBACK") }
         var landed: [Job] = []  // bodies that succeeded in the open transaction
         for job in group {
             do {
@@ -110,12 +135,13 @@ final class SQLiteWriter: Sendable {
                 landed.append(job)
             } catch {
                 job.result = .failure(error)
-                if handle.inTransaction {
-                    try? handle.execute("ROLLBACK TO caller")
-                    try? handle.execute("RELEASE caller")
-                } else {
-                    // SQLite rolled the whole transaction back: the writes before this one are gone too.
-                    for earlier in landed { earlier.result = .failure(error) }
+                let undone = handle.inTransaction
+                    && (try? handle.execute("ROLLBACK TO caller")) != nil && (try? handle.execute("RELEASE caller")) != nil
+                if !undone {
+                    // SQLite rolled the whole transaction back, or this body's writes could not be
+                    // undone alone: the group's writes so far go too, and their callers are told.
+                    if handle.inTransaction { try? handle.execute("ROLLBACK") }
+                    for earlier in landed { earlier.result = .failure(TransactionLost(cause: error)) }
                     landed = []
                 }
             }
@@ -135,9 +161,12 @@ final class SQLiteWriter: Sendable {
         }
     }
 
-    /// Closes the connection once no transaction is using it.
-    func close(logger: Logger) async {
-        _ = try? await transaction(logger: logger) { _ in }
-        handle.close()
-    }
+}
+
+/// A transaction whose writes were lost with its group's, because a later caller's failure took
+/// the whole SQLite transaction with it. Carries that failure for the logs; it is not the
+/// caller's own, so it is not shown to API clients.
+struct TransactionLost: Error, CustomStringConvertible {
+    let cause: any Error
+    var description: String { "The transaction was rolled back with its group: \(cause)" }
 }
