@@ -54,6 +54,14 @@ final class WebhookReceiver: Sendable {
 }
 
 extension TestApp {
+    /// Runs `body` with the app and an in-process webhook receiver at `url`, which answers
+    /// `answers` first and 200 after.
+    func runWithReceiver(answering answers: [Int] = [], _ body: @Sendable (API, WebhookReceiver, _ url: String) async throws -> Void) async throws {
+        let receiver = WebhookReceiver()
+        receiver.answer(answers)
+        try await receiver.run { url in try await run { api in try await body(api, receiver, url) } }
+    }
+
     @discardableResult
     func deliver(_ projectID: String, stopAfterClaim: Bool = false) async throws -> Int {
         try await deliverWebhooks(configuration, projectID: projectID, stopAfterClaim: stopAfterClaim)
@@ -126,144 +134,124 @@ struct WebhooksTests {
     @Test("A delivery is signed, carries the event as GET returns it, is retried after a 500, and succeeds with the same event id")
     func deliveryAndRetry() async throws {
         let app = TestApp()
-        let receiver = WebhookReceiver()
-        receiver.answer([500])
-        try await receiver.run { url in
-            try await app.run { api in
-                let endpoint = try await api.post("/webhooks", ["url": .string(url), "events": ["customer.created"]])
-                let secret = endpoint.data["secret"]?.stringValue ?? ""
-                _ = try await api.customer()
-                let eventID = try #require(try await api.get("/events?type=customer.created").data[0]?["id"]?.stringValue)
-                #expect(try await app.deliver(api.projectID) == 1)
-                #expect(receiver.received.count == 1)
-                var event = try await api.get("/events/\(eventID)").data
-                let delivery = try #require(event["delivery_attempts"]?[0])
-                #expect(delivery["status"] == "pending")
-                #expect(delivery["attempts"]?[0]?["status_code"] == 500)
-                #expect(try await app.deliver(api.projectID) == 0, "the retry waits for its backoff")
-                app.clock.advance(seconds: 6)
-                #expect(try await app.deliver(api.projectID) == 1)
-                #expect(receiver.received.count == 2)
-                event = try await api.get("/events/\(eventID)").data
-                #expect(event["delivery_attempts"]?[0]?["status"] == "delivered")
-                #expect(event["delivery_attempts"]?[0]?["attempts"]?.arrayValue?.count == 2)
-                for request in receiver.received {
-                    #expect(request.signature == Self.expectedSignature(request.body, secret: secret))
-                    #expect(request.contentType == "application/json")
-                    #expect(request.json["id"] == .string(eventID))
-                    #expect(request.json["type"] == "customer.created")
-                    #expect(request.json["data"] == event["data"])
-                }
-                #expect(receiver.received[0].body == receiver.received[1].body)
-                app.clock.advance(seconds: 86_400)
-                #expect(try await app.deliver(api.projectID) == 0, "a delivered event is not sent again")
+        try await app.runWithReceiver(answering: [500]) { api, receiver, url in
+            let endpoint = try await api.post("/webhooks", ["url": .string(url), "events": ["customer.created"]])
+            let secret = endpoint.data["secret"]?.stringValue ?? ""
+            _ = try await api.customer()
+            let eventID = try #require(try await api.get("/events?type=customer.created").data[0]?["id"]?.stringValue)
+            #expect(try await app.deliver(api.projectID) == 1)
+            #expect(receiver.received.count == 1)
+            var event = try await api.get("/events/\(eventID)").data
+            let delivery = try #require(event["delivery_attempts"]?[0])
+            #expect(delivery["status"] == "pending")
+            #expect(delivery["attempts"]?[0]?["status_code"] == 500)
+            #expect(try await app.deliver(api.projectID) == 0, "the retry waits for its backoff")
+            app.clock.advance(seconds: 6)
+            #expect(try await app.deliver(api.projectID) == 1)
+            #expect(receiver.received.count == 2)
+            event = try await api.get("/events/\(eventID)").data
+            #expect(event["delivery_attempts"]?[0]?["status"] == "delivered")
+            #expect(event["delivery_attempts"]?[0]?["attempts"]?.arrayValue?.count == 2)
+            for request in receiver.received {
+                #expect(request.signature == Self.expectedSignature(request.body, secret: secret))
+                #expect(request.contentType == "application/json")
+                #expect(request.json["id"] == .string(eventID))
+                #expect(request.json["type"] == "customer.created")
+                #expect(request.json["data"] == event["data"])
             }
+            #expect(receiver.received[0].body == receiver.received[1].body)
+            app.clock.advance(seconds: 86_400)
+            #expect(try await app.deliver(api.projectID) == 0, "a delivered event is not sent again")
         }
     }
 
     @Test("Endpoints get only the event types they listen for")
     func filtering() async throws {
         let app = TestApp()
-        let receiver = WebhookReceiver()
-        try await receiver.run { url in
-            try await app.run { api in
-                try await api.post("/webhooks", ["url": .string(url), "events": ["charge.succeeded"]])
-                _ = try await api.paidCharge()
-                try await app.deliver(api.projectID)
-                #expect(receiver.received.map { $0.json["type"] } == ["charge.succeeded"])
-            }
+        try await app.runWithReceiver { api, receiver, url in
+            try await api.post("/webhooks", ["url": .string(url), "events": ["charge.succeeded"]])
+            _ = try await api.paidCharge()
+            try await app.deliver(api.projectID)
+            #expect(receiver.received.map { $0.json["type"] } == ["charge.succeeded"])
         }
     }
 
     @Test("A worker that dies between claim and send leaves the event to be delivered once its lease runs out")
     func crashBetweenClaimAndSend() async throws {
         let app = TestApp()
-        let receiver = WebhookReceiver()
-        try await receiver.run { url in
-            try await app.run { api in
-                try await api.post("/webhooks", ["url": .string(url), "events": ["*"]])
-                _ = try await api.customer()
-                #expect(try await app.deliver(api.projectID, stopAfterClaim: true) == 0)
-                #expect(receiver.received.isEmpty)
-                #expect(try await app.deliver(api.projectID) == 0, "the lease still holds")
-                app.clock.advance(seconds: 61)
-                #expect(try await app.deliver(api.projectID) == 1)
-                #expect(receiver.received.count == 1)
-            }
+        try await app.runWithReceiver { api, receiver, url in
+            try await api.post("/webhooks", ["url": .string(url), "events": ["*"]])
+            _ = try await api.customer()
+            #expect(try await app.deliver(api.projectID, stopAfterClaim: true) == 0)
+            #expect(receiver.received.isEmpty)
+            #expect(try await app.deliver(api.projectID) == 0, "the lease still holds")
+            app.clock.advance(seconds: 61)
+            #expect(try await app.deliver(api.projectID) == 1)
+            #expect(receiver.received.count == 1)
         }
     }
 
     @Test("A redirect is not followed and counts as a failure; a refused connection is recorded and retried; after 3 days it fails")
     func failures() async throws {
         let app = TestApp()
-        let receiver = WebhookReceiver()
-        receiver.answer([302])
-        try await receiver.run { url in
-            try await app.run { api in
-                try await api.post("/webhooks", ["url": .string(url), "events": ["customer.created"]])
-                try await api.post("/webhooks", ["url": "http://127.0.0.1:1/closed", "events": ["customer.created"]])
-                _ = try await api.customer()
-                #expect(try await app.deliver(api.projectID) == 2)
-                #expect(receiver.received.count == 1)
-                let eventID = try await api.get("/events").data[0]?["id"]?.stringValue ?? ""
-                let deliveries = try await api.get("/events/\(eventID)").data["delivery_attempts"]?.arrayValue ?? []
-                #expect(deliveries.count == 2)
-                #expect(deliveries[0]["attempts"]?[0]?["status_code"] == 302)
-                #expect(deliveries[1]["attempts"]?[0]?["status_code"] == .null)
-                #expect(deliveries[1]["attempts"]?[0]?["error"]?.stringValue?.isEmpty == false)
-                #expect(deliveries.allSatisfy { $0["status"] == "pending" })
-                app.clock.advance(seconds: 3 * 86_400)
-                receiver.answer([500])
-                #expect(try await app.deliver(api.projectID) == 2)
-                let final = try await api.get("/events/\(eventID)").data["delivery_attempts"]?.arrayValue ?? []
-                #expect(final.allSatisfy { $0["status"] == "failed" })
-            }
+        try await app.runWithReceiver(answering: [302]) { api, receiver, url in
+            try await api.post("/webhooks", ["url": .string(url), "events": ["customer.created"]])
+            try await api.post("/webhooks", ["url": "http://127.0.0.1:1/closed", "events": ["customer.created"]])
+            _ = try await api.customer()
+            #expect(try await app.deliver(api.projectID) == 2)
+            #expect(receiver.received.count == 1)
+            let eventID = try await api.get("/events").data[0]?["id"]?.stringValue ?? ""
+            let deliveries = try await api.get("/events/\(eventID)").data["delivery_attempts"]?.arrayValue ?? []
+            #expect(deliveries.count == 2)
+            #expect(deliveries[0]["attempts"]?[0]?["status_code"] == 302)
+            #expect(deliveries[1]["attempts"]?[0]?["status_code"] == .null)
+            #expect(deliveries[1]["attempts"]?[0]?["error"]?.stringValue?.isEmpty == false)
+            #expect(deliveries.allSatisfy { $0["status"] == "pending" })
+            app.clock.advance(seconds: 3 * 86_400)
+            receiver.answer([500])
+            #expect(try await app.deliver(api.projectID) == 2)
+            let final = try await api.get("/events/\(eventID)").data["delivery_attempts"]?.arrayValue ?? []
+            #expect(final.allSatisfy { $0["status"] == "failed" })
         }
     }
 
     @Test("Resend queues a new delivery of the same event")
     func resend() async throws {
         let app = TestApp()
-        let receiver = WebhookReceiver()
-        try await receiver.run { url in
-            try await app.run { api in
-                try await api.post("/webhooks", ["url": .string(url), "events": ["*"]])
-                _ = try await api.customer()
-                try await app.deliver(api.projectID)
-                let eventID = try await api.get("/events").data[0]?["id"]?.stringValue ?? ""
-                let resent = try await api.post("/events/\(eventID)/resend")
-                #expect(resent.data["delivery_attempts"]?.arrayValue?.count == 2)
-                try await app.deliver(api.projectID)
-                #expect(receiver.received.count == 2)
-                #expect(receiver.received.allSatisfy { $0.json["id"] == .string(eventID) })
-                #expect(try await api.post("/events/evt_nothere12345/resend").status == 404)
-            }
+        try await app.runWithReceiver { api, receiver, url in
+            try await api.post("/webhooks", ["url": .string(url), "events": ["*"]])
+            _ = try await api.customer()
+            try await app.deliver(api.projectID)
+            let eventID = try await api.get("/events").data[0]?["id"]?.stringValue ?? ""
+            let resent = try await api.post("/events/\(eventID)/resend")
+            #expect(resent.data["delivery_attempts"]?.arrayValue?.count == 2)
+            try await app.deliver(api.projectID)
+            #expect(receiver.received.count == 2)
+            #expect(receiver.received.allSatisfy { $0.json["id"] == .string(eventID) })
+            #expect(try await api.post("/events/evt_nothere12345/resend").status == 404)
         }
     }
 
     @Test("Two workers deliver 200 events between them, each exactly once")
     func twoWorkers() async throws {
         let app = TestApp()
-        let receiver = WebhookReceiver()
-        try await receiver.run { url in
-            try await app.run { api in
-                try await api.post("/webhooks", ["url": .string(url), "events": ["customer.created"]])
-                for index in 0..<200 { _ = try await api.post("/customers", ["name": .string("Customer \(index)")]) }
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for _ in 0..<2 {
-                        group.addTask {
-                            var idleRounds = 0
-                            while idleRounds < 2 {
-                                idleRounds = try await app.deliver(api.projectID) == 0 ? idleRounds + 1 : 0
-                            }
+        try await app.runWithReceiver { api, receiver, url in
+            try await api.post("/webhooks", ["url": .string(url), "events": ["customer.created"]])
+            for index in 0..<200 { _ = try await api.post("/customers", ["name": .string("Customer \(index)")]) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<2 {
+                    group.addTask {
+                        var idleRounds = 0
+                        while idleRounds < 2 {
+                            idleRounds = try await app.deliver(api.projectID) == 0 ? idleRounds + 1 : 0
                         }
                     }
-                    try await group.waitForAll()
                 }
-                let ids = receiver.received.compactMap { $0.json["id"]?.stringValue }
-                #expect(ids.count == 200)
-                #expect(Set(ids).count == 200)
+                try await group.waitForAll()
             }
+            let ids = receiver.received.compactMap { $0.json["id"]?.stringValue }
+            #expect(ids.count == 200)
+            #expect(Set(ids).count == 200)
         }
     }
 }
