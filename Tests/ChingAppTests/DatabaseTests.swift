@@ -33,17 +33,17 @@ struct SQLiteWriterTests {
     func groupsAndIsolatesFailures() async throws {
         let (writer, reader) = try open()
         defer { reader.close(); try? FileManager.default.removeItem(atPath: path) }
-        let release = Shared<CheckedContinuation<Void, Never>?>(nil)
+        let gate = Gate()
         let results = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
             // The first caller holds the writer until the other 39 are queued behind it.
             group.addTask {
                 try await writer.transaction(logger: logger) { db in
                     try await db.raw("INSERT INTO items (id, note) VALUES (0, 'first')").run()
-                    await withCheckedContinuation { continuation in release.value.withLock { $0 = continuation } }
+                    await gate.wait()
                 }
                 return (0, true)
             }
-            while release.value.withLock({ $0 == nil }) { await Task.yield() }
+            await gate.untilWaiting()
             for index in 1..<40 {
                 group.addTask {
                     do {
@@ -58,7 +58,7 @@ struct SQLiteWriterTests {
                 }
             }
             while writer.waiting < 39 { await Task.yield() }
-            release.value.withLock { $0?.resume() }
+            gate.open()
             return try await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
         }
         #expect(results.filter { !$0.value }.keys.sorted() == Array(stride(from: 3, to: 40, by: 3)))
@@ -74,15 +74,15 @@ struct SQLiteWriterTests {
         let (writer, reader) = try open()
         defer { reader.close(); try? FileManager.default.removeItem(atPath: path) }
         struct Lost: Error {}
-        let release = Shared<CheckedContinuation<Void, Never>?>(nil)
+        let gate = Gate()
         let results = try await withThrowingTaskGroup(of: (Int, String).self) { group in
             group.addTask {
                 try await writer.transaction(logger: logger) { _ in
-                    await withCheckedContinuation { continuation in release.value.withLock { $0 = continuation } }
+                    await gate.wait()
                 }
                 return (0, "ok")
             }
-            while release.value.withLock({ $0 == nil }) { await Task.yield() }
+            await gate.untilWaiting()
             // Queued one at a time, so the group runs them in this order.
             for index in 1...5 {
                 group.addTask {
@@ -106,7 +106,7 @@ struct SQLiteWriterTests {
                 }
                 while writer.waiting < index { await Task.yield() }
             }
-            release.value.withLock { $0?.resume() }
+            gate.open()
             return try await group.reduce(into: [Int: String]()) { $0[$1.0] = $1.1 }
         }
         // 3 gets its own error; 1 and 2, whose writes went with it, are told their transaction was lost.
@@ -121,14 +121,14 @@ struct SQLiteWriterTests {
     func leaderCancelled() async throws {
         let (writer, reader) = try open()
         defer { reader.close(); try? FileManager.default.removeItem(atPath: path) }
-        let release = Shared<CheckedContinuation<Void, Never>?>(nil)
+        let gate = Gate()
         let leader = Task {
             try await writer.transaction(logger: logger) { db in
                 try await db.raw("INSERT INTO items (id, note) VALUES (0, 'leader')").run()
-                await withCheckedContinuation { continuation in release.value.withLock { $0 = continuation } }
+                await gate.wait()
             }
         }
-        while release.value.withLock({ $0 == nil }) { await Task.yield() }
+        await gate.untilWaiting()
         let others = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 1...3 {
@@ -143,7 +143,7 @@ struct SQLiteWriterTests {
         }
         while writer.waiting < 3 { await Task.yield() }
         leader.cancel()
-        release.value.withLock { $0?.resume() }
+        gate.open()
         try await leader.value
         try await others.value
         #expect(try count(reader) == 4)
@@ -154,14 +154,14 @@ struct SQLiteWriterTests {
     func closeDrainsThenRefuses() async throws {
         let (writer, reader) = try open()
         defer { reader.close(); try? FileManager.default.removeItem(atPath: path) }
-        let release = Shared<CheckedContinuation<Void, Never>?>(nil)
+        let gate = Gate()
         let first = Task {
             try await writer.transaction(logger: logger) { db in
                 try await db.raw("INSERT INTO items (id, note) VALUES (1, 'before close')").run()
-                await withCheckedContinuation { continuation in release.value.withLock { $0 = continuation } }
+                await gate.wait()
             }
         }
-        while release.value.withLock({ $0 == nil }) { await Task.yield() }
+        await gate.untilWaiting()
         let queued = Task {
             try await writer.transaction(logger: logger) { db in try await db.raw("INSERT INTO items (id, note) VALUES (2, 'queued')").run() }
         }
@@ -171,7 +171,7 @@ struct SQLiteWriterTests {
         await #expect(throws: SQLiteFailure.self) {
             try await writer.transaction(logger: logger) { db in try await db.raw("INSERT INTO items (id, note) VALUES (3, 'after close')").run() }
         }
-        release.value.withLock { $0?.resume() }
+        gate.open()
         try await first.value
         try await queued.value
         await closing.value
@@ -237,4 +237,12 @@ struct SQLiteWriterTests {
 final class Shared<Value: Sendable>: Sendable {
     let value: Mutex<Value>
     init(_ value: Value) { self.value = Mutex(value) }
+}
+
+/// Holds a transaction body (and so the writer) until the test opens it.
+final class Gate: Sendable {
+    private let waiter = Mutex<CheckedContinuation<Void, Never>?>(nil)
+    func wait() async { await withCheckedContinuation { continuation in waiter.withLock { $0 = continuation } } }
+    func untilWaiting() async { while waiter.withLock({ $0 == nil }) { await Task.yield() } }
+    func open() { waiter.withLock { $0?.resume() } }
 }
