@@ -16,12 +16,17 @@ final class BrandingStore: Sendable {
     let stockTemplates: [String: MustacheTemplate]
     let logger: Logger
     private let state = Mutex<[String: Entry]>([:])
-    /// Which slug folders' brand.json name which project, rebuilt when the root's folders or those files change.
-    private let slugIndex = Mutex<(stamp: String, folders: [String: String])>(("", [:]))
-    /// Each project's folder (or none), as resolved under the root's stamp.
-    private let resolved = Mutex<(stamp: String, folders: [String: String?])>(("", [:]))
+    /// What the root held at its last stamp: which slug folder's brand.json names which project,
+    /// and each project's folder (or none) as resolved so far. Rebuilt when the root's stamp moves.
+    private let rootIndex = Mutex<RootIndex>(RootIndex(stamp: "", slugs: [:]))
     /// Each brand folder's file names, read again only when the folder's own stamp changes.
     private let listings = Mutex<[String: (stamp: String, names: [String])]>([:])
+
+    private struct RootIndex {
+        let stamp: String
+        let slugs: [String: String]
+        var folders: [String: String?] = [:]
+    }
 
     struct Entry: Sendable {
         var folder: String
@@ -71,15 +76,12 @@ final class BrandingStore: Sendable {
     /// else `<root>/<folder name>/` when the project names one (`ching project create --branding`).
     func folder(projectID: String, folderName: String?) -> String? {
         // Which folders exist changes only with the root's own modification time.
-        let (rootStamp, slugs) = slugFolders()
+        let index = currentRootIndex()
         let key = projectID + "/" + (folderName ?? "")
-        if let cached = resolved.withLock({ $0.stamp == rootStamp ? $0.folders[key] : nil }) { return cached }
-        let folder = Self.directory(root, projectID) ?? slugs[projectID].flatMap { Self.directory(root, $0) }
+        if let cached = index.folders[key] { return cached }
+        let folder = Self.directory(root, projectID) ?? index.slugs[projectID].flatMap { Self.directory(root, $0) }
             ?? folderName.flatMap { Self.directory(root, $0) }
-        resolved.withLock { resolved in
-            if resolved.stamp != rootStamp { resolved = (rootStamp, [:]) }
-            resolved.folders[key] = .some(folder)
-        }
+        rootIndex.withLock { if $0.stamp == index.stamp { $0.folders[key] = .some(folder) } }
         return folder
     }
 
@@ -90,12 +92,11 @@ final class BrandingStore: Sendable {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR ? path : nil
     }
 
-    /// The root's stamp, and which slug folder's brand.json names which project.
-    private func slugFolders() -> (stamp: String, folders: [String: String]) {
+    private func currentRootIndex() -> RootIndex {
         // The root's own modification time changes when a folder is added, removed or renamed; a
         // brand.json that starts naming a project in place is noticed with the next such change.
         let stamp = Self.fileStamp(root)
-        if let cached = slugIndex.withLock({ $0.stamp == stamp ? $0.folders : nil }) { return (stamp, cached) }
+        if let cached = rootIndex.withLock({ $0.stamp == stamp ? $0 : nil }) { return cached }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted().filter { !$0.hasPrefix(".") }
         var folders: [String: String] = [:]
         for name in names {
@@ -103,8 +104,9 @@ final class BrandingStore: Sendable {
                   let project = (try? JSONValue.parse(Array(data)))?["project"]?.stringValue else { continue }
             folders[project] = name
         }
-        slugIndex.withLock { $0 = (stamp, folders) }
-        return (stamp, folders)
+        let index = RootIndex(stamp: stamp, slugs: folders)
+        rootIndex.withLock { $0 = index }
+        return index
     }
 
     /// What changes when any file in the folder is edited, added or removed: names, sizes and
@@ -113,13 +115,12 @@ final class BrandingStore: Sendable {
     /// so the listing is read again only then; an edit in place moves the file's.
     func stamp(_ folder: String) -> String {
         let folderStamp = Self.fileStamp(folder)
-        var names = listings.withLock { $0[folder].flatMap { $0.stamp == folderStamp ? $0.names : nil } }
-        if names == nil {
+        let names = listings.withLock { $0[folder].flatMap { $0.stamp == folderStamp ? $0.names : nil } } ?? {
             let listed = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
             listings.withLock { $0[folder] = (folderStamp, listed) }
-            names = listed
-        }
-        return ([folderStamp] + (names ?? []).map { name in "\(name):\(Self.fileStamp("\(folder)/\(name)"))" }).joined(separator: "|")
+            return listed
+        }()
+        return ([folderStamp] + names.map { name in "\(name):\(Self.fileStamp("\(folder)/\(name)"))" }).joined(separator: "|")
     }
 
     /// Size and modification time (nanoseconds), or "-" when the file cannot be read.

@@ -13,11 +13,12 @@ import VaporCSQLite
 
 /// The one way the product reaches its database: SQLite (one file, the default) or PostgreSQL.
 ///
-/// Every state change goes through `transaction`, which on SQLite is a `BEGIN IMMEDIATE`
-/// transaction on the single writer connection (SQLite has one writer at a time anyway; taking
-/// the write lock up front means a transaction never fails half-way on a lock upgrade), and on
-/// PostgreSQL a `BEGIN … COMMIT` on one pooled connection. Reads outside a transaction go to a
-/// separate reader connection (SQLite, WAL mode) or any pooled connection (PostgreSQL).
+/// Every state change goes through `transaction`. On SQLite that is `SQLiteWriter`: the single
+/// writer connection, in `BEGIN IMMEDIATE` transactions (SQLite has one writer at a time anyway;
+/// taking the write lock up front means a transaction never fails half-way on a lock upgrade)
+/// shared by the callers queued at the time, each in its own savepoint (group commit). On
+/// PostgreSQL it is a `BEGIN … COMMIT` on one pooled connection. Reads outside a transaction go
+/// to a reader connection from `SQLiteReaders` (WAL mode) or any pooled connection (PostgreSQL).
 public final class Database: Sendable {
     public enum Kind: String, Sendable { case sqlite, postgres }
 
