@@ -105,9 +105,7 @@ struct CatalogAPI: Sendable {
         let active = try Self.activeFilter(call)
         return try await services.database.read { db in
             let page = try await ListPage.read(call, table: "products", on: db)
-            let rows = try await db.raw("""
-                SELECT * FROM products WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
-                """ + active + page.clause).all()
+            let rows = try await page.rows(filter: active, on: db)
             return page.response(try rows.map(Self.productJSON))
         }
     }
@@ -222,9 +220,7 @@ struct CatalogAPI: Sendable {
         let product: SQLQueryString = call.query["product"].map { " AND product_id = \(bind: $0)" } ?? ""
         return try await services.database.read { db in
             let page = try await ListPage.read(call, table: "prices", on: db)
-            let rows = try await db.raw("""
-                SELECT * FROM prices WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
-                """ + product + active + page.clause).all()
+            let rows = try await page.rows(filter: product + active, on: db)
             return page.response(try rows.map(Self.priceJSON))
         }
     }

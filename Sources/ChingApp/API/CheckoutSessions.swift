@@ -228,9 +228,7 @@ struct CheckoutSessionsAPI: Sendable {
     @Sendable func list(_ call: APICall) async throws -> APIResponse {
         try await services.database.read { db in
             let page = try await ListPage.read(call, table: "checkout_sessions", on: db)
-            let rows = try await db.raw("""
-                SELECT * FROM checkout_sessions WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
-                """ + page.clause).all()
+            let rows = try await page.rows(on: db)
             var sessions: [JSONValue] = []
             for row in rows {
                 let session = try CheckoutSession(row)

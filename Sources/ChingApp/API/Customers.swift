@@ -90,9 +90,7 @@ struct CustomersAPI: Sendable {
     @Sendable func list(_ call: APICall) async throws -> APIResponse {
         try await services.database.read { db in
             let page = try await ListPage.read(call, table: "customers", on: db)
-            let rows = try await db.raw("""
-                SELECT * FROM customers WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode) AND deleted = 0
-                """ + page.clause).all()
+            let rows = try await page.rows(filter: " AND deleted = 0", on: db)
             return page.response(try rows.map(Self.json))
         }
     }
@@ -191,10 +189,8 @@ struct CustomersAPI: Sendable {
         try await services.database.read { db in
             guard try await Self.row(call.id, caller: call.caller, on: db) != nil else { throw APIError.notFound("customer", call.id) }
             let page = try await ListPage.read(call, table: "payment_methods", on: db)
-            let rows = try await db.raw("""
-                SELECT \(unsafeRaw: PaymentMethodsAPI.selectColumns) FROM payment_methods WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
-                  AND customer_id = \(bind: call.id) AND status = \(bind: status)
-                """ + page.clause).all()
+            let rows = try await page.rows("\(unsafeRaw: PaymentMethodsAPI.selectColumns)",
+                                           filter: " AND customer_id = \(bind: call.id) AND status = \(bind: status)", on: db)
             return page.response(try rows.map(PaymentMethodsAPI.json))
         }
     }

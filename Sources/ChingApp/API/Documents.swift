@@ -138,9 +138,7 @@ struct DocumentsAPI: Sendable {
     @Sendable func list(_ call: APICall) async throws -> APIResponse {
         try await services.database.read { db in
             let page = try await ListPage.read(call, table: "documents", on: db)
-            let rows = try await db.raw("""
-                SELECT * FROM documents WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
-                """ + page.clause).all()
+            let rows = try await page.rows(on: db)
             return page.response(try rows.map { try Self.json($0, services: services) })
         }
     }

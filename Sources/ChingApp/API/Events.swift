@@ -31,9 +31,7 @@ struct EventsAPI: Sendable {
         let type: SQLQueryString = call.query["type"].map { " AND type = \(bind: $0)" } ?? ""
         return try await services.database.read { db in
             let page = try await ListPage.read(call, table: "events", on: db)
-            let rows = try await db.raw("""
-                SELECT * FROM events WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
-                """ + type + page.clause).all()
+            let rows = try await page.rows(filter: type, on: db)
             return page.response(try rows.map(Self.json))
         }
     }

@@ -88,10 +88,8 @@ struct RefundsAPI: Sendable {
     @Sendable func list(_ call: APICall) async throws -> APIResponse {
         try await services.database.read { db in
             let page = try await ListPage.read(call, table: "refunds", on: db)
-            let rows = try await db.raw("""
-                SELECT *, (SELECT c.name FROM charges ch JOIN customers c ON c.id = ch.customer_id WHERE ch.id = refunds.charge_id) AS customer_name
-                FROM refunds WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
-                """ + page.clause).all()
+            let rows = try await page.rows(
+                "*, (SELECT c.name FROM charges ch JOIN customers c ON c.id = ch.customer_id WHERE ch.id = refunds.charge_id) AS customer_name", on: db)
             return page.response(try rows.map { try withCustomerName($0, Self.json) })
         }
     }

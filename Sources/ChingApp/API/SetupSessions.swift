@@ -108,9 +108,7 @@ struct SetupSessionsAPI: Sendable {
     @Sendable func list(_ call: APICall) async throws -> APIResponse {
         try await services.database.read { db in
             let page = try await ListPage.read(call, table: "setup_sessions", on: db)
-            let rows = try await db.raw("""
-                SELECT * FROM setup_sessions WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
-                """ + page.clause).all()
+            let rows = try await page.rows(on: db)
             return page.response(try rows.map { try Self.json(try SetupSession($0), services: services) })
         }
     }

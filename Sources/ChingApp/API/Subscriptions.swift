@@ -43,10 +43,8 @@ struct SubscriptionsAPI: Sendable {
         let customer: SQLQueryString = call.query["customer"].map { " AND customer_id = \(bind: $0)" } ?? ""
         return try await services.database.read { db in
             let page = try await ListPage.read(call, table: "subscriptions", on: db)
-            let rows = try await db.raw("""
-                SELECT *, (SELECT name FROM customers c WHERE c.id = subscriptions.customer_id) AS customer_name FROM subscriptions
-                WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
-                """ + customer + page.clause).all()
+            let rows = try await page.rows("*, (SELECT name FROM customers c WHERE c.id = subscriptions.customer_id) AS customer_name",
+                                           filter: customer, on: db)
             return page.response(try rows.map { try withCustomerName($0, Self.json) })
         }
     }

@@ -49,6 +49,8 @@ func withCustomerName(_ row: any SQLRow, _ json: (any SQLRow) throws -> JSONValu
 /// The list rule every collection follows: newest first, `limit` 1 to 100 (default 100),
 /// `starting_after=<id>` to page, and `has_more`.
 struct ListPage {
+    let table: String
+    let caller: Caller
     let limit: Int64
     let afterSeq: Int64?
 
@@ -59,23 +61,22 @@ struct ListPage {
             guard let value = Int64(raw), (1...100).contains(value) else { throw APIError.invalid("limit", "Must be an integer between 1 and 100.") }
             limit = value
         }
-        guard let after = call.query["starting_after"] else { return ListPage(limit: limit, afterSeq: nil) }
-        let row = try await db.raw("""
-            SELECT seq FROM \(unsafeRaw: table) WHERE id = \(bind: after) AND project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
-            """).first()
-        guard let row else { throw APIError.invalid("starting_after", "No such object in this list: \(after).") }
-        return ListPage(limit: limit, afterSeq: try row.int("seq"))
-    }
-
-    /// The SQL that follows a `WHERE ...` clause.
-    var clause: SQLQueryString {
-        if let afterSeq {
-            return " AND seq < \(bind: afterSeq) ORDER BY seq DESC LIMIT \(bind: limit + 1)"
+        guard let after = call.query["starting_after"] else { return ListPage(table: table, caller: call.caller, limit: limit, afterSeq: nil) }
+        guard let row = try await db.scopedRow(table, id: after, caller: call.caller, columns: "seq") else {
+            throw APIError.invalid("starting_after", "No such object in this list: \(after).")
         }
-        return " ORDER BY seq DESC LIMIT \(bind: limit + 1)"
+        return ListPage(table: table, caller: call.caller, limit: limit, afterSeq: try row.int("seq"))
     }
 
-    /// The response for the rows fetched with `clause` (one more than the limit means there is more).
+    /// This page's rows of the table in the caller's scope, newest first (one more than the limit,
+    /// to tell whether there is more); `filter` narrows them (`" AND ..."`).
+    func rows(_ columns: SQLQueryString = "*", filter: SQLQueryString = "", on db: any SQLDatabase) async throws -> [any SQLRow] {
+        let after: SQLQueryString = afterSeq.map { " AND seq < \(bind: $0)" } ?? ""
+        return try await db.raw("SELECT " + columns + " FROM \(unsafeRaw: table) WHERE project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode)"
+                                + filter + after + " ORDER BY seq DESC LIMIT \(bind: limit + 1)").all()
+    }
+
+    /// The response for the rows fetched with `rows` (one more than the limit means there is more).
     func response(_ rows: [JSONValue]) -> APIResponse {
         let hasMore = rows.count > Int(limit)
         return APIResponse(.array(Array(rows.prefix(Int(limit)))), extra: ["has_more": .bool(hasMore)])
