@@ -5,7 +5,7 @@ import Hummingbird
 import SQLKit
 
 /// A checkout session as stored.
-struct CheckoutSession: Sendable {
+struct CheckoutSession: HostedSession {
     enum Kind: String, Sendable { case oneTime = "one_time", subscription, cart, mixed }
 
     let id: String

@@ -5,7 +5,7 @@ import Hummingbird
 import SQLKit
 
 /// A setup session as stored: a hosted page that saves a card to a customer without charging it.
-struct SetupSession: Sendable {
+struct SetupSession: HostedSession {
     let id: String
     let caller: Caller
     let customerID: String

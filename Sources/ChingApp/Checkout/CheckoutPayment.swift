@@ -17,6 +17,22 @@ enum HostedOutcome<Session: Sendable>: Sendable {
     case notPayable(Session, status: String)
 }
 
+/// What the payment services need of a hosted session to refuse an attempt.
+protocol HostedSession: Sendable {
+    var lockedUntil: Timestamp? { get }
+    func status(at now: Timestamp) -> String
+}
+
+extension HostedOutcome where Session: HostedSession {
+    /// The answer for a session that is no longer pending or is locked; nil when it may be tried.
+    static func refusal(_ session: Session, now: Timestamp) -> Self? {
+        let status = session.status(at: now)
+        if status != "pending" { return .notPayable(session, status: status) }
+        if let until = session.lockedUntil, until > now { return .locked(until: until) }
+        return nil
+    }
+}
+
 /// Paying a checkout session; the hosted page and `POST /checkout_sessions/:id/confirm` both go
 /// through here.
 ///
@@ -80,7 +96,7 @@ struct CheckoutPayment: Sendable {
         guard let session = try await services.database.read({ db in try await CheckoutSession.load(sessionID, on: db) }) else {
             throw APIError.notFound("checkout_session", sessionID)
         }
-        if let refusal = refusal(session, now: now) { return refusal }
+        if let refusal = Outcome.refusal(session, now: now) { return refusal }
         let (offer, limits) = try await services.database.read { db in
             let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
             return (offer, try await Self.limits(for: session, offer: offer, on: db, services: services))
@@ -137,7 +153,7 @@ struct CheckoutPayment: Sendable {
         guard let session = try await services.database.read({ db in try await CheckoutSession.load(sessionID, on: db) }) else {
             throw APIError.notFound("checkout_session", sessionID)
         }
-        if let refusal = refusal(session, now: now) { return refusal }
+        if let refusal = Outcome.refusal(session, now: now) { return refusal }
         guard let (answered, installments) = try await attempts.answerAuthentication(sessionID, attemptID: attemptID, passed: passed) else {
             throw APIError.notFound("authentication", attemptID)
         }
@@ -206,17 +222,10 @@ struct CheckoutPayment: Sendable {
         return errors
     }
 
-    private func refusal(_ session: CheckoutSession, now: Timestamp) -> Outcome? {
-        let status = session.status(at: now)
-        if status != "pending" { return .notPayable(session, status: status) }
-        if let until = session.lockedUntil, until > now { return .locked(until: until) }
-        return nil
-    }
-
     private func busyOutcome(_ sessionID: String) async throws -> Outcome {
         let now = services.clock.now()
         guard let session = try await services.database.read({ db in try await CheckoutSession.load(sessionID, on: db) }) else { return .busy }
-        return refusal(session, now: now) ?? .busy
+        return Outcome.refusal(session, now: now) ?? .busy
     }
 
     /// A decline: the failed charge (when money was due), one more failed attempt, the lock after five.

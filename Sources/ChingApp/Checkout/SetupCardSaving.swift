@@ -13,7 +13,7 @@ struct SetupCardSaving: Sendable {
     func save(sessionID: String, form: CheckoutPayment.CardForm) async throws -> Outcome {
         let now = services.clock.now()
         let session = try await load(sessionID)
-        if let refusal = refusal(session, now: now) { return refusal }
+        if let refusal = Outcome.refusal(session, now: now) { return refusal }
         let requireID = try await services.database.read { db in
             let project = try await db.raw("SELECT require_israeli_id, branding FROM projects WHERE id = \(bind: session.caller.projectID)").first()
             let brand = services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding"))?.brand
@@ -21,7 +21,7 @@ struct SetupCardSaving: Sendable {
         }
         let errors = CheckoutPayment.check(form, limits: .init(maxInstallments: 1, requireIsraeliID: requireID), today: now.date)
         guard errors.isEmpty else { return .invalid(errors) }
-        guard try await attempts.claim(sessionID, now: now) else { return refusal(try await load(sessionID), now: now) ?? .busy }
+        guard try await attempts.claim(sessionID, now: now) else { return Outcome.refusal(try await load(sessionID), now: now) ?? .busy }
         do {
             let input = CardInput(number: form.number, expMonth: form.expMonth ?? 0, expYear: form.expYear ?? 0, cvc: form.cvc, holderName: form.holderName)
             switch await services.provider(for: session.caller).saveCard(input) {
@@ -43,7 +43,7 @@ struct SetupCardSaving: Sendable {
     func authenticate(sessionID: String, attemptID: String, passed: Bool) async throws -> Outcome {
         let now = services.clock.now()
         let session = try await load(sessionID)
-        if let refusal = refusal(session, now: now) { return refusal }
+        if let refusal = Outcome.refusal(session, now: now) { return refusal }
         guard let (card, _) = try await attempts.answerAuthentication(sessionID, attemptID: attemptID, passed: passed) else {
             throw APIError.notFound("authentication", attemptID)
         }
@@ -51,7 +51,7 @@ struct SetupCardSaving: Sendable {
             try await services.database.transaction { db in try await attempts.recordFailure(sessionID, now: now, on: db) }
             return .declined(.authenticationFailed)
         }
-        guard try await attempts.claim(sessionID, now: now) else { return refusal(try await load(sessionID), now: now) ?? .busy }
+        guard try await attempts.claim(sessionID, now: now) else { return Outcome.refusal(try await load(sessionID), now: now) ?? .busy }
         do {
             return try await finish(session, card: card)
         } catch {
@@ -85,12 +85,5 @@ struct SetupCardSaving: Sendable {
             throw APIError.notFound("setup_session", id)
         }
         return session
-    }
-
-    private func refusal(_ session: SetupSession, now: Timestamp) -> Outcome? {
-        let status = session.status(at: now)
-        if status != "pending" { return .notPayable(session, status: status) }
-        if let until = session.lockedUntil, until > now { return .locked(until: until) }
-        return nil
     }
 }
