@@ -35,11 +35,15 @@ public struct AppConfiguration: Sendable {
     public var trustedProxies: [String] = []
     /// Whether the webhook delivery worker runs (tests deliver by hand with `deliverWebhooks(_:)`).
     public var runWebhookWorker = true
+    /// The connection cap and the idle, header and body deadlines.
+    public var connectionLimits = ConnectionLimits()
 
     public init() {}
 
-    /// Reads `ching.host`, `ching.port`, `ching.database.url` and `ching.public.url` from `reader`
-    /// (which layers command-line flags over `CHING_*` environment variables).
+    /// Reads `ching.host`, `ching.port`, `ching.database.url`, `ching.public.url`, the connection
+    /// limits (`ching.max.connections`, `ching.idle.timeout`, `ching.header.timeout`,
+    /// `ching.body.timeout`, in seconds) and the rest from `reader` (which layers command-line flags
+    /// over `CHING_*` environment variables).
     public init(reader: ConfigReader) {
         let ching = reader.scoped(to: "ching")
         host = ching.string(forKey: "host", default: host)
@@ -51,6 +55,11 @@ public struct AppConfiguration: Sendable {
         brandingDirectory = ching.string(forKey: "branding", default: brandingDirectory)
         attemptsPerAddress = ching.int(forKey: "attempts.per.address", default: attemptsPerAddress)
         trustedProxies = ching.string(forKey: "trusted.proxies", default: "").split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+        connectionLimits = ConnectionLimits(
+            maxConnections: max(1, ching.int(forKey: "max.connections", default: ConnectionLimits.defaultMaxConnections())),
+            idleTimeout: .seconds(max(1, ching.int(forKey: "idle.timeout", default: 30))),
+            headerTimeout: .seconds(max(1, ching.int(forKey: "header.timeout", default: 10))),
+            bodyTimeout: .seconds(max(1, ching.int(forKey: "body.timeout", default: 30))))
     }
 }
 
@@ -117,8 +126,10 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
     CheckoutPages(services: services, pages: pages, limiter: limiter, cache: PageCache()).addRoutes(to: router)
     SetupPages(services: services, pages: pages, limiter: limiter).addRoutes(to: router)
 
+    let connections = ConnectionRegistry(limit: configuration.connectionLimits.maxConnections)
     var app = Application(
         router: router,
+        server: .guardedHTTP1(limits: configuration.connectionLimits, registry: connections, logger: configuration.logger),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ching"),
         logger: configuration.logger)
     if let service = database.service { app.addServices(service) }
@@ -128,14 +139,20 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
         let client = WebhookWorker.makeClient()
         app.addServices(WebhookWorker(services: services, client: client), HTTPClientCloser(client: client))
     }
+    let instance = ServerInstance(services: services)
+    app.addServices(instance)
     // Runs once the services (PostgreSQL's pool) are up, before the server accepts requests.
-    app.beforeServerStarts { try await Migrations.run(on: database) }
+    app.beforeServerStarts {
+        try await Migrations.run(on: database)
+        try await instance.register()
+    }
     return app
 }
 
 func makeServices(_ configuration: AppConfiguration, database: Database) -> AppServices {
     AppServices(database: database, clock: configuration.clock, ids: configuration.ids, sandbox: SandboxProvider(ids: configuration.ids),
-                publicURL: configuration.publicURL, documentFont: DocumentFont(), logger: configuration.logger)
+                publicURL: configuration.publicURL, instanceID: "srv_" + configuration.ids.hex(byteCount: 8), documentFont: DocumentFont(),
+                logger: configuration.logger)
 }
 
 /// One round of the background clean-up (expired sessions, stale authorizations), for tests

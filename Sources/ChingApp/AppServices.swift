@@ -16,6 +16,8 @@ public struct AppServices: Sendable {
     public let sandbox: any PaymentProvider
     /// Where the hosted pages and PDFs are reached from outside (`http://127.0.0.1:8080`).
     public let publicURL: String
+    /// This process among the servers sharing the database (see `ServerInstance`).
+    public let instanceID: String
     let documentFont: DocumentFont
     let logger: Logger
     /// The projects' branding folders (nil where no pages are served, as in a one-off sweep).

@@ -100,6 +100,10 @@ extension JSONValue {
     /// Parses RFC 8259 JSON. Integers that do not fit in `Int64` are an error rather than a rounded double.
     public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
         var parser = JSONParser(bytes: Array(bytes))
+        // Strings are decoded without checks below; bad bytes would silently become U+FFFD.
+        if let offset = UTF8Validation.firstInvalidByte(in: parser.bytes) {
+            throw JSONParseError(message: "invalid UTF-8", offset: offset)
+        }
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -359,5 +363,37 @@ extension JSONValue {
             }
         }
         output += "\""
+    }
+}
+
+/// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+enum UTF8Validation {
+    /// The offset of the first byte that does not start or continue a valid sequence; nil when all are valid.
+    static func firstInvalidByte(in bytes: [UInt8]) -> Int? {
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            let lead = bytes[index]
+            if lead < 0x80 { index += 1; continue }
+            // The sequence length, and the range the second byte must fall in (which rules out
+            // overlong forms, surrogates and code points past U+10FFFF).
+            let length: Int, second: ClosedRange<UInt8>
+            switch lead {
+            case 0xC2...0xDF: (length, second) = (2, 0x80...0xBF)
+            case 0xE0: (length, second) = (3, 0xA0...0xBF)
+            case 0xE1...0xEC, 0xEE...0xEF: (length, second) = (3, 0x80...0xBF)
+            case 0xED: (length, second) = (3, 0x80...0x9F)
+            case 0xF0: (length, second) = (4, 0x90...0xBF)
+            case 0xF1...0xF3: (length, second) = (4, 0x80...0xBF)
+            case 0xF4: (length, second) = (4, 0x80...0x8F)
+            default: return index
+            }
+            guard index + 1 < count, second.contains(bytes[index + 1]) else { return index }
+            for offset in 2..<length {
+                guard index + offset < count, (0x80...0xBF).contains(bytes[index + offset]) else { return index }
+            }
+            index += length
+        }
+        return nil
     }
 }

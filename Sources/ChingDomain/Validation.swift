@@ -42,6 +42,9 @@ public struct FieldReader {
 
     /// Whether the key was sent at all (explicit `null` counts as sent).
     public func has(_ key: String) -> Bool { object[key] != nil }
+    /// Whether the key was sent with a value other than `null`: what "required when" rules check,
+    /// since `null` means "not given" there (`"line_items": null` is no cart).
+    public func hasValue(_ key: String) -> Bool { object[key].map { $0 != .null } ?? false }
     /// Whether the key was sent as an explicit `null` (a patch uses that to clear a field).
     public func isNull(_ key: String) -> Bool { object[key] == .null }
 
@@ -68,6 +71,11 @@ public struct FieldReader {
             return nil
         }
         let string = raw.trimmingWhitespace()
+        // NULs and other control characters would be printed on tax documents and in emails.
+        if string.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            fail(key, "Must not contain control characters.")
+            return nil
+        }
         if string.count < minLength {
             fail(key, minLength == 1 ? "Must not be empty." : "Must be at least \(minLength) characters.")
             return nil
@@ -209,12 +217,21 @@ public struct FieldReader {
         return e164
     }
 
-    /// An absolute http(s) URL; `https` only unless `allowHTTP`.
+    /// An absolute http(s) URL (`https` only unless `allowHTTP`), normalized to the ASCII form we store
+    /// and send: see `WebAddress.normalized`.
     public mutating func url(_ key: String, required: Bool = false, allowHTTP: Bool) -> String? {
         guard let string = string(key, required: required, maxLength: 2048) else { return nil }
-        guard let problem = WebAddress.problem(with: string, allowHTTP: allowHTTP) else { return string }
-        fail(key, problem)
-        return nil
+        switch WebAddress.normalized(string, allowHTTP: allowHTTP) {
+        case .success(let url) where url.utf8.count > 4096:
+            // Percent-encoding can multiply a non-ASCII URL; headers carrying it have limits.
+            fail(key, "Must be at most 4096 characters once encoded.")
+            return nil
+        case .success(let url):
+            return url
+        case .failure(let refusal):
+            fail(key, refusal.message)
+            return nil
+        }
     }
 }
 
@@ -242,37 +259,6 @@ public enum Contact {
             compact.dropFirst().first != "0"
         else { return nil }
         return "+972" + compact.dropFirst()
-    }
-}
-
-/// Checks on URLs handed to us for redirects and webhooks.
-public enum WebAddress {
-    /// nil when acceptable, otherwise the reason.
-    public static func problem(with string: String, allowHTTP: Bool) -> String? {
-        let lower = string.lowercased()
-        let scheme: String
-        if lower.hasPrefix("https://") {
-            scheme = "https://"
-        } else if lower.hasPrefix("http://") {
-            guard allowHTTP || isLocalhost(lower) else { return "Must be an https:// URL." }
-            scheme = "http://"
-        } else {
-            return "Must be an absolute https:// URL."
-        }
-        let rest = lower.dropFirst(scheme.count)
-        let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        guard !host.isEmpty, !host.contains(where: { $0.isWhitespace || $0 == "\\" || $0 == "<" || $0 == ">" || $0 == "\"" }),
-            !string.contains(where: { $0.isWhitespace || $0.asciiValue.map { $0 < 0x20 } == true })
-        else { return "Must be an absolute URL with a host and no spaces." }
-        return nil
-    }
-
-    public static func isLocalhost(_ url: String) -> Bool {
-        let afterScheme = url.drop { $0 != "/" }.dropFirst(2)
-        let hostAndPort = afterScheme.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        let host = hostAndPort.hasPrefix("[") ? String(hostAndPort.prefix { $0 != "]" } + "]")
-            : String(hostAndPort.prefix { $0 != ":" })
-        return host == "localhost" || host == "127.0.0.1" || host == "[::1]"
     }
 }
 

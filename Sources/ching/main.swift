@@ -46,12 +46,26 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: DatabaseOptions
     @Option(name: .customLong("public-url"), help: "Base URL customers reach this server at. Env: CHING_PUBLIC_URL. Default: http://HOST:PORT")
     var publicURL: String?
+    @Option(name: .customLong("max-connections"), help: "Open connections at most. Env: CHING_MAX_CONNECTIONS. Default: 4096, or less when the descriptor limit is lower")
+    var maxConnections: Int?
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a kept-alive connection may wait for its next request. Env: CHING_IDLE_TIMEOUT. Default: 30")
+    var idleTimeout: Int?
+    @Option(name: .customLong("header-timeout"), help: "Seconds a new connection may take to send its request head. Env: CHING_HEADER_TIMEOUT. Default: 10")
+    var headerTimeout: Int?
+    @Option(name: .customLong("body-timeout"), help: "Seconds a request body may take to arrive. Env: CHING_BODY_TIMEOUT. Default: 30")
+    var bodyTimeout: Int?
 
     func run() async throws {
+        // As many descriptors as the system allows, so the connection cap is the limit that bites.
+        FileDescriptorLimit.raiseToHardLimit()
         var configuration = AppConfiguration(reader: .layered([
             "ching.host": host.map { .init(stringLiteral: $0) }, "ching.port": port.map { .init(integerLiteral: $0) },
             "ching.database.url": options.database.map { .init(stringLiteral: $0) },
             "ching.public.url": publicURL.map { .init(stringLiteral: $0) },
+            "ching.max.connections": maxConnections.map { .init(integerLiteral: $0) },
+            "ching.idle.timeout": idleTimeout.map { .init(integerLiteral: $0) },
+            "ching.header.timeout": headerTimeout.map { .init(integerLiteral: $0) },
+            "ching.body.timeout": bodyTimeout.map { .init(integerLiteral: $0) },
         ]))
         configuration.logger = makeLogger()
         let (ids, clock) = (configuration.ids, configuration.clock)

@@ -60,6 +60,16 @@ struct CheckoutSessionsTests {
         (["line_items": [["name": "A", "amount_agorot": 100]], "create_document": "yes"], "create_document"),
         (["line_items": [["name": "A", "amount_agorot": 100]], "price": "prod_123456789012"], "price"),
         (["line_items": [["name": "A", "amount_agorot": 100]], "mode": "payment"], "mode"),
+        // null is "not given", so a null cart with no price is neither a cart nor a price (issue 12).
+        (["line_items": .null], "price"),
+        (["line_items": .null, "price": .null], "price"),
+        (["line_items": [["name": "A\u{0}B", "amount_agorot": 100]]], "line_items.0.name"),
+        (["line_items": [["name": "\u{0}\u{0}", "amount_agorot": 100]]], "line_items.0.name"),
+        (["line_items": [["name": "A", "amount_agorot": 100, "description": "one\u{7}bell"]]], "line_items.0.description"),
+        (["line_items": [["name": "A", "amount_agorot": 100]], "success_url": "https://user:pass@shop.example.com/ok"], "success_url"),
+        (["line_items": [["name": "A", "amount_agorot": 100]], "success_url": "https://shop.example.com:99999/ok"], "success_url"),
+        (["line_items": [["name": "A", "amount_agorot": 100]], "success_url": "https://shop.example.com:-1/ok"], "success_url"),
+        (["line_items": [["name": "A", "amount_agorot": 100]], "cancel_url": "https://.../cart"], "cancel_url"),
     ] as [(JSONValue, String)])
     func invalidFields(body: JSONValue, path: String) async throws {
         try await TestApp().run { api in

@@ -157,6 +157,31 @@ struct JSONParsingTests {
         #expect(value.stringValue?.unicodeScalars.count == 3)
     }
 
+    @Test("Invalid UTF-8 is refused at the offset of the first bad byte, never replaced with U+FFFD", arguments: [
+        ([0x22, 0x61, 0xFF, 0x22], 2),                    // a byte that never appears in UTF-8
+        ([0x22, 0xC3, 0x28, 0x22], 1),                    // a lead byte without its continuation
+        ([0x22, 0xC0, 0xAF, 0x22], 1),                    // overlong "/"
+        ([0x22, 0xE0, 0x80, 0xAF, 0x22], 1),              // overlong, three bytes
+        ([0x22, 0xED, 0xA0, 0x80, 0x22], 1),              // an encoded surrogate (U+D800)
+        ([0x22, 0xF4, 0x90, 0x80, 0x80, 0x22], 1),        // past U+10FFFF
+        ([0x7B, 0x22, 0x6E, 0x22, 0x3A, 0x22, 0xD7, 0x22, 0x7D], 6),  // a truncated Hebrew letter in a value
+        ([0x22, 0x80, 0x22], 1),                          // a lone continuation byte
+    ] as [([UInt8], Int)])
+    func invalidUTF8IsRefused(bytes: [UInt8], offset: Int) {
+        do {
+            _ = try JSONValue.parse(bytes)
+            Issue.record("parsed invalid UTF-8")
+        } catch {
+            #expect(error.message == "invalid UTF-8")
+            #expect(error.offset == offset)
+        }
+    }
+
+    @Test("Every valid UTF-8 length parses: ASCII, Hebrew, the euro sign, an emoji")
+    func validUTF8Parses() throws {
+        #expect(try JSONValue.parse(Array("\"a ש € 😀\"".utf8)) == .string("a ש € 😀"))
+    }
+
     @Test("Raw UTF-8 Hebrew in a string parses unchanged, next to escapes")
     func rawHebrewParses() throws {
         #expect(try JSONValue.parse("\"שלום\\n עולם\"") == .string("שלום\n עולם"))

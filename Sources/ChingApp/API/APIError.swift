@@ -41,6 +41,7 @@ public struct APIError: Error, Sendable {
 
     public static let noAccess = APIError(.unauthorized, "NO_ACCESS", "Missing or invalid API key. Send Authorization: Bearer ck_test_...")
     public static let liveKeyInactive = APIError(.forbidden, "LIVE_KEY_INACTIVE", "Live keys work once a live payment provider is configured for this project.")
+    public static let payloadTooLarge = APIError(.contentTooLarge, "PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB.")
     public static let routeNotFound = APIError(.notFound, "NOT_FOUND", "No such endpoint.")
     public static let internalError = APIError(.internalServerError, "INTERNAL_ERROR", "Something went wrong on our side. Nothing was changed; try again.")
 

@@ -157,7 +157,7 @@ struct CheckoutSessionsAPI: Sendable {
                 }
             }
         }
-        if priceID == nil, !reader.has("line_items"), !reader.has("price") {
+        if priceID == nil, !reader.hasValue("line_items"), !reader.hasValue("price") {
             reader.fail("price", "Send price, line_items, or both (a recurring price with items).")
         }
         let successURL = reader.url("success_url", required: true, allowHTTP: !call.caller.livemode)
@@ -247,7 +247,7 @@ struct CheckoutSessionsAPI: Sendable {
             else { throw APIError.notFound("checkout_session", call.id) }
             let claimed = try await db.raw("""
                 UPDATE checkout_sessions SET status = 'canceled' WHERE id = \(bind: call.id) AND status = 'pending'
-                  AND expires_at > \(bind: now.milliseconds) AND (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -SessionAttempts.leaseSeconds).milliseconds))
+                  AND expires_at > \(bind: now.milliseconds) AND \(SessionAttempts.noLiveAttempt(now: now))
                 RETURNING id
                 """).first()
             guard claimed != nil else {

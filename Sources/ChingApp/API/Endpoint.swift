@@ -70,9 +70,9 @@ struct RenderedResponse: Sendable {
         case let error as APIError:
             self.init(error)
         case is NIOTooManyBytesError:
-            self.init(APIError(.contentTooLarge, "PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB."))
+            self.init(APIError.payloadTooLarge)
         case let error as HTTPError where error.status == .contentTooLarge:
-            self.init(APIError(.contentTooLarge, "PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB."))
+            self.init(APIError.payloadTooLarge)
         case let error as HTTPError where error.status == .notFound:
             self.init(APIError.routeNotFound)
         case let error as HTTPError where error.status == .methodNotAllowed:
@@ -111,7 +111,7 @@ struct EndpointWrapper: Sendable {
                 var bodyBytes = ByteBuffer()
                 var body = JSONValue.object(JSONObject())
                 if request.method == .post {
-                    bodyBytes = try await request.body.collect(upTo: context.maxUploadSize)
+                    bodyBytes = try await Self.collectBody(request, context)
                     body = try Self.parseBody(bodyBytes, contentType: request.headers[.contentType])
                 }
                 var query: [String: String] = [:]
@@ -143,12 +143,24 @@ struct EndpointWrapper: Sendable {
             do {
                 var body = JSONValue.object(JSONObject())
                 if request.method == .post {
-                    body = try Self.parseBody(try await request.body.collect(upTo: context.maxUploadSize), contentType: request.headers[.contentType])
+                    body = try Self.parseBody(try await Self.collectBody(request, context), contentType: request.headers[.contentType])
                 }
                 return RenderedResponse(try await handler(body, context)).response
             } catch {
                 return RenderedResponse(error: error, logger: context.logger).response
             }
+        }
+    }
+
+    /// The whole body, at most `maxUploadSize`. A body that cannot be read (a broken chunked
+    /// encoding, a client gone mid-body) is the client's fault: a 400, not an error in our logs.
+    static func collectBody(_ request: Request, _ context: AppRequestContext) async throws(APIError) -> ByteBuffer {
+        do {
+            return try await request.body.collect(upTo: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            throw APIError.payloadTooLarge
+        } catch {
+            throw APIError(.badRequest, "INVALID_REQUEST", "The request body could not be read.")
         }
     }
 

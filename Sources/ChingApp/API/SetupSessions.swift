@@ -123,7 +123,7 @@ struct SetupSessionsAPI: Sendable {
             }
             let moved = try await db.raw("""
                 UPDATE setup_sessions SET status = 'canceled' WHERE id = \(bind: call.id) AND status = 'pending' AND expires_at > \(bind: now.milliseconds)
-                  AND (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -SessionAttempts.leaseSeconds).milliseconds))
+                  AND \(SessionAttempts.noLiveAttempt(now: now))
                 RETURNING id
                 """).first()
             guard moved != nil else {

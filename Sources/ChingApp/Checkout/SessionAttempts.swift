@@ -8,18 +8,29 @@ struct SessionAttempts: Sendable {
     let services: AppServices
     let table: String
 
+    /// The longest an attempt may run while its server is alive (a provider call hung past its timeouts).
     static let leaseSeconds: Int64 = 120
     static let failuresBeforeLock: Int64 = 5
     static let lockSeconds: Int64 = 15 * 60
+
+    /// The condition, on a session row, that no attempt is running: none was started, or its lease
+    /// has run out, or the server that took it has stopped beating (it died mid-attempt). Every
+    /// state change of a pending session checks this one condition.
+    static func noLiveAttempt(now: Timestamp) -> SQLQueryString {
+        """
+        (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -leaseSeconds).milliseconds)
+          OR attempt_owner IS NULL OR attempt_owner NOT IN (SELECT id FROM server_instances
+            WHERE heartbeat_at >= \(bind: now.adding(seconds: -ServerInstance.deadAfterSeconds).milliseconds)))
+        """
+    }
 
     /// Takes the session's attempt lease; false when another attempt holds it (or the session is no longer payable).
     func claim(_ id: String, now: Timestamp) async throws -> Bool {
         try await services.database.transaction { db in
             try await db.raw("""
-                UPDATE \(unsafeRaw: table) SET attempt_started_at = \(bind: now.milliseconds)
+                UPDATE \(unsafeRaw: table) SET attempt_started_at = \(bind: now.milliseconds), attempt_owner = \(bind: services.instanceID)
                 WHERE id = \(bind: id) AND status = 'pending' AND expires_at > \(bind: now.milliseconds)
-                  AND (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -Self.leaseSeconds).milliseconds))
-                  AND (locked_until IS NULL OR locked_until <= \(bind: now.milliseconds))
+                  AND (locked_until IS NULL OR locked_until <= \(bind: now.milliseconds)) AND \(Self.noLiveAttempt(now: now))
                 RETURNING id
                 """).first() != nil
         }

@@ -39,7 +39,7 @@ struct Sweeper: Service {
         let sessions = try await services.database.read { db in
             try await db.raw("""
                 SELECT id FROM checkout_sessions WHERE status = 'pending' AND expires_at <= \(bind: now.milliseconds)
-                  AND (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -SessionAttempts.leaseSeconds).milliseconds))
+                  AND \(SessionAttempts.noLiveAttempt(now: now))
                 """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
         }
         for id in sessions where try await expireSession(id, now: now) { report.expiredSessions += 1 }
@@ -47,7 +47,7 @@ struct Sweeper: Service {
         let setups = try await services.database.read { db in
             try await db.raw("""
                 SELECT id FROM setup_sessions WHERE status = 'pending' AND expires_at <= \(bind: now.milliseconds)
-                  AND (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -SessionAttempts.leaseSeconds).milliseconds))
+                  AND \(SessionAttempts.noLiveAttempt(now: now))
                 """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
         }
         for id in setups where try await expireSetupSession(id, now: now) { report.expiredSetupSessions += 1 }
@@ -72,6 +72,7 @@ struct Sweeper: Service {
         try await services.database.transaction { db in
             let moved = try await db.raw("""
                 UPDATE setup_sessions SET status = 'expired' WHERE id = \(bind: id) AND status = 'pending' AND expires_at <= \(bind: now.milliseconds)
+                  AND \(SessionAttempts.noLiveAttempt(now: now))
                 RETURNING id
                 """).first()
             guard moved != nil, let session = try await SetupSession.load(id, on: db) else { return false }
@@ -86,7 +87,7 @@ struct Sweeper: Service {
             let moved = try await db.raw("""
                 UPDATE checkout_sessions SET status = 'expired' WHERE id = \(bind: id) AND status = 'pending'
                   AND expires_at <= \(bind: now.milliseconds)
-                  AND (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -SessionAttempts.leaseSeconds).milliseconds))
+                  AND \(SessionAttempts.noLiveAttempt(now: now))
                 RETURNING id
                 """).first()
             guard moved != nil, let session = try await CheckoutSession.load(id, on: db) else { return false }

@@ -46,9 +46,13 @@ struct CheckoutPages: Sendable {
 
     func submit(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let id = context.parameters.get("id") ?? ""
-        let form = FormBody.parse(try await request.body.collect(upTo: 64 * 1024))
         guard let state = try await state(id) else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, state)
+        let form: [String: String]
+        switch await FormBody.read(request, limit: 64 * 1024) {
+        case .success(let fields): form = fields
+        case .failure(let refusal): return message(state, locale, status: refusal.status, heading: refusal.heading, body: pages.localization.text(refusal.body, locale))
+        }
         guard kit.verify(form["csrf"], expected: state.session.csrfToken, request) else { return forbidden(state, locale) }
         let client = limiter.clientAddress(request, context)
         if let retry = limiter.attempt(from: client, at: services.clock.now()) {
@@ -111,9 +115,13 @@ struct CheckoutPages: Sendable {
 
     func answerChallenge(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let id = context.parameters.get("id") ?? "", attempt = context.parameters.get("attempt") ?? ""
-        let form = FormBody.parse(try await request.body.collect(upTo: 16 * 1024))
         guard let state = try await state(id) else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, state)
+        let form: [String: String]
+        switch await FormBody.read(request, limit: 16 * 1024) {
+        case .success(let fields): form = fields
+        case .failure(let refusal): return message(state, locale, status: refusal.status, heading: refusal.heading, body: pages.localization.text(refusal.body, locale))
+        }
         guard kit.verify(form["csrf"], expected: state.session.csrfToken, request) else { return forbidden(state, locale) }
         do {
             let outcome = try await payment.authenticate(sessionID: id, attemptID: attempt, passed: form["result"] == "pass")

@@ -111,6 +111,26 @@ struct BrandContext: Sendable {
 
 /// `application/x-www-form-urlencoded` bodies as a flat dictionary (the last value of a repeated name wins).
 enum FormBody {
+    /// Why a form body could not be read: the page answers with a message in the customer's language.
+    enum Refusal: Error {
+        case tooLarge, malformed
+        var status: HTTPResponse.Status { self == .tooLarge ? .contentTooLarge : .badRequest }
+        var heading: String { self == .tooLarge ? "too_large_title" : "bad_request_title" }
+        var body: String { self == .tooLarge ? "too_large_body" : "bad_request_body" }
+    }
+
+    /// Reads and parses the request's form, at most `limit` bytes.
+    static func read(_ request: Request, limit: Int) async -> Result<[String: String], Refusal> {
+        do {
+            return .success(parse(try await request.body.collect(upTo: limit)))
+        } catch is NIOTooManyBytesError {
+            return .failure(.tooLarge)
+        } catch {
+            // A broken chunked encoding or a client that left mid-body.
+            return .failure(.malformed)
+        }
+    }
+
     static func parse(_ buffer: ByteBuffer) -> [String: String] {
         var fields: [String: String] = [:]
         for pair in String(buffer: buffer).split(separator: "&") {

@@ -55,9 +55,13 @@ struct SetupPages: Sendable {
     }
 
     func submit(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let form = FormBody.parse(try await request.body.collect(upTo: 64 * 1024))
         guard let view = try await view(context.parameters.get("id") ?? "") else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, view)
+        let form: [String: String]
+        switch await FormBody.read(request, limit: 64 * 1024) {
+        case .success(let fields): form = fields
+        case .failure(let refusal): return message(view, locale, status: refusal.status, heading: refusal.heading, body: pages.localization.text(refusal.body, locale))
+        }
         guard kit.verify(form["csrf"], expected: view.session.csrfToken, request) else { return forbidden(view, locale) }
         let client = limiter.clientAddress(request, context)
         if let retry = limiter.attempt(from: client, at: services.clock.now()) {
@@ -108,9 +112,13 @@ struct SetupPages: Sendable {
 
     func answerChallenge(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let id = context.parameters.get("id") ?? "", attempt = context.parameters.get("attempt") ?? ""
-        let form = FormBody.parse(try await request.body.collect(upTo: 16 * 1024))
         guard let view = try await view(id) else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, view)
+        let form: [String: String]
+        switch await FormBody.read(request, limit: 16 * 1024) {
+        case .success(let fields): form = fields
+        case .failure(let refusal): return message(view, locale, status: refusal.status, heading: refusal.heading, body: pages.localization.text(refusal.body, locale))
+        }
         guard kit.verify(form["csrf"], expected: view.session.csrfToken, request) else { return forbidden(view, locale) }
         do {
             let outcome = try await saving.authenticate(sessionID: id, attemptID: attempt, passed: form["result"] == "pass")

@@ -160,6 +160,12 @@ enum Migrations {
                 """,
                 "CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_seq)",
             ]),
+            (5, [
+                // Each running server's heartbeat; an attempt lease names the server that holds it.
+                "CREATE TABLE server_instances (id TEXT PRIMARY KEY, started BIGINT NOT NULL, heartbeat_at BIGINT NOT NULL)",
+                "ALTER TABLE checkout_sessions ADD COLUMN attempt_owner TEXT",
+                "ALTER TABLE setup_sessions ADD COLUMN attempt_owner TEXT",
+            ]),
         ]
     }
 

@@ -1,0 +1,226 @@
+import Glibc
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTPTypes
+import Synchronization
+
+/// How long a connection may hold the server's resources without using them, and how many may be
+/// open at once. Without these, idle or half-sent connections pile up until the process runs out
+/// of file descriptors and stops answering everyone (issue 12).
+public struct ConnectionLimits: Sendable, Equatable {
+    /// Open connections at most. Past it, a new connection first evicts the connection that has
+    /// waited longest for a request; when every connection is busy, it is answered 503 and closed.
+    public var maxConnections: Int
+    /// How long a kept-alive connection may wait, after a response, for the whole next request head.
+    public var idleTimeout: Duration
+    /// How long a new connection may take to send its first request head.
+    public var headerTimeout: Duration
+    /// How long a request body may take to arrive, from the end of its head.
+    public var bodyTimeout: Duration
+
+    public init(maxConnections: Int = 4096, idleTimeout: Duration = .seconds(30), headerTimeout: Duration = .seconds(10),
+                bodyTimeout: Duration = .seconds(30)) {
+        self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
+        self.headerTimeout = headerTimeout
+        self.bodyTimeout = bodyTimeout
+    }
+
+    /// Descriptors kept back from connections: the database, its WAL, log files, webhook and
+    /// PostgreSQL clients.
+    static let reservedDescriptors = 256
+
+    /// 4,096, or fewer when the descriptor limit would not leave room for the reserve.
+    public static func defaultMaxConnections(descriptorLimit: Int = FileDescriptorLimit.current) -> Int {
+        max(16, min(4096, descriptorLimit - reservedDescriptors))
+    }
+}
+
+/// The process's open-file limit (`RLIMIT_NOFILE`).
+public enum FileDescriptorLimit {
+    public static var current: Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        return Int(clamping: limit.rlim_cur)
+    }
+
+    /// Raises the soft limit to the hard one (allowed without privileges); returns the limit now in force.
+    @discardableResult
+    public static func raiseToHardLimit() -> Int {
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        return current
+    }
+}
+
+/// Every open connection, and which of them are waiting for a request (and so may be evicted).
+final class ConnectionRegistry: Sendable {
+    private struct Entry {
+        let channel: any Channel
+        /// When it started waiting for a request head; nil while a request is read or answered.
+        var waitingSince: NIODeadline?
+    }
+
+    private struct State {
+        var entries: [UInt64: Entry] = [:]
+        var nextID: UInt64 = 0
+    }
+
+    let limit: Int
+    private let state = Mutex(State())
+
+    init(limit: Int) { self.limit = max(1, limit) }
+
+    var openCount: Int { state.withLock { $0.entries.count } }
+
+    /// Registers a new connection, evicting the longest-waiting idle one when full; nil when full of
+    /// busy connections (the caller refuses the new one).
+    func admit(_ channel: any Channel) -> UInt64? {
+        let now = NIODeadline.now()
+        let (id, evicted): (UInt64?, (any Channel)?) = state.withLock { state in
+            var evicted: (any Channel)?
+            if state.entries.count >= limit {
+                guard let oldest = state.entries.filter({ $0.value.waitingSince != nil })
+                    .min(by: { $0.value.waitingSince! < $1.value.waitingSince! })
+                else { return (nil, nil) }
+                evicted = state.entries.removeValue(forKey: oldest.key)?.channel
+            }
+            state.nextID += 1
+            state.entries[state.nextID] = Entry(channel: channel, waitingSince: now)
+            return (state.nextID, evicted)
+        }
+        evicted?.close(promise: nil)
+        return id
+    }
+
+    func setWaiting(_ id: UInt64, _ waiting: Bool) {
+        let since: NIODeadline? = waiting ? .now() : nil
+        state.withLock { state in state.entries[id]?.waitingSince = since }
+    }
+
+    func remove(_ id: UInt64) {
+        _ = state.withLock { state in state.entries.removeValue(forKey: id) }
+    }
+}
+
+/// One per connection, right after the HTTP codec: admits the connection against the cap, and
+/// closes it when the head, the body or the next request takes longer than its deadline. While a
+/// request is being answered there is no deadline: the server, not the client, is working.
+final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private enum Admission { case pending, admitted(UInt64), refused }
+
+    private let registry: ConnectionRegistry
+    private let limits: ConnectionLimits
+    private let logger: Logger
+    private var admission = Admission.pending
+    /// Requests whose head has arrived and whose response has not ended.
+    private var requestsInProgress = 0
+    private var readingBody = false
+    private var deadline: Scheduled<Void>?
+
+    init(registry: ConnectionRegistry, limits: ConnectionLimits, logger: Logger) {
+        self.registry = registry
+        self.limits = limits
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { admit(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        admit(context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        leave()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        leave()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // A refused connection's request never reaches the application.
+        guard case .admitted(let id) = admission else { return }
+        switch unwrapInboundIn(data) {
+        case .head:
+            if requestsInProgress == 0 { registry.setWaiting(id, false) }
+            requestsInProgress += 1
+            readingBody = true
+            schedule(context, after: limits.bodyTimeout, reason: "body")
+        case .body:
+            break
+        case .end:
+            readingBody = false
+            cancelDeadline()
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data), case .admitted(let id) = admission {
+            requestsInProgress -= 1
+            if requestsInProgress == 0, !readingBody {
+                registry.setWaiting(id, true)
+                schedule(context, after: limits.idleTimeout, reason: "idle")
+            }
+        }
+        context.write(data, promise: promise)
+    }
+
+    private func admit(_ context: ChannelHandlerContext) {
+        guard case .pending = admission else { return }
+        if let id = registry.admit(context.channel) {
+            admission = .admitted(id)
+            schedule(context, after: limits.headerTimeout, reason: "header")
+        } else {
+            admission = .refused
+            logger.debug("Connection refused: at the connection cap", metadata: ["limit": "\(registry.limit)"])
+            let head = HTTPResponse(status: .serviceUnavailable, headerFields: [.connection: "close", .contentLength: "0", .retryAfter: "1"])
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    private func leave() {
+        cancelDeadline()
+        if case .admitted(let id) = admission { registry.remove(id) }
+        admission = .refused
+    }
+
+    private func schedule(_ context: ChannelHandlerContext, after timeout: Duration, reason: String) {
+        cancelDeadline()
+        let logger = logger
+        deadline = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: TimeAmount(timeout)) {
+            logger.debug("Connection closed: \(reason) timeout")
+            context.close(promise: nil)
+        }
+    }
+
+    private func cancelDeadline() {
+        deadline?.cancel()
+        deadline = nil
+    }
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1.1 with the connection cap and deadlines of `limits`.
+    static func guardedHTTP1(limits: ConnectionLimits, registry: ConnectionRegistry, logger: Logger) -> HTTPServerBuilder {
+        .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuardHandler(registry: registry, limits: limits, logger: logger)]))
+    }
+}

@@ -1,0 +1,52 @@
+import ChingDomain
+import Logging
+import SQLKit
+import ServiceLifecycle
+
+/// This process, as the other processes on the same database see it: a row in `server_instances`
+/// whose `heartbeat_at` it moves every few seconds. A payment attempt's lease names the instance
+/// that took it, so when that instance stops beating (a `kill -9`, a crash, a lost machine) any
+/// process can tell the attempt was abandoned within `deadAfterSeconds`, instead of waiting for
+/// the lease to run out.
+struct ServerInstance: Service, CustomStringConvertible {
+    let services: AppServices
+    static let heartbeatSeconds: Int64 = 5
+    /// Three missed beats: long enough for a busy writer, short enough for a customer waiting to retry.
+    static let deadAfterSeconds: Int64 = 15
+    var description: String { "ServerInstance(\(services.instanceID))" }
+
+    /// Registers the instance (before the server accepts requests) and clears rows of instances gone for a day.
+    func register() async throws {
+        let now = services.clock.now()
+        try await services.database.transaction { db in
+            try await db.raw("DELETE FROM server_instances WHERE heartbeat_at < \(bind: now.adding(seconds: -86_400).milliseconds)").run()
+            try await db.raw("""
+                INSERT INTO server_instances (id, started, heartbeat_at) VALUES (\(bind: services.instanceID), \(bind: now.milliseconds), \(bind: now.milliseconds))
+                """).run()
+        }
+    }
+
+    func beat() async throws {
+        let now = services.clock.now()
+        try await services.database.transaction { db in
+            try await db.raw("UPDATE server_instances SET heartbeat_at = \(bind: now.milliseconds) WHERE id = \(bind: services.instanceID)").run()
+        }
+    }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(Self.heartbeatSeconds))
+                do {
+                    try await beat()
+                } catch {
+                    services.logger.warning("Heartbeat failed; retrying", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+                }
+            }
+        }
+        // A clean stop: this instance's attempts are over, so they need not wait out the heartbeat.
+        try? await services.database.transaction { db in
+            try await db.raw("DELETE FROM server_instances WHERE id = \(bind: services.instanceID)").run()
+        }
+    }
+}
