@@ -86,10 +86,12 @@ final class ConnectionRegistry: Sendable {
         let (id, evicted): (UInt64?, (any Channel)?) = state.withLock { state in
             var evicted: (any Channel)?
             if state.entries.count >= limit {
-                guard let oldest = state.entries.filter({ $0.value.waitingSince != nil })
-                    .min(by: { $0.value.waitingSince! < $1.value.waitingSince! })
-                else { return (nil, nil) }
-                evicted = state.entries.removeValue(forKey: oldest.key)?.channel
+                var oldest: (id: UInt64, since: NIODeadline)?
+                for (id, entry) in state.entries {
+                    if let since = entry.waitingSince, since < oldest?.since ?? .distantFuture { oldest = (id, since) }
+                }
+                guard let oldest else { return (nil, nil) }
+                evicted = state.entries.removeValue(forKey: oldest.id)?.channel
             }
             state.nextID += 1
             state.entries[state.nextID] = Entry(channel: channel, waitingSince: now)
