@@ -34,11 +34,27 @@ let package = Package(
         .target(name: "ChingDomain", swiftSettings: strict),
         // A small PDF writer for tax documents (embedded TrueType font, Hebrew and Latin).
         .target(name: "ChingPDF", swiftSettings: strict),
-        // The store, the JSON API and the composition root.
+        // The only place with SQL: the database (SQLite engine with group commit, or PostgreSQL), the schema.
+        .target(
+            name: "ChingStore",
+            dependencies: [
+                "ChingDomain",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // The JSON API, the hosted pages, the business operations and the composition root.
         .target(
             name: "ChingApp",
             dependencies: [
-                "ChingDomain", "ChingPDF",
+                "ChingDomain", "ChingPDF", "ChingStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
@@ -60,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "ching",
             dependencies: [
-                "ChingApp",
+                "ChingApp", "ChingStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -68,9 +84,14 @@ let package = Package(
         .testTarget(name: "ChingDomainTests", dependencies: ["ChingDomain"], swiftSettings: strict),
         .testTarget(name: "ChingPDFTests", dependencies: ["ChingPDF"], swiftSettings: strict),
         .testTarget(
+            name: "ChingStoreTests",
+            dependencies: ["ChingStore", .product(name: "SQLKit", package: "sql-kit"), .product(name: "SQLiteKit", package: "sqlite-kit")],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "ChingAppTests",
             dependencies: [
-                "ChingApp",
+                "ChingApp", "ChingStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "SQLKit", package: "sql-kit"),

@@ -1,4 +1,5 @@
 import ChingDomain
+import ChingStore
 import SQLKit
 
 /// Operator actions on projects (the command line's, and tests'): there is no public endpoint for them.

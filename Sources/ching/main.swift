@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ChingApp
 import ChingDomain
+import ChingStore
 import Configuration
 import Hummingbird
 import Logging

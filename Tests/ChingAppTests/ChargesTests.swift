@@ -1,5 +1,6 @@
 import ChingApp
 import ChingDomain
+import ChingStore
 import HTTPTypes
 import SQLKit
 import Testing

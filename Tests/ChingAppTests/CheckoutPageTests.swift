@@ -1,5 +1,6 @@
 @testable import ChingApp
 import ChingDomain
+import ChingStore
 import Foundation
 import HTTPTypes
 import HummingbirdTesting

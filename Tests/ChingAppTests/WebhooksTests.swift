@@ -1,5 +1,6 @@
 import ChingApp
 import ChingDomain
+import ChingStore
 import Crypto
 import Foundation
 import HTTPTypes

@@ -2,14 +2,6 @@ import ChingDomain
 import HTTPTypes
 import Hummingbird
 
-/// Who is calling the API: the key's project and the mode its data lives in.
-public struct Caller: Sendable {
-    public let projectID: String
-    public let livemode: Bool
-    /// 0 or 1, as the store keeps modes.
-    var mode: Int64 { livemode ? 1 : 0 }
-}
-
 /// The request context of every route.
 public struct AppRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage

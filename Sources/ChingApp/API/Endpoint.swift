@@ -1,4 +1,5 @@
 import ChingDomain
+import ChingStore
 import Crypto
 import HTTPTypes
 import Hummingbird

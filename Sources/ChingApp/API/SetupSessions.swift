@@ -1,4 +1,5 @@
 import ChingDomain
+import ChingStore
 import Foundation
 import HTTPTypes
 import Hummingbird

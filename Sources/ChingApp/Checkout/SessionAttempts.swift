@@ -1,4 +1,5 @@
 import ChingDomain
+import ChingStore
 import SQLKit
 
 /// What the checkout and setup sessions share about card attempts: one attempt in flight per

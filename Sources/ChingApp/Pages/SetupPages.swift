@@ -1,4 +1,5 @@
 import ChingDomain
+import ChingStore
 import HTTPTypes
 import Hummingbird
 import SQLKit

@@ -1,4 +1,5 @@
 import ChingDomain
+import ChingStore
 import Logging
 import SQLKit
 import ServiceLifecycle

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ChingDomain
+import ChingStore
 import Foundation
 import HTTPTypes
 import Logging

@@ -4,7 +4,7 @@ import SQLKit
 import SQLiteNIO
 import Synchronization
 import Testing
-@testable import ChingApp
+@testable import ChingStore
 
 /// The SQLite writer's group commit: several callers' transactions share one COMMIT, and each
 /// caller still gets all-or-nothing for its own writes, visible to readers once it returns.

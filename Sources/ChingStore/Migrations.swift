@@ -3,7 +3,7 @@ import SQLKit
 /// The schema, as numbered migrations. The same SQL runs on SQLite and PostgreSQL; the only
 /// difference is how an auto-incrementing `seq` column is spelled (it orders lists newest first
 /// even when two rows share a millisecond).
-enum Migrations {
+public enum Migrations {
     static func all(for kind: Database.Kind) -> [(version: Int64, statements: [String])] {
         let seq = kind == .sqlite ? "seq INTEGER PRIMARY KEY AUTOINCREMENT" : "seq BIGSERIAL PRIMARY KEY"
         // Columns every API object has.
@@ -172,7 +172,7 @@ enum Migrations {
     /// Applies the migrations not yet applied, each in its own transaction. On PostgreSQL an
     /// advisory lock keeps two starting servers from migrating at once; on SQLite the immediate
     /// transaction does the same.
-    static func run(on database: Database) async throws {
+    public static func run(on database: Database) async throws {
         try await database.transaction { db in
             if database.kind == .postgres {
                 try await db.raw("SELECT pg_advisory_xact_lock(4242)").run()

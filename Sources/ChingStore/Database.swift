@@ -127,7 +127,7 @@ public final class Database: Sendable {
     }
 
     /// Whether `error` is a unique-constraint violation, on either database.
-    static func isUniqueViolation(_ error: any Error) -> Bool {
+    public static func isUniqueViolation(_ error: any Error) -> Bool {
         if let error = error as? PSQLError { return error.serverInfo?[.sqlState] == "23505" }
         if let error = error as? SQLiteFailure { return error.isUniqueViolation }
         return false
@@ -172,5 +172,28 @@ final class SQLiteReaders: Sendable {
             return idle.handles
         }
         for handle in handles { handle.close() }
+    }
+}
+
+extension Database {
+    /// Runs `work` with the connection pool running (PostgreSQL's client is a service that must
+    /// run before it can be used; outside an application, this runs it just long enough).
+    public func whileRunning<T: Sendable>(_ work: @Sendable () async throws -> T) async throws -> T {
+        guard let service else { return try await work() }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await service.run() }
+            defer { group.cancelAll() }
+            return try await work()
+        }
+    }
+
+    /// Opens and migrates the database at `url`, runs `work`, and closes it: for the command line.
+    public static func withMigrated<T: Sendable>(_ url: String, logger: Logger, _ work: @Sendable (Database) async throws -> T) async throws -> T {
+        let database = try await Database.open(url, logger: logger)
+        defer { Task { await database.close() } }
+        return try await database.whileRunning {
+            try await Migrations.run(on: database)
+            return try await work(database)
+        }
     }
 }
