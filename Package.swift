@@ -32,6 +32,8 @@ let package = Package(
     targets: [
         // Pure rules: money, ids, validation, VAT, the provider protocol and the sandbox provider. No I/O.
         .target(name: "ChingDomain", swiftSettings: strict),
+        // Card providers: the protocols (card form, hosted page) and the sandbox of TEST_CARDS.md.
+        .target(name: "ChingProviders", dependencies: ["ChingDomain"], swiftSettings: strict),
         // A small PDF writer for tax documents (embedded TrueType font, Hebrew and Latin).
         .target(name: "ChingPDF", swiftSettings: strict),
         // The only place with SQL: the database (SQLite engine with group commit, or PostgreSQL), the schema.
@@ -54,7 +56,7 @@ let package = Package(
         .target(
             name: "ChingApp",
             dependencies: [
-                "ChingDomain", "ChingPDF", "ChingStore",
+                "ChingDomain", "ChingPDF", "ChingStore", "ChingProviders",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
@@ -81,7 +83,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "ChingDomainTests", dependencies: ["ChingDomain"], swiftSettings: strict),
+        // The domain's rules and the sandbox's table (TEST_CARDS.md) share the test card list.
+        .testTarget(name: "ChingDomainTests", dependencies: ["ChingDomain", "ChingProviders"], swiftSettings: strict),
         .testTarget(name: "ChingPDFTests", dependencies: ["ChingPDF"], swiftSettings: strict),
         .testTarget(
             name: "ChingStoreTests",
@@ -91,7 +94,7 @@ let package = Package(
         .testTarget(
             name: "ChingAppTests",
             dependencies: [
-                "ChingApp", "ChingStore",
+                "ChingApp", "ChingStore", "ChingProviders",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "SQLKit", package: "sql-kit"),

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ChingDomain
+import ChingProviders
 import ChingStore
 import ChingPDF
 import Configuration
@@ -36,6 +37,8 @@ public struct AppConfiguration: Sendable {
     public var trustedProxies: [String] = []
     /// Whether the webhook delivery worker runs (tests deliver by hand with `deliverWebhooks(_:)`).
     public var runWebhookWorker = true
+    /// The test-mode card provider; nil is the sandbox of TEST_CARDS.md (tests put a scripted one here).
+    public var cardProvider: (any CardFormProvider)? = nil
     /// The connection cap and the idle, header and body deadlines.
     public var connectionLimits = ConnectionLimits()
 
@@ -151,7 +154,7 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
 }
 
 func makeServices(_ configuration: AppConfiguration, database: Database) -> AppServices {
-    AppServices(database: database, clock: configuration.clock, ids: configuration.ids, sandbox: SandboxProvider(ids: configuration.ids),
+    AppServices(database: database, clock: configuration.clock, ids: configuration.ids, sandbox: configuration.cardProvider ?? SandboxProvider(ids: configuration.ids),
                 publicURL: configuration.publicURL, instanceID: "srv_" + configuration.ids.hex(byteCount: 8), documentFont: DocumentFont(),
                 logger: configuration.logger)
 }

@@ -1,4 +1,5 @@
 import ChingDomain
+import ChingProviders
 import ChingStore
 import ChingPDF
 import Crypto
@@ -14,7 +15,7 @@ public struct AppServices: Sendable {
     public let ids: IDGenerator
     /// The test-mode provider (and, until a live one exists, what a project configured with
     /// `live_provider = 'sandbox'` uses in live mode; only tests do that).
-    public let sandbox: any PaymentProvider
+    public let sandbox: any CardFormProvider
     /// Where the hosted pages and PDFs are reached from outside (`http://127.0.0.1:8080`).
     public let publicURL: String
     /// This process among the servers sharing the database (see `ServerInstance`).
@@ -32,7 +33,8 @@ public struct AppServices: Sendable {
     }
 
     /// The provider that handles a caller's money: the sandbox in test mode.
-    func provider(for caller: Caller) -> any PaymentProvider { sandbox }
+    /// (Every provider today takes the card on our form; a hosted-page provider comes with live mode.)
+    func provider(for caller: Caller) -> any CardFormProvider { sandbox }
 
     /// Finds the project and mode of the request's API key.
     func authenticate(_ request: Request) async throws -> Caller {

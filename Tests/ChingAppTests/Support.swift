@@ -1,5 +1,6 @@
 import ChingApp
 import ChingDomain
+import ChingProviders
 import ChingStore
 import Foundation
 import HTTPTypes
@@ -52,6 +53,8 @@ struct TestApp {
     let clock = TestClock()
     let logs = LogCapture()
     let ids = IDGenerator.random
+    /// The card provider; nil is the sandbox.
+    var cardProvider: (any CardFormProvider)? = nil
     /// This test's own branding root (empty unless the test writes folders into it).
     let brandingRoot = FileManager.default.temporaryDirectory.appendingPathComponent("ching-branding-\(UUID().uuidString)").path
 
@@ -72,6 +75,7 @@ struct TestApp {
         configuration.runSweeper = false
         configuration.runWebhookWorker = false
         configuration.brandingDirectory = brandingRoot
+        configuration.cardProvider = cardProvider
         return configuration
     }
 

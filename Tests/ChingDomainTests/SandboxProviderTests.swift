@@ -1,4 +1,5 @@
 import ChingDomain
+import ChingProviders
 import Testing
 
 /// What TEST_CARDS.md says a card does in the sandbox.

@@ -1,4 +1,5 @@
 import ChingDomain
+import ChingProviders
 import ChingStore
 import Foundation
 import HTTPTypes

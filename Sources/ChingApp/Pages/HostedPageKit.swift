@@ -1,4 +1,5 @@
 import ChingDomain
+import ChingProviders
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -1,10 +1,12 @@
+import ChingDomain
+
 /// The test-mode provider: decides every outcome from the card number alone, as TEST_CARDS.md says,
 /// and never leaves the process.
 ///
 /// The behaviour of a saved card is carried inside its token (`sbx_<behaviour>_<last4>_<random>`),
 /// so outcomes survive restarts without the sandbox keeping any state, and the token holds no
 /// more of the number than the last four digits we already show.
-public struct SandboxProvider: PaymentProvider {
+public struct SandboxProvider: CardFormProvider {
     public let name = "sandbox"
     private let ids: IDGenerator
 
