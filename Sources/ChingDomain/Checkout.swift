@@ -11,6 +11,9 @@ public struct CartLine: Sendable, Equatable {
     }
 
     public var isDiscount: Bool { unitAmount < 0 }
+
+    /// The line's amount: unit amount × quantity, checked.
+    public func total() throws(Money.Overflow) -> Int64 { try Money.multiply(unitAmount, quantity) }
 }
 
 public enum BillingInterval: String, Sendable, CaseIterable { case day, week, month, year }
@@ -67,7 +70,7 @@ public struct CheckoutTotals: Sendable, Equatable {
         do {
             var positive: Int64 = 0, negative: Int64 = 0
             for line in lines {
-                let total = try Money.multiply(line.unitAmount, line.quantity)
+                let total = try line.total()
                 if total < 0 { negative = try Money.add(negative, total) } else { positive = try Money.add(positive, total) }
             }
             let cartTotal = try Money.add(positive, negative)
@@ -83,7 +86,7 @@ public struct CheckoutTotals: Sendable, Equatable {
             if let plan {
                 let period = plan.vatExclusive ? try Money.add(plan.unitAmount, VAT.addedTo(plan.unitAmount)) : plan.unitAmount
                 recurringAmount = period
-                firstBillingAt = plan.hasTrial ? now.adding(days: plan.trialDays) : Calendar.add(plan.interval, count: plan.intervalCount, to: now)
+                firstBillingAt = BillingSchedule.firstBilling(of: plan, at: now)
                 if !plan.hasTrial {
                     dueToday = try Money.add(dueToday, period)
                     subtotal = try Money.add(subtotal, period)

@@ -35,7 +35,7 @@ public enum Money {
 
     /// The amount as a customer reads it: English `₪1,234.50`, Hebrew `‏1,234.50 ₪` (with a
     /// right-to-left mark so the sign stays at the right place in RTL text).
-    public static func format(_ agorot: Int64, locale: Locale) -> String {
+    public static func format(_ agorot: Int64, locale: Language) -> String {
         let sign = agorot < 0 ? "-" : ""
         let number = agorot < 0 ? String(decimalString(agorot).dropFirst()) : decimalString(agorot)
         switch locale {
@@ -46,7 +46,7 @@ public enum Money {
 }
 
 /// The two languages of the product.
-public enum Locale: String, Sendable, CaseIterable {
+public enum Language: String, Sendable, CaseIterable {
     case he, en
 }
 
@@ -55,7 +55,8 @@ public enum VAT {
     /// 18%, as a fraction so that no floating point is involved.
     public static let rateNumerator: Int64 = 18
     public static let rateDenominator: Int64 = 100
-    public static let rateString = "0.18"
+    /// "18%", as pages, emails and documents print the rate.
+    public static var percentLabel: String { "\(rateNumerator * 100 / rateDenominator)%" }
 
     /// The VAT part of an inclusive amount: round(amount × 18 / 118), half away from zero.
     public static func includedIn(_ amount: Int64) -> Int64 {

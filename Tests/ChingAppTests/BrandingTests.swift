@@ -61,6 +61,25 @@ struct BrandingTests {
         }
     }
 
+    @Test("The brand's max_installments caps the page's choices and POST /charges alike (decisions.md: one rule)")
+    func installmentCapIsOneRule() async throws {
+        let app = TestApp()
+        try await app.run { api in
+            try app.writeBranding(api.projectID, ["brand.json": #"{"display_name": "Café Negev", "max_installments": 3}"#])
+            let page = try await api.page("/checkout/\(try await session(api))?locale=en")
+            #expect(page.contains("3 payments of ₪30.00"))
+            #expect(!page.contains("4 payments"))
+            let customer = try await api.customer()
+            let israeliCard = try await api.testCard(customer: customer, index: 3)
+            let four = try await api.charge(customer: customer, paymentMethod: israeliCard, amount: 9000, extra: ["installments": ["count": 4]])
+            #expect(four.status == 400, "\(four.text)")
+            #expect(four.issuePaths == ["installments.count"])
+            #expect(four.json["error"]?["message"] == "installments.count: Must be between 1 and 3 for this project.")
+            let three = try await api.charge(customer: customer, paymentMethod: israeliCard, amount: 9000, extra: ["installments": ["count": 3]])
+            #expect(three.status == 200, "\(three.text)")
+        }
+    }
+
     @Test("A change to brand.json or the logo shows on the next request, at a new logo URL")
     func hotReload() async throws {
         let app = TestApp()

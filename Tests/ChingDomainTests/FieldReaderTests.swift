@@ -101,7 +101,7 @@ struct FieldReaderPresenceTests {
         #expect(fields.string("name") == nil)
         #expect(fields.integer("count", in: 0...10) == nil)
         #expect(fields.boolean("flag") == nil)
-        #expect(fields.choice("locale", as: Locale.self) == nil)
+        #expect(fields.choice("locale", as: Language.self) == nil)
         #expect(fields.id("customer", prefix: .customer) == nil)
         #expect(fields.nested("installments") == nil)
         #expect(fields.array("line_items", count: 1...50) == nil)
@@ -117,7 +117,7 @@ struct FieldReaderPresenceTests {
         var fields = try reader("{}")
         _ = fields.integer("a", required: true, in: 0...1)
         _ = fields.boolean("b", required: true)
-        _ = fields.choice("c", required: true, as: Locale.self)
+        _ = fields.choice("c", required: true, as: Language.self)
         _ = fields.id("d", required: true, prefix: .customer)
         _ = fields.nested("e", required: true)
         _ = fields.array("f", required: true, count: 1...2)
@@ -254,8 +254,8 @@ struct FieldReaderScalarTests {
     @Test("A choice accepts one of the enum's raw values")
     func choiceAccepted() throws {
         var fields = try reader(#"{"locale": "en", "other": "he"}"#)
-        #expect(fields.choice("locale", as: Locale.self) == .en)
-        #expect(fields.choice("other", as: Locale.self) == .he)
+        #expect(fields.choice("locale", as: Language.self) == .en)
+        #expect(fields.choice("other", as: Language.self) == .he)
         #expect(fields.issues.isEmpty)
     }
 
@@ -264,7 +264,7 @@ struct FieldReaderScalarTests {
     ])
     func choiceRefused(json: String) throws {
         var fields = try reader(json)
-        #expect(fields.choice("locale", as: Locale.self) == nil)
+        #expect(fields.choice("locale", as: Language.self) == nil)
         #expect(fields.issues == [issue("locale", #"Must be one of "he", "en"."#)])
     }
 

@@ -133,6 +133,6 @@ struct VATTests {
     func rate() {
         #expect(VAT.rateNumerator == 18)
         #expect(VAT.rateDenominator == 100)
-        #expect(VAT.rateString == "0.18")
+        #expect(VAT.percentLabel == "18%")
     }
 }

@@ -19,7 +19,7 @@ struct CheckoutSession: HostedSession {
     let cancelURL: String
     let createDocument: Bool
     let manualCapture: Bool
-    let locale: ChingDomain.Locale?
+    let locale: Language?
     let storedStatus: String
     let csrfToken: String
     let failedAttempts: Int64
@@ -44,7 +44,7 @@ struct CheckoutSession: HostedSession {
         cancelURL = try row.string("cancel_url")
         createDocument = try row.bool("create_document")
         manualCapture = try row.string("capture_method") == "manual"
-        locale = try row.optionalString("locale").flatMap(ChingDomain.Locale.init(rawValue:))
+        locale = try row.optionalString("locale").flatMap(Language.init(rawValue:))
         storedStatus = try row.string("status")
         csrfToken = try row.string("csrf_token")
         failedAttempts = try row.int("failed_attempts")
@@ -59,9 +59,8 @@ struct CheckoutSession: HostedSession {
         created = try row.timestamp("created")
     }
 
-    /// A pending session past `expires_at` is expired, whether or not the sweeper has run.
-    func status(at now: Timestamp) -> String {
-        storedStatus == "pending" && now >= expiresAt ? "expired" : storedStatus
+    func status(at now: Timestamp) -> HostedSessionStatus {
+        HostedSessionStatus.at(now, stored: HostedSessionStatus(rawValue: storedStatus) ?? .pending, expiresAt: expiresAt)
     }
 
     /// The success URL with `{CHECKOUT_SESSION_ID}` replaced.
@@ -166,7 +165,7 @@ struct CheckoutSessionsAPI: Sendable {
         let createDocument = reader.boolean("create_document") ?? true
         let capture: CaptureMethod = reader.choice("capture_method") ?? .automatic
         let metadata = reader.metadata() ?? [:]
-        let locale: ChingDomain.Locale? = reader.choice("locale")
+        let locale: Language? = reader.choice("locale")
         try reader.throwIfInvalid()
 
         let caller = call.caller, cart = lines
@@ -252,7 +251,7 @@ struct CheckoutSessionsAPI: Sendable {
                 RETURNING id
                 """).first()
             guard claimed != nil else {
-                throw APIError.rule("SESSION_NOT_PENDING", "Only a pending session can be expired; this one is \(session.status(at: now)).", status: .conflict)
+                throw APIError.rule("SESSION_NOT_PENDING", "Only a pending session can be expired; this one is \(session.status(at: now).rawValue).", status: .conflict)
             }
             return try await Self.load(call.id, caller: call.caller, on: db, services: services)!
         }
@@ -286,7 +285,7 @@ struct CheckoutSessionsAPI: Sendable {
             "url": .string("\(services.publicURL)/checkout/\(session.id)"),
             "customer": .string(session.customerID),
             "kind": .string(session.kind.rawValue),
-            "status": .string(session.status(at: services.clock.now())),
+            "status": .string(session.status(at: services.clock.now()).rawValue),
             "price": .optional(session.priceID),
             "line_items": session.kind == .cart || session.kind == .mixed ? .array(session.lines.map(json)) : .null,
             "currency": "ils",

@@ -24,7 +24,7 @@ struct CustomersAPI: Sendable {
         var name: String?
         var email: String??
         var phone: String??
-        var locale: ChingDomain.Locale?
+        var locale: Language?
         var taxID: String??
         var metadata: [String: String]?
 

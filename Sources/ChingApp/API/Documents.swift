@@ -114,7 +114,7 @@ struct DocumentsAPI: Sendable {
         try await Events.record("document.issued", data: document, caller: caller, on: db, services: services)
         if let email = try customer.optionalString("email") {
             try await Outbox.queueDocumentEmail(
-                to: email, locale: ChingDomain.Locale(rawValue: try customer.string("locale")) ?? .he, kind: kind, number: number,
+                to: email, locale: Language(rawValue: try customer.string("locale")) ?? .he, kind: kind, number: number,
                 amount: amount, pdfURL: document["pdf_url"]?.stringValue ?? "", documentID: id, caller: caller, on: db, services: services)
         }
         return id
@@ -189,12 +189,12 @@ struct DocumentsAPI: Sendable {
         case .receipt: "קבלה  Receipt"
         case .creditNote: "חשבונית זיכוי  Credit note"
         }
-        let lines = (content["lines"]?.arrayValue ?? []).map { line in
+        let lines = try (content["lines"]?.arrayValue ?? []).map { line in
             let quantity = line["quantity"]?.intValue ?? 1
             let unit = line["unit_amount"]?.intValue ?? 0
             return TaxDocumentContent.Line(
                 description: line["description"]?.stringValue ?? "", quantity: String(quantity),
-                unitAmount: format(unit), total: format(unit &* quantity))
+                unitAmount: format(unit), total: format(try CartLine(name: "", unitAmount: unit, quantity: quantity).total()))
         }
         var payment: String?
         if let paid = content["payment"]?.objectValue {
@@ -207,7 +207,7 @@ struct DocumentsAPI: Sendable {
             issuerName: content["issuer"]?["name"]?.stringValue ?? "", issuerVATNumber: content["issuer"]?["vat_number"]?.stringValue,
             issuerAddress: content["issuer"]?["address"]?.stringValue,
             customerName: content["customer"]?["name"]?.stringValue ?? "", customerEmail: content["customer"]?["email"]?.stringValue,
-            lines: lines, net: format(amount - vat), vat: format(vat), vatLabel: "VAT 18% / מע״מ 18%", total: format(amount),
+            lines: lines, net: format(amount - vat), vat: format(vat), vatLabel: "VAT \(VAT.percentLabel) / מע״מ \(VAT.percentLabel)", total: format(amount),
             payment: payment, reference: content["reference"]?.stringValue, livemode: try row.bool("livemode"))
     }
 }

@@ -35,8 +35,9 @@ struct SetupSession: HostedSession {
         created = try row.timestamp("created")
     }
 
-    /// A pending session past `expires_at` is expired, whether or not the sweeper has run.
-    func status(at now: Timestamp) -> String { storedStatus == "pending" && now >= expiresAt ? "expired" : storedStatus }
+    func status(at now: Timestamp) -> HostedSessionStatus {
+        HostedSessionStatus.at(now, stored: HostedSessionStatus(rawValue: storedStatus) ?? .pending, expiresAt: expiresAt)
+    }
 
     var successRedirect: String { successURL.replacingOccurrences(of: "{SETUP_SESSION_ID}", with: id) }
     var cancelRedirect: String { cancelURL.replacingOccurrences(of: "{SETUP_SESSION_ID}", with: id) }
@@ -63,7 +64,7 @@ struct SetupSessionsAPI: Sendable {
                 let customer = try await db.raw("SELECT name, email FROM customers WHERE id = \(bind: session.customerID)").first()
                 let project = try await db.raw("SELECT name FROM projects WHERE id = \(bind: session.caller.projectID)").first()
                 return .object([
-                    "id": .string(session.id), "object": "setup_session_public", "status": .string(session.status(at: services.clock.now())),
+                    "id": .string(session.id), "object": "setup_session_public", "status": .string(session.status(at: services.clock.now()).rawValue),
                     "merchant": .object(["name": .string(try project?.string("name") ?? "")]),
                     "customer": .object(["name": .string(try customer?.string("name") ?? ""), "email": .optional(try customer?.optionalString("email"))]),
                     "cancel_url": .string(session.cancelURL), "expires_at": .string(session.expiresAt.iso8601),
@@ -128,7 +129,7 @@ struct SetupSessionsAPI: Sendable {
                 RETURNING id
                 """).first()
             guard moved != nil else {
-                throw APIError.rule("SESSION_NOT_PENDING", "Only a pending setup session can be canceled; this one is \(session.status(at: now)).", status: .conflict)
+                throw APIError.rule("SESSION_NOT_PENDING", "Only a pending setup session can be canceled; this one is \(session.status(at: now).rawValue).", status: .conflict)
             }
         }
         return APIResponse(.object(["id": .string(call.id), "status": "canceled"]))
@@ -143,7 +144,7 @@ struct SetupSessionsAPI: Sendable {
             "id": .string(session.id),
             "object": "setup_session",
             "customer": .string(session.customerID),
-            "status": .string(session.status(at: services.clock.now())),
+            "status": .string(session.status(at: services.clock.now()).rawValue),
             "url": .string("\(services.publicURL)/setup/\(session.id)"),
             "success_url": .string(session.successURL),
             "cancel_url": .string(session.cancelURL),

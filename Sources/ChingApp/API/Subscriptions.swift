@@ -19,7 +19,7 @@ struct SubscriptionsAPI: Sendable {
     static func create(id: String, customerID: String, priceID: String, plan: Plan, paymentMethodID: String?, chargeID: String?, sessionID: String,
                        metadata: JSONValue, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws {
         let now = services.clock.now()
-        let periodEnd = plan.hasTrial ? now.adding(days: plan.trialDays) : Calendar.add(plan.interval, count: plan.intervalCount, to: now)
+        let periodEnd = BillingSchedule.firstBilling(of: plan, at: now)
         try await db.raw("""
             INSERT INTO subscriptions (id, project_id, livemode, customer_id, status, metadata, created, price_id, item_id, default_payment_method,
               billing_cycle_anchor, current_period_start, current_period_end, trial_end, latest_charge, checkout_session_id)

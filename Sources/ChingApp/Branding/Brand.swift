@@ -28,7 +28,7 @@ struct Brand: Sendable {
     var colors = Colors()
     var font = Brand.fonts["system"]!
     var cornerRadius = "8px"
-    var defaultLocale: ChingDomain.Locale?
+    var defaultLocale: Language?
     var supportEmail: String?
     var supportPhone: String?
     var termsURL: String?

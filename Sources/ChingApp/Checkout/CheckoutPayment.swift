@@ -16,20 +16,20 @@ enum HostedOutcome<Session: Sendable>: Sendable {
     case busy
     case locked(until: Timestamp)
     /// Not pending any more: `succeeded`, `expired` or `canceled`.
-    case notPayable(Session, status: String)
+    case notPayable(Session, status: HostedSessionStatus)
 }
 
 /// What the payment services need of a hosted session to refuse an attempt.
 protocol HostedSession: Sendable {
     var lockedUntil: Timestamp? { get }
-    func status(at now: Timestamp) -> String
+    func status(at now: Timestamp) -> HostedSessionStatus
 }
 
 extension HostedOutcome where Session: HostedSession {
     /// The answer for a session that is no longer pending or is locked; nil when it may be tried.
     static func refusal(_ session: Session, now: Timestamp) -> Self? {
         let status = session.status(at: now)
-        if status != "pending" { return .notPayable(session, status: status) }
+        if status != .pending { return .notPayable(session, status: status) }
         if let until = session.lockedUntil, until > now { return .locked(until: until) }
         return nil
     }
@@ -80,7 +80,7 @@ struct CheckoutPayment: Sendable {
         let requireIsraeliID: Bool
     }
 
-    /// The brand's settings win over the project's columns. Pass `brand` when the caller has looked it up already.
+    /// The brand's settings win over the project's columns (`Installments.maximum`). Pass `brand` when the caller has looked it up already.
     static func limits(for session: CheckoutSession, offer: CheckoutOffer, on db: any SQLDatabase, services: AppServices,
                        brand known: BrandContext?? = nil, project fetched: (any SQLRow)? = nil) async throws -> Limits {
         var project = fetched
@@ -88,8 +88,8 @@ struct CheckoutPayment: Sendable {
             project = try await db.raw("SELECT max_installments, require_israeli_id, branding FROM projects WHERE id = \(bind: session.caller.projectID)").first()
         }
         let brand = try known.map { $0?.brand } ?? services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding"))?.brand
-        let projectMax = try brand?.maxInstallments ?? project?.int("max_installments") ?? 1
-        return Limits(maxInstallments: offer.plan == nil && offer.totals.dueToday > 0 ? max(1, min(projectMax, 12)) : 1,
+        let projectMax = Installments.maximum(brandSetting: brand?.maxInstallments, projectSetting: try project?.int("max_installments") ?? Installments.limit)
+        return Limits(maxInstallments: offer.plan == nil && offer.totals.dueToday > 0 ? projectMax : 1,
                       requireIsraeliID: try brand?.requireIsraeliID ?? project?.bool("require_israeli_id") ?? false)
     }
 

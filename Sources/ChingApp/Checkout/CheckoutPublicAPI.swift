@@ -31,7 +31,7 @@ struct CheckoutPublicAPI: Sendable {
         var object: JSONObject = [
             "id": .string(session.id),
             "object": "checkout_session_public",
-            "status": .string(session.status(at: services.clock.now())),
+            "status": .string(session.status(at: services.clock.now()).rawValue),
             "kind": .string(session.kind.rawValue),
             "merchant": .object(["name": .string(view.merchantName)]),
             "customer": .object(["name": .string(view.customerName)]),
@@ -103,8 +103,8 @@ struct CheckoutPublicAPI: Sendable {
             error.retryAfter = Int((until.milliseconds - services.clock.now().milliseconds + 999) / 1000)
             throw error
         case .notPayable(_, let status):
-            if status == "expired" { throw APIError(.gone, "SESSION_EXPIRED", "This checkout session has expired.") }
-            throw APIError.rule("SESSION_NOT_PENDING", "This checkout session is \(status).", status: .conflict)
+            if status == .expired { throw APIError(.gone, "SESSION_EXPIRED", "This checkout session has expired.") }
+            throw APIError.rule("SESSION_NOT_PENDING", "This checkout session is \(status.rawValue).", status: .conflict)
         }
     }
 }

@@ -11,7 +11,7 @@ struct CheckoutView: Sendable {
     let limits: CheckoutPayment.Limits
     let merchantName: String
     let customerName: String
-    let customerLocale: ChingDomain.Locale?
+    let customerLocale: Language?
     let savedCards: [(id: String, brand: CardBrand, last4: String, expMonth: Int64, expYear: Int64)]
     let receiptURL: String?
     let brand: BrandContext?
@@ -42,7 +42,7 @@ struct CheckoutView: Sendable {
             return CheckoutView(session: session, offer: offer, limits: limits,
                              merchantName: try brand?.brand.displayName ?? project?.string("name") ?? "",
                              customerName: try customer?.string("name") ?? "",
-                             customerLocale: try customer?.optionalString("locale").flatMap(ChingDomain.Locale.init(rawValue:)),
+                             customerLocale: try customer?.optionalString("locale").flatMap(Language.init(rawValue:)),
                              savedCards: cards, receiptURL: receiptURL, brand: brand)
         }
     }

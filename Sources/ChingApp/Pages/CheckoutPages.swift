@@ -30,8 +30,8 @@ struct CheckoutPages: Sendable {
     func state(_ id: String) async throws -> CheckoutView? { try await CheckoutView.load(id, services: services) }
 
     /// `?locale=` first, then the session's, then the customer's, then Hebrew.
-    func locale(_ request: Request, _ state: CheckoutView?) -> ChingDomain.Locale {
-        request.uri.queryParameters["locale"].flatMap { ChingDomain.Locale(rawValue: String($0)) }
+    func locale(_ request: Request, _ state: CheckoutView?) -> Language {
+        request.uri.queryParameters["locale"].flatMap { Language(rawValue: String($0)) }
             ?? state?.session.locale ?? state?.customerLocale ?? state?.brand?.brand.defaultLocale ?? .he
     }
 
@@ -67,7 +67,7 @@ struct CheckoutPages: Sendable {
         return try await respond(to: outcome, state: state, locale: locale, typed: typed)
     }
 
-    func respond(to outcome: CheckoutPayment.Outcome, state: CheckoutView, locale: ChingDomain.Locale, typed: TypedForm) async throws -> Response {
+    func respond(to outcome: CheckoutPayment.Outcome, state: CheckoutView, locale: Language, typed: TypedForm) async throws -> Response {
         let l = pages.localization
         switch outcome {
         case .succeeded(let session):
@@ -89,7 +89,7 @@ struct CheckoutPages: Sendable {
             response.headers[.retryAfter] = String(max(1, (until.milliseconds - services.clock.now().milliseconds) / 1000))
             return response
         case .notPayable(let session, let status):
-            if status == "succeeded" {
+            if status == .succeeded {
                 return PageRenderer.redirect(to: session.successRedirect, redirectOrigins: HostedPageKit.origins(session.successURL, session.cancelURL), https: https)
             }
             let fresh = try await self.state(session.id) ?? state
@@ -134,7 +134,7 @@ struct CheckoutPages: Sendable {
 
     // MARK: - Pages
 
-    func page(_ state: CheckoutView, locale: ChingDomain.Locale, status: HTTPResponse.Status, typed: TypedForm = TypedForm(),
+    func page(_ state: CheckoutView, locale: Language, status: HTTPResponse.Status, typed: TypedForm = TypedForm(),
               errors: [String: CheckoutPayment.FieldError] = [:], decline: String? = nil) -> Response {
         let l = pages.localization
         let session = state.session, totals = state.offer.totals
@@ -144,7 +144,7 @@ struct CheckoutPages: Sendable {
         let fingerprint = cacheable ? Self.fingerprint(state, totals: totals) : ""
         if cacheable, let cached = cache.response(for: cacheKey, fingerprint: fingerprint) { return cached }
         let money = { (agorot: Int64) in l.money(agorot, locale) }
-        let switchTo: ChingDomain.Locale = locale == .he ? .en : .he
+        let switchTo: Language = locale == .he ? .en : .he
         var page = pages.base(locale: locale, title: l.text("title_checkout", locale), merchantName: state.merchantName,
                               testMode: !session.caller.livemode, switchURL: "/checkout/\(session.id)?locale=\(switchTo.rawValue)", brand: state.brand)
 
@@ -159,13 +159,14 @@ struct CheckoutPages: Sendable {
         page["lines"] = session.lines.map { line in
             HostedPageKit.present(["name": line.name, "description": line.description, "imageURL": line.imageURL, "isDiscount": line.isDiscount,
                           "quantityLabel": l.text("quantity_times", locale, ["quantity": String(line.quantity), "amount": money(line.unitAmount)]),
-                          "total": money(line.unitAmount &* line.quantity)])
+                          // Every line's total was checked when the session was created.
+                          "total": (try? line.total()).map(money)])
         }
         page["hasLines"] = !session.lines.isEmpty
         page["subtotal"] = money(totals.subtotal)
         if totals.discounts < 0 { page["discounts"] = money(totals.discounts) }
         page["showVAT"] = state.brand?.brand.showVATLine ?? true
-        page["vatLabel"] = l.text(totals.vatIncluded ? "vat_included" : "vat_added", locale)
+        page["vatLabel"] = l.text(totals.vatIncluded ? "vat_included" : "vat_added", locale, ["rate": VAT.percentLabel])
         page["vat"] = money(totals.vat)
         page["dueToday"] = money(totals.dueToday)
         if let plan = state.offer.plan, let recurring = totals.recurringAmount, let first = totals.firstBillingAt {
@@ -186,7 +187,7 @@ struct CheckoutPages: Sendable {
         page["newCardChecked"] = chosen == "new" || !state.savedCards.contains { $0.id == chosen }
         if state.limits.maxInstallments > 1 {
             page["installments"] = (1...state.limits.maxInstallments).map { count -> [String: Any] in
-                let each = money(totals.dueToday / count)
+                let each = money(Installments.split(totals.dueToday, count: count).each)
                 return ["value": count, "selected": count == typed.installments,
                         "label": count == 1 ? l.text("installments_one", locale, ["amount": each]) : l.text("installments_many", locale, ["count": String(count), "amount": each])]
             }
@@ -218,18 +219,18 @@ struct CheckoutPages: Sendable {
     }
 
     /// The page for a session that is not pending (or is locked), or nil when the form should show.
-    func stateResponse(_ state: CheckoutView, locale: ChingDomain.Locale) -> Response? {
+    func stateResponse(_ state: CheckoutView, locale: Language) -> Response? {
         let l = pages.localization
         let merchant = ["merchant": state.merchantName]
         switch state.session.status(at: services.clock.now()) {
-        case "succeeded":
+        case .succeeded:
             return message(state, locale, status: .ok, heading: "paid_title",
                            body: l.text(state.session.chargeID == nil ? "paid_body_no_charge" : "paid_body", locale, merchant),
                            link: (state.session.successRedirect, l.text("continue_link", locale, merchant)), receiptURL: state.receiptURL)
-        case "expired":
+        case .expired:
             return message(state, locale, status: .gone, heading: "expired_title", body: l.text("expired_body", locale),
                            link: (state.session.cancelRedirect, l.text("return_link", locale, merchant)))
-        case "canceled":
+        case .canceled:
             return message(state, locale, status: .gone, heading: "canceled_title", body: l.text("canceled_body", locale),
                            link: (state.session.cancelRedirect, l.text("return_link", locale, merchant)))
         default:
@@ -241,14 +242,14 @@ struct CheckoutPages: Sendable {
         }
     }
 
-    func message(_ state: CheckoutView, _ locale: ChingDomain.Locale, status: HTTPResponse.Status, heading: String, body: String,
+    func message(_ state: CheckoutView, _ locale: Language, status: HTTPResponse.Status, heading: String, body: String,
                  link: (String, String)? = nil, receiptURL: String? = nil) -> Response {
         pages.message(status: status, locale: locale, merchantName: state.merchantName, testMode: !state.session.caller.livemode,
                       heading: pages.localization.text(heading, locale), body: body, link: link.map { (url: $0.0, label: $0.1) }, receiptURL: receiptURL,
                       brand: state.brand)
     }
 
-    func forbidden(_ state: CheckoutView, _ locale: ChingDomain.Locale) -> Response {
+    func forbidden(_ state: CheckoutView, _ locale: Language) -> Response {
         message(state, locale, status: .forbidden, heading: "forbidden_title", body: pages.localization.text("forbidden_body", locale),
                 link: ("/checkout/\(state.session.id)?locale=\(locale.rawValue)", pages.localization.text("reload_link", locale)))
     }

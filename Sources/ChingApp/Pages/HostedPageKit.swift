@@ -35,7 +35,7 @@ struct HostedPageKit: Sendable {
     }
 
     /// The card form's part of a page's view model.
-    func formContext(locale: ChingDomain.Locale, typed: TypedForm, errors: [String: CheckoutPayment.FieldError], requireIsraeliID: Bool) -> [String: Any] {
+    func formContext(locale: Language, typed: TypedForm, errors: [String: CheckoutPayment.FieldError], requireIsraeliID: Bool) -> [String: Any] {
         let l = pages.localization
         let order: [(field: String, anchor: String)] = [("payment_method", "payment_method"), ("name", "name"), ("number", "number"),
                                                         ("expiry", "exp"), ("cvc", "cvc"), ("israeli_id", "israeli_id"), ("installments", "installments")]
@@ -52,14 +52,14 @@ struct HostedPageKit: Sendable {
     }
 
     /// The page for a session id we do not know: not branded, since the project is unknown.
-    func notFound(_ locale: ChingDomain.Locale) -> Response {
+    func notFound(_ locale: Language) -> Response {
         let l = pages.localization
         return pages.message(status: .notFound, locale: locale, merchantName: l.text("secure_payment", locale), testMode: false,
                              heading: l.text("not_found_title", locale), body: l.text("not_found_body", locale))
     }
 
     /// The sandbox's 3-D Secure challenge: pass and fail buttons posting back to `formAction`.
-    func challengePage(locale: ChingDomain.Locale, merchantName: String, testMode: Bool, brand: BrandContext?, body: String,
+    func challengePage(locale: Language, merchantName: String, testMode: Bool, brand: BrandContext?, body: String,
                        formAction: String, csrfToken: String) -> Response {
         var page = pages.base(locale: locale, title: pages.localization.text("three_ds_title", locale), merchantName: merchantName,
                               testMode: testMode, switchURL: nil, brand: brand)
@@ -70,7 +70,7 @@ struct HostedPageKit: Sendable {
     }
 
     /// The provider's reason in the customer's language.
-    func declineText(_ decline: Decline, _ locale: ChingDomain.Locale) -> String {
+    func declineText(_ decline: Decline, _ locale: Language) -> String {
         let l = pages.localization, key = "decline_\(decline.code)"
         return l.table(locale)[key] != nil ? l.text(key, locale) : l.text("decline_other", locale)
     }

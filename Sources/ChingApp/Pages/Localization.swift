@@ -4,11 +4,11 @@ import Foundation
 /// The page strings of each language, from `Templates/locales/<lang>.json`. Every language must
 /// have exactly the same keys: a missing translation fails the start, not a customer's page.
 struct Localization: Sendable {
-    let strings: [ChingDomain.Locale: [String: String]]
+    let strings: [Language: [String: String]]
 
     static func load(directory: String) throws -> Localization {
-        var strings: [ChingDomain.Locale: [String: String]] = [:]
-        for locale in ChingDomain.Locale.allCases {
+        var strings: [Language: [String: String]] = [:]
+        for locale in Language.allCases {
             let path = "\(directory)/locales/\(locale.rawValue).json"
             guard let data = FileManager.default.contents(atPath: path), let object = try? JSONValue.parse(Array(data)).objectValue else {
                 throw ConfigurationError("The locale file \(path) is missing or not a JSON object.")
@@ -24,11 +24,11 @@ struct Localization: Sendable {
         return Localization(strings: strings)
     }
 
-    func table(_ locale: ChingDomain.Locale) -> [String: String] { strings[locale] ?? [:] }
+    func table(_ locale: Language) -> [String: String] { strings[locale] ?? [:] }
 
     /// The string for `key` with `{name}` placeholders filled in, in one pass: a value is never
     /// searched for placeholders itself (a merchant named "{amount}" stays as typed).
-    func text(_ key: String, _ locale: ChingDomain.Locale, _ values: [String: String] = [:]) -> String {
+    func text(_ key: String, _ locale: Language, _ values: [String: String] = [:]) -> String {
         let template = strings[locale]?[key] ?? key
         guard !values.isEmpty else { return template }
         var text = "", rest = Substring(template)
@@ -41,16 +41,16 @@ struct Localization: Sendable {
         return text + rest
     }
 
-    func money(_ agorot: Int64, _ locale: ChingDomain.Locale) -> String { Money.format(agorot, locale: locale) }
+    func money(_ agorot: Int64, _ locale: Language) -> String { Money.format(agorot, locale: locale) }
 
     /// "24 December 2026" / "24 בדצמבר 2026"
-    func date(_ time: Timestamp, _ locale: ChingDomain.Locale) -> String {
+    func date(_ time: Timestamp, _ locale: Language) -> String {
         let date = time.date
         return text("date_format", locale, ["day": String(date.day), "month": text("month_\(date.month)", locale), "year": String(date.year)])
     }
 
     /// "month", "3 months"
-    func interval(_ interval: BillingInterval, count: Int64, _ locale: ChingDomain.Locale) -> String {
+    func interval(_ interval: BillingInterval, count: Int64, _ locale: Language) -> String {
         count == 1 ? text("interval_\(interval.rawValue)", locale) : text("interval_\(interval.rawValue)s", locale, ["count": String(count)])
     }
 }

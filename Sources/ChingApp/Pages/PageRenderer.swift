@@ -23,7 +23,7 @@ struct PageRenderer: Sendable {
     }
 
     /// The values every page has: language, direction, strings, the merchant's name and branding.
-    func base(locale: ChingDomain.Locale, title: String, merchantName: String, testMode: Bool, switchURL: String?,
+    func base(locale: Language, title: String, merchantName: String, testMode: Bool, switchURL: String?,
               brand: BrandContext? = nil) -> [String: Any] {
         var context: [String: Any] = [
             "lang": locale.rawValue, "dir": locale == .he ? "rtl" : "ltr", "t": localization.table(locale),
@@ -61,7 +61,7 @@ struct PageRenderer: Sendable {
     }
 
     /// A plain message page (expired, canceled, paid, not found, locked...).
-    func message(status: HTTPResponse.Status, locale: ChingDomain.Locale, merchantName: String, testMode: Bool, heading: String, body: String,
+    func message(status: HTTPResponse.Status, locale: Language, merchantName: String, testMode: Bool, heading: String, body: String,
                  link: (url: String, label: String)? = nil, receiptURL: String? = nil, brand: BrandContext? = nil) -> Response {
         var context = base(locale: locale, title: heading, merchantName: merchantName, testMode: testMode, switchURL: nil, brand: brand)
         context["heading"] = heading

@@ -26,7 +26,7 @@ struct SetupPages: Sendable {
         let session: SetupSession
         let merchantName: String
         let customerLabel: String
-        let customerLocale: ChingDomain.Locale?
+        let customerLocale: Language?
         let requireIsraeliID: Bool
         let brand: BrandContext?
     }
@@ -40,13 +40,13 @@ struct SetupPages: Sendable {
             let name = try customer?.string("name") ?? ""
             return View(session: session, merchantName: try brand?.brand.displayName ?? project?.string("name") ?? "",
                         customerLabel: name.isEmpty ? (try customer?.optionalString("email") ?? "") : name,
-                        customerLocale: try customer?.optionalString("locale").flatMap(ChingDomain.Locale.init(rawValue:)),
+                        customerLocale: try customer?.optionalString("locale").flatMap(Language.init(rawValue:)),
                         requireIsraeliID: try brand?.brand.requireIsraeliID ?? project?.bool("require_israeli_id") ?? false, brand: brand)
         }
     }
 
-    func locale(_ request: Request, _ view: View?) -> ChingDomain.Locale {
-        request.uri.queryParameters["locale"].flatMap { ChingDomain.Locale(rawValue: String($0)) } ?? view?.customerLocale ?? view?.brand?.brand.defaultLocale ?? .he
+    func locale(_ request: Request, _ view: View?) -> Language {
+        request.uri.queryParameters["locale"].flatMap { Language(rawValue: String($0)) } ?? view?.customerLocale ?? view?.brand?.brand.defaultLocale ?? .he
     }
 
     func show(_ request: Request, _ context: AppRequestContext) async throws -> Response {
@@ -74,10 +74,10 @@ struct SetupPages: Sendable {
         return try await respond(to: try await saving.save(sessionID: view.session.id, form: card), view: view, locale: locale, typed: typed)
     }
 
-    func respond(to outcome: SetupCardSaving.Outcome, view: View, locale: ChingDomain.Locale, typed: TypedForm) async throws -> Response {
+    func respond(to outcome: SetupCardSaving.Outcome, view: View, locale: Language, typed: TypedForm) async throws -> Response {
         let l = pages.localization, session = view.session
         switch outcome {
-        case .succeeded(let done), .notPayable(let done, "succeeded"):
+        case .succeeded(let done), .notPayable(let done, .succeeded):
             return PageRenderer.redirect(to: done.successRedirect, redirectOrigins: HostedPageKit.origins(done.successURL, done.cancelURL), https: kit.https)
         case .requiresAuthentication(let attemptID):
             return PageRenderer.redirect(to: "/setup/\(session.id)/3ds/\(attemptID)?locale=\(locale.rawValue)", https: kit.https)
@@ -131,10 +131,10 @@ struct SetupPages: Sendable {
 
     // MARK: - Pages
 
-    func page(_ view: View, locale: ChingDomain.Locale, status: HTTPResponse.Status, typed: TypedForm = TypedForm(),
+    func page(_ view: View, locale: Language, status: HTTPResponse.Status, typed: TypedForm = TypedForm(),
               errors: [String: CheckoutPayment.FieldError] = [:], decline: String? = nil) -> Response {
         let l = pages.localization, session = view.session
-        let switchTo: ChingDomain.Locale = locale == .he ? .en : .he
+        let switchTo: Language = locale == .he ? .en : .he
         var page = pages.base(locale: locale, title: l.text("title_setup", locale), merchantName: view.merchantName,
                               testMode: !session.caller.livemode, switchURL: "/setup/\(session.id)?locale=\(switchTo.rawValue)", brand: view.brand)
         page.merge(kit.formContext(locale: locale, typed: typed, errors: errors, requireIsraeliID: view.requireIsraeliID)) { $1 }
@@ -149,16 +149,16 @@ struct SetupPages: Sendable {
     }
 
     /// The page for a session that is not pending (or is locked), or nil when the form should show.
-    func stateResponse(_ view: View, locale: ChingDomain.Locale) -> Response? {
+    func stateResponse(_ view: View, locale: Language) -> Response? {
         let l = pages.localization, session = view.session, merchant = ["merchant": view.merchantName]
         let back = (session.cancelRedirect, l.text("return_link", locale, merchant))
         switch session.status(at: services.clock.now()) {
-        case "succeeded":
+        case .succeeded:
             return message(view, locale, status: .ok, heading: "setup_done_title", body: l.text("setup_done_body", locale, merchant),
                            link: (session.successRedirect, l.text("continue_link", locale, merchant)))
-        case "expired":
+        case .expired:
             return message(view, locale, status: .gone, heading: "expired_title", body: l.text("setup_expired_body", locale), link: back)
-        case "canceled":
+        case .canceled:
             return message(view, locale, status: .gone, heading: "canceled_title", body: l.text("setup_canceled_body", locale), link: back)
         default:
             if let until = session.lockedUntil, until > services.clock.now() {
@@ -171,13 +171,13 @@ struct SetupPages: Sendable {
         }
     }
 
-    func message(_ view: View, _ locale: ChingDomain.Locale, status: HTTPResponse.Status, heading: String, body: String,
+    func message(_ view: View, _ locale: Language, status: HTTPResponse.Status, heading: String, body: String,
                  link: (String, String)? = nil) -> Response {
         pages.message(status: status, locale: locale, merchantName: view.merchantName, testMode: !view.session.caller.livemode,
                       heading: pages.localization.text(heading, locale), body: body, link: link.map { (url: $0.0, label: $0.1) }, brand: view.brand)
     }
 
-    func forbidden(_ view: View, _ locale: ChingDomain.Locale) -> Response {
+    func forbidden(_ view: View, _ locale: Language) -> Response {
         message(view, locale, status: .forbidden, heading: "forbidden_title", body: pages.localization.text("forbidden_body", locale),
                 link: ("/setup/\(view.session.id)?locale=\(locale.rawValue)", pages.localization.text("reload_link", locale)))
     }

@@ -1,0 +1,45 @@
+/// When a plan bills: period `n` starts at the anchor plus `n` intervals, computed from the anchor
+/// every time rather than from the previous period, so a plan anchored on the 31st bills on the
+/// 31st whenever the month has one (31 Jan → 28 Feb → 31 Mar), never drifting to the 28th.
+public struct BillingSchedule: Sendable, Equatable {
+    public let anchor: Timestamp
+    public let interval: BillingInterval
+    public let intervalCount: Int64
+
+    public init(anchor: Timestamp, interval: BillingInterval, intervalCount: Int64) {
+        self.anchor = anchor
+        self.interval = interval
+        self.intervalCount = intervalCount
+    }
+
+    /// The start of period `n` (period 0 starts at the anchor).
+    public func periodStart(_ n: Int64) -> Timestamp {
+        Calendar.add(interval, count: intervalCount * n, to: anchor)
+    }
+
+    /// When a plan bought at `now` is first billed after today: the trial's end, or one interval
+    /// from now (the first period is paid at checkout).
+    public static func firstBilling(of plan: Plan, at now: Timestamp) -> Timestamp {
+        plan.hasTrial ? now.adding(days: plan.trialDays) : BillingSchedule(anchor: now, interval: plan.interval, intervalCount: plan.intervalCount).periodStart(1)
+    }
+}
+
+/// Paying in installments (תשלומים).
+public enum Installments {
+    /// The most installments any charge may be split into.
+    public static let limit: Int64 = 12
+
+    /// A project's maximum: its brand's `max_installments` when the brand sets one, otherwise the
+    /// project's own setting, within 1…12. The hosted page and `POST /charges` both use this.
+    public static func maximum(brandSetting: Int64?, projectSetting: Int64) -> Int64 {
+        max(1, min(brandSetting ?? projectSetting, limit))
+    }
+
+    /// `total` in `count` payments: every payment is `each`, except the first, which also carries
+    /// the agorot that do not divide evenly (as Israeli card companies split them).
+    public static func split(_ total: Int64, count: Int64) -> (first: Int64, each: Int64) {
+        precondition(count >= 1, "at least one payment")
+        let each = total / count
+        return (total - each * (count - 1), each)
+    }
+}
