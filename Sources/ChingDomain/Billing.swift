@@ -14,7 +14,7 @@ public struct BillingSchedule: Sendable, Equatable {
 
     /// The start of period `n` (period 0 starts at the anchor).
     public func periodStart(_ n: Int64) -> Timestamp {
-        Calendar.add(interval, count: intervalCount * n, to: anchor)
+        BillingCalendar.add(interval, count: intervalCount * n, to: anchor)
     }
 
     /// When a plan bought at `now` is first billed after today: the trial's end, or one interval

@@ -77,14 +77,16 @@ public struct CheckoutTotals: Sendable, Equatable {
             if cartTotal < 0 { throw Problem.negativeTotal }
             var dueToday = cartTotal, subtotal = positive, vatIncluded = true
             if let price = oneTimePrice {
-                let amount = price.vatExclusive ? try Money.add(price.amount, VAT.addedTo(price.amount)) : price.amount
+                let amount = price.vatExclusive ? try VAT.gross(ofExclusive: price.amount) : price.amount
                 dueToday = try Money.add(dueToday, amount)
                 subtotal = try Money.add(subtotal, amount)
                 vatIncluded = !price.vatExclusive
             }
             var recurringAmount: Int64?, firstBillingAt: Timestamp?
             if let plan {
-                let period = plan.vatExclusive ? try Money.add(plan.unitAmount, VAT.addedTo(plan.unitAmount)) : plan.unitAmount
+                let period = plan.vatExclusive ? try VAT.gross(ofExclusive: plan.unitAmount) : plan.unitAmount
+                // Every later period is one charge too.
+                if period > Money.maximumAmount { throw Problem.tooLarge }
                 recurringAmount = period
                 firstBillingAt = BillingSchedule.firstBilling(of: plan, at: now)
                 if !plan.hasTrial {
@@ -108,7 +110,7 @@ public struct CheckoutTotals: Sendable, Equatable {
 
 /// Calendar arithmetic in UTC: months keep the day of month, clamped to the month's length
 /// (31 January + 1 month = 28 or 29 February).
-public enum Calendar {
+public enum BillingCalendar {
     public static func add(_ interval: BillingInterval, count: Int64, to time: Timestamp) -> Timestamp {
         switch interval {
         case .day: return time.adding(days: count)

@@ -60,13 +60,24 @@ public enum VAT {
 
     /// The VAT part of an inclusive amount: round(amount × 18 / 118), half away from zero.
     public static func includedIn(_ amount: Int64) -> Int64 {
-        let denominator = rateDenominator + rateNumerator
-        return divideRounded(amount * rateNumerator, by: denominator)
+        fraction(of: amount, denominator: rateDenominator + rateNumerator)
     }
 
     /// The VAT to add on top of an exclusive amount: round(amount × 18 / 100).
     public static func addedTo(_ amount: Int64) -> Int64 {
-        divideRounded(amount * rateNumerator, by: rateDenominator)
+        fraction(of: amount, denominator: rateDenominator)
+    }
+
+    /// An exclusive amount with its VAT added, checked.
+    public static func gross(ofExclusive amount: Int64) throws(Money.Overflow) -> Int64 {
+        try Money.add(amount, addedTo(amount))
+    }
+
+    /// round(amount × 18 / denominator) for any amount: the whole multiples of the denominator are
+    /// scaled apart from the remainder, so nothing overflows.
+    private static func fraction(of amount: Int64, denominator: Int64) -> Int64 {
+        let (quotient, remainder) = amount.quotientAndRemainder(dividingBy: denominator)
+        return quotient * rateNumerator + divideRounded(remainder * rateNumerator, by: denominator)
     }
 
     static func divideRounded(_ value: Int64, by divisor: Int64) -> Int64 {

@@ -129,6 +129,21 @@ struct VATTests {
         #expect(VAT.includedIn(net + vat) == vat)
     }
 
+    @Test("VAT of any amount is computed without overflowing, and matches the plain formula where that fits", arguments: [
+        Int64.max, Int64.min + 1, Int64.max / 18 + 1, -(Int64.max / 18 + 1), 999_999_999, 1_180_000_001, 117, -117, 59, -59,
+    ])
+    func vatNeverOverflows(amount: Int64) {
+        let included = VAT.includedIn(amount), added = VAT.addedTo(amount)
+        #expect(included.magnitude <= amount.magnitude / 6)
+        #expect(added.magnitude <= amount.magnitude / 5 + 1)
+        if amount.magnitude < UInt64(Int64.max / 18) {
+            let exact = Double(amount) * 18
+            #expect(included == Int64((exact / 118).rounded(.toNearestOrAwayFromZero)))
+            #expect(added == Int64((exact / 100).rounded(.toNearestOrAwayFromZero)))
+        }
+        #expect((try? VAT.gross(ofExclusive: Int64.max)) == nil)
+    }
+
     @Test("The rate is 18% in every form")
     func rate() {
         #expect(VAT.rateNumerator == 18)

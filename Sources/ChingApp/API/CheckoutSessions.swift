@@ -90,7 +90,8 @@ struct CheckoutOffer: Sendable {
     func chargeLines(_ session: CheckoutSession) -> [CartLine] {
         var lines = session.lines
         if let product, let price = oneTimePrice {
-            lines.append(CartLine(name: product.name, unitAmount: price.vatExclusive ? price.amount + VAT.addedTo(price.amount) : price.amount, quantity: 1))
+            // The totals were computed (and checked) from the same price: this sum fits.
+            lines.append(CartLine(name: product.name, unitAmount: price.vatExclusive ? (try? VAT.gross(ofExclusive: price.amount)) ?? 0 : price.amount, quantity: 1))
         }
         if let product, plan?.hasTrial == false, let period = totals.recurringAmount {
             lines.append(CartLine(name: product.name, unitAmount: period, quantity: 1))
