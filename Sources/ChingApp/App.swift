@@ -74,7 +74,8 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
     var services: AppServices, pages: PageRenderer
     do {
         services = makeServices(configuration, database: database)
-        pages = try await PageRenderer.load(templatesDirectory: "\(configuration.resourcesDirectory)/Templates", publicURL: configuration.publicURL)
+        pages = try await PageRenderer.load(templatesDirectory: "\(configuration.resourcesDirectory)/Templates", publicURL: configuration.publicURL,
+                                           logger: configuration.logger)
         services.branding = BrandingStore(root: configuration.brandingDirectory, stock: pages.library, logger: configuration.logger)
     } catch {
         await database.close()
@@ -127,8 +128,9 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
                                                HTTPField.Name("X-Content-Type-Options")!: "nosniff"],
                         body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
     }
-    CheckoutPages(services: services, pages: pages, limiter: limiter, cache: PageCache()).addRoutes(to: router)
-    SetupPages(services: services, pages: pages, limiter: limiter).addRoutes(to: router)
+    let hostedPages = router.group().add(middleware: HostedPageErrorMiddleware(pages: pages))
+    CheckoutPages(services: services, pages: pages, limiter: limiter, cache: PageCache()).addRoutes(to: hostedPages)
+    SetupPages(services: services, pages: pages, limiter: limiter).addRoutes(to: hostedPages)
 
     let connections = ConnectionRegistry(limit: configuration.connectionLimits.maxConnections)
     var app = Application(

@@ -18,7 +18,7 @@ struct CheckoutPages: Sendable {
     var kit: HostedPageKit { HostedPageKit(services: services, pages: pages) }
     var https: Bool { kit.https }
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    func addRoutes(to router: RouterGroup<AppRequestContext>) {
         router.get("checkout/:id") { request, context in try await show(request, context) }
         router.post("checkout/:id") { request, context in try await submit(request, context) }
         router.get("checkout/:id/cancel") { request, context in try await cancel(request, context) }
@@ -199,8 +199,9 @@ struct CheckoutPages: Sendable {
             : l.text(session.manualCapture ? "authorize_button" : "pay_button", locale, ["amount": money(totals.dueToday)])
         page["cancelAction"] = "/checkout/\(session.id)/cancel"
         page["cancelLabel"] = l.text("cancel_link", locale, ["merchant": state.merchantName])
-        let (headers, body) = pages.renderParts("checkout", context: page, redirectOrigins: HostedPageKit.origins(session.successURL, session.cancelURL),
-                                                brand: state.brand)
+        guard let (headers, body) = pages.renderParts("checkout", context: page, redirectOrigins: HostedPageKit.origins(session.successURL, session.cancelURL),
+                                                      brand: state.brand)
+        else { return pages.failure(locale) }
         if cacheable { cache.store(cacheKey, fingerprint: fingerprint, headers: headers, body: body) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }

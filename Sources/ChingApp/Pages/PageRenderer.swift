@@ -2,6 +2,7 @@ import ChingDomain
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import Mustache
 import NIOCore
 
@@ -11,15 +12,16 @@ struct PageRenderer: Sendable {
     let library: MustacheLibrary
     let localization: Localization
     let publicURL: String
+    var logger = Logger(label: "ching")
 
     static let templateNames = ["layout", "checkout", "checkout_page", "setup", "setup_page", "card_fields", "form_errors", "three_d_secure", "message"]
 
-    static func load(templatesDirectory: String, publicURL: String) async throws -> PageRenderer {
+    static func load(templatesDirectory: String, publicURL: String, logger: Logger) async throws -> PageRenderer {
         let library = try await MustacheLibrary(directory: templatesDirectory)
         for name in templateNames where library.getTemplate(named: name) == nil {
             throw ConfigurationError("The template \(templatesDirectory)/\(name).mustache is missing.")
         }
-        return PageRenderer(library: library, localization: try Localization.load(directory: templatesDirectory), publicURL: publicURL)
+        return PageRenderer(library: library, localization: try Localization.load(directory: templatesDirectory), publicURL: publicURL, logger: logger)
     }
 
     /// The values every page has: language, direction, strings, the merchant's name and branding.
@@ -46,18 +48,39 @@ struct PageRenderer: Sendable {
     }
 
     /// Renders with the project's templates when its branding has overrides, else the stock ones.
+    /// A page that cannot be rendered is the error page (500), never an empty 200.
     func render(_ template: String, status: HTTPResponse.Status = .ok, context: [String: Any], redirectOrigins: [String] = [],
                 brand: BrandContext? = nil) -> Response {
-        let (headers, body) = renderParts(template, context: context, redirectOrigins: redirectOrigins, brand: brand)
+        guard let (headers, body) = renderParts(template, context: context, redirectOrigins: redirectOrigins, brand: brand) else {
+            return failure(Language(rawValue: context["lang"] as? String ?? "") ?? .he)
+        }
         return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
 
-    /// The headers and body of a page, for callers that keep them (the page cache).
-    func renderParts(_ template: String, context: [String: Any], redirectOrigins: [String] = [], brand: BrandContext? = nil) -> (HTTPFields, ByteBuffer) {
-        let html = (brand?.library ?? library).render(context, withTemplate: template) ?? ""
+    /// The headers and body of a page, for callers that keep them (the page cache); nil (logged)
+    /// when the template cannot be rendered.
+    func renderParts(_ template: String, context: [String: Any], redirectOrigins: [String] = [], brand: BrandContext? = nil) -> (HTTPFields, ByteBuffer)? {
+        guard let html = (brand?.library ?? library).render(context, withTemplate: template) else {
+            logger.error("A hosted page could not be rendered", metadata: ["template": "\(template)", "branded": "\(brand != nil)"])
+            return nil
+        }
         var headers = Self.securityHeaders(formActionOrigins: redirectOrigins, https: publicURL.hasPrefix("https://"))
         headers[.contentType] = "text/html; charset=utf-8"
         return (headers, ByteBuffer(string: html))
+    }
+
+    /// The page for something that went wrong on our side (500): the stock message template,
+    /// unbranded (the brand may be what failed), or plain HTML if even that cannot be rendered.
+    func failure(_ locale: Language) -> Response {
+        let heading = localization.text("error_title", locale), body = localization.text("error_body", locale)
+        var context = base(locale: locale, title: heading, merchantName: localization.text("secure_payment", locale), testMode: false, switchURL: nil)
+        context["heading"] = heading
+        context["body"] = body
+        var headers = Self.securityHeaders(formActionOrigins: [], https: publicURL.hasPrefix("https://"))
+        headers[.contentType] = "text/html; charset=utf-8"
+        let html = library.render(context, withTemplate: "message")
+            ?? "<!doctype html><html lang=\"\(locale.rawValue)\" dir=\"\(locale == .he ? "rtl" : "ltr")\"><meta charset=\"utf-8\"><title>\(heading)</title><h1>\(heading)</h1><p>\(body)</p></html>"
+        return Response(status: .internalServerError, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
     /// A plain message page (expired, canceled, paid, not found, locked...).
@@ -143,5 +166,21 @@ enum FormBody {
 
     private static func decode(_ text: Substring) -> String {
         String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+    }
+}
+
+/// Hosted pages answer with pages: anything a page route throws (the database gone, a bug) is
+/// logged and answered with the error page in the customer's language, not the API's JSON.
+struct HostedPageErrorMiddleware: RouterMiddleware {
+    let pages: PageRenderer
+
+    func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            context.logger.error("A hosted page failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            let locale = request.uri.queryParameters["locale"].flatMap { Language(rawValue: String($0)) } ?? .he
+            return pages.failure(locale)
+        }
     }
 }

@@ -13,7 +13,7 @@ struct SetupPages: Sendable {
     var kit: HostedPageKit { HostedPageKit(services: services, pages: pages) }
     var saving: SetupCardSaving { SetupCardSaving(services: services) }
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    func addRoutes(to router: RouterGroup<AppRequestContext>) {
         router.get("setup/:id") { request, context in try await show(request, context) }
         router.post("setup/:id") { request, context in try await submit(request, context) }
         router.get("setup/:id/cancel") { request, context in try await cancel(request, context) }
