@@ -52,7 +52,7 @@ struct TestApp {
     let databaseURL: String
     let clock = TestClock()
     let logs = LogCapture()
-    let ids = IDGenerator.random
+    var ids = IDGenerator.random
     /// The card provider; nil is the sandbox.
     var cardProvider: (any CardFormProvider)? = nil
     /// This test's own branding root (empty unless the test writes folders into it).
@@ -76,6 +76,7 @@ struct TestApp {
         configuration.runWebhookWorker = false
         configuration.brandingDirectory = brandingRoot
         configuration.cardProvider = cardProvider
+        configuration.ids = ids
         return configuration
     }
 
@@ -225,4 +226,22 @@ extension API {
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+extension IDGenerator {
+    /// The same ids on every run for the same seed (SplitMix64 over a counter), so that whole pages
+    /// can be compared byte for byte; different seeds keep tests on a shared database apart.
+    static func seeded(_ seed: String) -> IDGenerator {
+        let state = Mutex(seed.utf8.reduce(UInt64(0xcbf29ce484222325)) { ($0 ^ UInt64($1)) &* 0x100000001b3 })
+        return IDGenerator { count in
+            var bytes: [UInt8] = []
+            while bytes.count < count {
+                var z = state.withLock { state in state &+= 0x9E3779B97F4A7C15; return state }
+                z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+                z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+                withUnsafeBytes(of: z ^ (z >> 31)) { bytes.append(contentsOf: $0) }
+            }
+            return Array(bytes.prefix(count))
+        }
+    }
 }
