@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTesting
 import NIOCore
 import Logging
 import Mustache
@@ -48,6 +49,36 @@ struct PageErrorTests {
             #expect(json.errorCode == "INTERNAL_ERROR")
             #expect(api.app.logs.text.contains("error A hosted page failed"))
         }
+    }
+}
+
+@Suite("Hosted forms")
+struct HostedFormTests {
+    @Test("A form as browsers encode it (spaces as +, a plus as %2B) is read back exactly; duplicate or broken fields are a 400 page")
+    func browserEncoding() async throws {
+        try await TestApp().run { api in
+            let session = try await api.checkoutSession(["line_items": [["name": "Coffee beans", "amount_agorot": 4500]]], locale: "en")
+            let csrf = try #require(try await api.page("/checkout/\(session.id)").csrf)
+            let typed = try await api.submitRaw("/checkout/\(session.id)",
+                                                "csrf=\(csrf)&payment_method=new&name=Tal+Levi+%2B+Co&number=4242424242424241&exp=12%2F30&cvc=123")
+            #expect(typed.status == 422)
+            #expect(typed.contains(#"value="Tal Levi + Co""#))
+            #expect(typed.contains(#"value="12/30""#))
+            let duplicated = try await api.submitRaw("/checkout/\(session.id)", "csrf=\(csrf)&csrf=\(csrf)&number=4242424242424242")
+            #expect(duplicated.status == 400)
+            #expect(duplicated.contains("The form could not be read"))
+            let broken = try await api.submitRaw("/checkout/\(session.id)", "csrf=\(csrf)&number=%ZZ")
+            #expect(broken.status == 400)
+        }
+    }
+}
+
+extension API {
+    /// Posts a body exactly as given, as a browser's form post.
+    func submitRaw(_ path: String, _ body: String) async throws -> Page {
+        let response = try await client.execute(uri: path, method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                                                body: ByteBuffer(string: body))
+        return Page(status: Int(response.status.code), html: String(buffer: response.body), headers: response.headers)
     }
 }
 

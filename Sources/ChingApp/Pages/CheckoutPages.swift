@@ -49,12 +49,12 @@ struct CheckoutPages: Sendable {
         let id = context.parameters.get("id") ?? ""
         guard let state = try await state(id) else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, state)
-        let form: [String: String]
-        switch await FormBody.read(request, limit: 64 * 1024) {
+        let form: HostedForm
+        switch await HostedForm.read(request, limit: 64 * 1024) {
         case .success(let fields): form = fields
         case .failure(let refusal): return message(state, locale, status: refusal.status, heading: refusal.heading, body: pages.localization.text(refusal.body, locale))
         }
-        guard kit.verify(form["csrf"], expected: state.session.csrfToken, request) else { return forbidden(state, locale) }
+        guard kit.verify(form.csrf, expected: state.session.csrfToken, request) else { return forbidden(state, locale) }
         let client = limiter.clientAddress(request, context)
         if let retry = limiter.attempt(from: client, at: services.clock.now()) {
             var response = message(state, locale, status: .tooManyRequests, heading: "locked_title", body: pages.localization.text("rate_limited_body", locale))
@@ -118,14 +118,14 @@ struct CheckoutPages: Sendable {
         let id = context.parameters.get("id") ?? "", attempt = context.parameters.get("attempt") ?? ""
         guard let state = try await state(id) else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, state)
-        let form: [String: String]
-        switch await FormBody.read(request, limit: 16 * 1024) {
+        let form: HostedForm
+        switch await HostedForm.read(request, limit: 16 * 1024) {
         case .success(let fields): form = fields
         case .failure(let refusal): return message(state, locale, status: refusal.status, heading: refusal.heading, body: pages.localization.text(refusal.body, locale))
         }
-        guard kit.verify(form["csrf"], expected: state.session.csrfToken, request) else { return forbidden(state, locale) }
+        guard kit.verify(form.csrf, expected: state.session.csrfToken, request) else { return forbidden(state, locale) }
         do {
-            let outcome = try await payment.authenticate(sessionID: id, attemptID: attempt, passed: form["result"] == "pass")
+            let outcome = try await payment.authenticate(sessionID: id, attemptID: attempt, passed: form.result == "pass")
             return try await respond(to: outcome, state: state, locale: locale, typed: TypedForm())
         } catch let error as APIError where error.status == .notFound {
             return stateResponse(state, locale: locale) ?? page(state, locale: locale, status: .ok)

@@ -21,16 +21,16 @@ struct HostedPageKit: Sendable {
     var https: Bool { services.publicURL.hasPrefix("https://") }
 
     /// Reads the card form's fields; the number and CVC go only into the `CardForm`.
-    static func cardForm(_ form: [String: String]) -> (CheckoutPayment.CardForm, TypedForm) {
+    static func cardForm(_ form: HostedForm) -> (CheckoutPayment.CardForm, TypedForm) {
         var card = CheckoutPayment.CardForm()
-        card.number = form["number"] ?? ""
-        card.cvc = (form["cvc"] ?? "").trimmingWhitespace()
-        card.holderName = form["name"].map { $0.trimmingWhitespace() }.flatMap { $0.isEmpty ? nil : $0 }
-        card.israeliID = form["israeli_id"].map { $0.trimmingWhitespace() }.flatMap { $0.isEmpty ? nil : $0 }
-        (card.expMonth, card.expYear) = parseExpiry(form["exp"] ?? "")
-        let choice = form["payment_method"].flatMap { $0.isEmpty ? nil : $0 } ?? "new"
-        let typed = TypedForm(name: card.holderName ?? "", exp: form["exp"] ?? "", israeliID: card.israeliID ?? "",
-                              installments: Int64(form["installments"] ?? "1") ?? 0, paymentMethod: choice)
+        card.number = form.number ?? ""
+        card.cvc = (form.cvc ?? "").trimmingWhitespace()
+        card.holderName = form.name.map { $0.trimmingWhitespace() }.flatMap { $0.isEmpty ? nil : $0 }
+        card.israeliID = form.israeliID.map { $0.trimmingWhitespace() }.flatMap { $0.isEmpty ? nil : $0 }
+        (card.expMonth, card.expYear) = parseExpiry(form.exp ?? "")
+        let choice = form.paymentMethod.flatMap { $0.isEmpty ? nil : $0 } ?? "new"
+        let typed = TypedForm(name: card.holderName ?? "", exp: form.exp ?? "", israeliID: card.israeliID ?? "",
+                              installments: Int64(form.installments ?? "1") ?? 0, paymentMethod: choice)
         return (card, typed)
     }
 

@@ -132,8 +132,24 @@ struct BrandContext: Sendable {
     let library: MustacheLibrary?
 }
 
-/// `application/x-www-form-urlencoded` bodies as a flat dictionary (the last value of a repeated name wins).
-enum FormBody {
+/// What the hosted pages' forms post (`application/x-www-form-urlencoded`), decoded by
+/// Hummingbird. The number and the CVC live here only on their way to the provider.
+struct HostedForm: Decodable, Sendable {
+    var csrf: String?
+    var paymentMethod: String?
+    var name: String?
+    var number: String?
+    var exp: String?
+    var cvc: String?
+    var israeliID: String?
+    var installments: String?
+    /// The 3-D Secure answer: "pass" or "fail".
+    var result: String?
+
+    enum CodingKeys: String, CodingKey {
+        case csrf, paymentMethod = "payment_method", name, number, exp, cvc, israeliID = "israeli_id", installments, result
+    }
+
     /// Why a form body could not be read: the page answers with a message in the customer's language.
     enum Refusal: Error {
         case tooLarge, malformed
@@ -142,30 +158,20 @@ enum FormBody {
         var body: String { self == .tooLarge ? "too_large_body" : "bad_request_body" }
     }
 
-    /// Reads and parses the request's form, at most `limit` bytes.
-    static func read(_ request: Request, limit: Int) async -> Result<[String: String], Refusal> {
+    /// Reads and decodes the request's form, at most `limit` bytes. The decoder's errors quote the
+    /// offending value (it could be a card number), so they are mapped here and never logged.
+    static func read(_ request: Request, limit: Int) async -> Result<HostedForm, Refusal> {
+        let body: ByteBuffer
         do {
-            return .success(parse(try await request.body.collect(upTo: limit)))
+            body = try await request.body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
             return .failure(.tooLarge)
         } catch {
             // A broken chunked encoding or a client that left mid-body.
             return .failure(.malformed)
         }
-    }
-
-    static func parse(_ buffer: ByteBuffer) -> [String: String] {
-        var fields: [String: String] = [:]
-        for pair in String(buffer: buffer).split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let key = decode(parts[0]), value = parts.count > 1 ? decode(parts[1]) : ""
-            if !key.isEmpty { fields[key] = value }
-        }
-        return fields
-    }
-
-    private static func decode(_ text: Substring) -> String {
-        String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+        guard let form = try? URLEncodedFormDecoder().decode(HostedForm.self, from: String(buffer: body)) else { return .failure(.malformed) }
+        return .success(form)
     }
 }
 

@@ -58,12 +58,12 @@ struct SetupPages: Sendable {
     func submit(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         guard let view = try await view(context.parameters.get("id") ?? "") else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, view)
-        let form: [String: String]
-        switch await FormBody.read(request, limit: 64 * 1024) {
+        let form: HostedForm
+        switch await HostedForm.read(request, limit: 64 * 1024) {
         case .success(let fields): form = fields
         case .failure(let refusal): return message(view, locale, status: refusal.status, heading: refusal.heading, body: pages.localization.text(refusal.body, locale))
         }
-        guard kit.verify(form["csrf"], expected: view.session.csrfToken, request) else { return forbidden(view, locale) }
+        guard kit.verify(form.csrf, expected: view.session.csrfToken, request) else { return forbidden(view, locale) }
         let client = limiter.clientAddress(request, context)
         if let retry = limiter.attempt(from: client, at: services.clock.now()) {
             var response = message(view, locale, status: .tooManyRequests, heading: "locked_title", body: pages.localization.text("rate_limited_body", locale))
@@ -115,14 +115,14 @@ struct SetupPages: Sendable {
         let id = context.parameters.get("id") ?? "", attempt = context.parameters.get("attempt") ?? ""
         guard let view = try await view(id) else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, view)
-        let form: [String: String]
-        switch await FormBody.read(request, limit: 16 * 1024) {
+        let form: HostedForm
+        switch await HostedForm.read(request, limit: 16 * 1024) {
         case .success(let fields): form = fields
         case .failure(let refusal): return message(view, locale, status: refusal.status, heading: refusal.heading, body: pages.localization.text(refusal.body, locale))
         }
-        guard kit.verify(form["csrf"], expected: view.session.csrfToken, request) else { return forbidden(view, locale) }
+        guard kit.verify(form.csrf, expected: view.session.csrfToken, request) else { return forbidden(view, locale) }
         do {
-            let outcome = try await saving.authenticate(sessionID: id, attemptID: attempt, passed: form["result"] == "pass")
+            let outcome = try await saving.authenticate(sessionID: id, attemptID: attempt, passed: form.result == "pass")
             return try await respond(to: outcome, view: view, locale: locale, typed: TypedForm())
         } catch let error as APIError where error.status == .notFound {
             return stateResponse(view, locale: locale) ?? page(view, locale: locale, status: .ok)
