@@ -62,13 +62,47 @@ public enum WebAddress {
         return .success(scheme + "://" + host + port + percentEncoded(scalars[authorityEnd...]))
     }
 
-    /// Whether the host of a lowercased URL is localhost, 127.0.0.1 or [::1], where plain http is fine.
+    /// The scheme, host and port of an absolute URL, as `normalized` splits them (brackets kept
+    /// around an IPv6 host). The one place that finds a URL's host: redirects' CSP sources, the
+    /// pages' `Origin` check and the webhook loopback rule all read it here.
+    public struct Authority: Sendable, Equatable {
+        public let scheme: String
+        public let host: String
+        public let port: Int?
+        /// `https://shop.example.com:8443`, as browsers send it in `Origin` and CSP names it.
+        public var origin: String { scheme + "://" + host + (port.map { ":\($0)" } ?? "") }
+    }
+
+    /// nil when `url` has no scheme and host, or has credentials.
+    public static func authority(of url: String) -> Authority? {
+        guard let colon = url.firstIndex(of: ":"), url[colon...].hasPrefix("://") else { return nil }
+        let scheme = url[..<colon].lowercased()
+        let authority = url[url.index(colon, offsetBy: 3)...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard !scheme.isEmpty, !authority.isEmpty, !authority.contains("@") else { return nil }
+        var host = Substring(authority), port: Int?
+        let portColon = authority.hasPrefix("[") ? authority.firstIndex(of: "]").flatMap { authority.index(after: $0) } : authority.firstIndex(of: ":")
+        if let portColon, portColon < authority.endIndex, authority[portColon] == ":" {
+            host = authority[..<portColon]
+            port = Int(authority[authority.index(after: portColon)...])
+        }
+        guard !host.isEmpty else { return nil }
+        return Authority(scheme: scheme, host: host.lowercased(), port: port)
+    }
+
+    /// `https://shop.example.com` from `https://shop.example.com/thanks?x=1`.
+    public static func origin(of url: String) -> String? { authority(of: url)?.origin }
+
+    /// Whether the URL's host is localhost, 127.0.0.1 or [::1], where plain http is fine.
     public static func isLocalhost(_ url: String) -> Bool {
-        let afterScheme = url.drop { $0 != "/" }.dropFirst(2)
-        let hostAndPort = afterScheme.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        let host = hostAndPort.hasPrefix("[") ? String(hostAndPort.prefix { $0 != "]" } + "]")
-            : String(hostAndPort.prefix { $0 != ":" })
-        return host == "localhost" || host == "127.0.0.1" || host == "[::1]"
+        ["localhost", "127.0.0.1", "[::1]"].contains(authority(of: url)?.host ?? "")
+    }
+
+    /// Whether the URL names this machine in any spelling (a live webhook may not).
+    public static func isLoopback(_ url: String) -> Bool {
+        guard let authority = authority(of: url) else { return false }
+        let name = authority.host.hasPrefix("[") ? String(authority.host.dropFirst().dropLast()) : authority.host
+        return name == "localhost" || name.hasSuffix(".localhost") || name.hasPrefix("127.") || name == "::1" || name == "0.0.0.0"
+            || name == "0:0:0:0:0:0:0:1"
     }
 
     /// Punycode (RFC 3492) of one label, without the "xn--" prefix; the code points are taken as given.

@@ -159,3 +159,31 @@ struct WebAddressTests {
         #expect(WebAddress.punycode(input) == expected)
     }
 }
+
+@Suite("WebAddress: a URL's scheme, host and port")
+struct WebAddressAuthorityTests {
+    @Test("The origin is the scheme, the host and a port when one is given", arguments: [
+        ("https://shop.example.com/thanks?x=1", "https://shop.example.com"),
+        ("https://Shop.Example.com:8443#frag", "https://shop.example.com:8443"),
+        ("http://[::1]:3000/ok", "http://[::1]:3000"),
+        ("https://xn--r8jz45g.jp", "https://xn--r8jz45g.jp"),
+    ])
+    func origin(url: String, origin: String) {
+        #expect(WebAddress.origin(of: url) == origin)
+    }
+
+    @Test("A URL without a host, or with credentials, has no origin", arguments: ["https://", "/thanks", "shop.example.com", "https://user@shop.example.com/"])
+    func noOrigin(url: String) {
+        #expect(WebAddress.origin(of: url) == nil)
+    }
+
+    @Test("Loopback hosts in every spelling are this machine; others are not", arguments: [
+        ("https://localhost/x", true), ("https://api.localhost/x", true), ("https://127.0.0.2:8443/", true), ("https://[::1]/", true),
+        ("https://0.0.0.0/", true), ("https://[0:0:0:0:0:0:0:1]/", true), ("https://localhost.example.com/", false),
+        ("https://shop.example.com/127.0.0.1", false), ("https://localhost@shop.example.com/", false),
+    ])
+    func loopback(url: String, expected: Bool) {
+        #expect(WebAddress.isLoopback(url) == expected)
+    }
+}
+

@@ -76,7 +76,7 @@ struct HostedPageKit: Sendable {
     }
 
     /// The origins a page's form may be redirected to: the merchant's success and cancel URLs.
-    static func origins(_ urls: String...) -> [String] { urls.compactMap(PageRenderer.origin(of:)) }
+    static func origins(_ urls: String...) -> [String] { urls.compactMap(WebAddress.origin(of:)) }
 
     /// A view model without its nil values: Mustache would print an `Optional` as "nil" and treat it as true.
     static func present(_ values: [String: Any?]) -> [String: Any] { values.compactMapValues { $0 } }
@@ -87,7 +87,7 @@ struct HostedPageKit: Sendable {
         // Browsers send `Origin: null` when the page's Referrer-Policy is no-referrer (as ours is):
         // that says nothing about where the post came from, so only a named origin is compared.
         if let origin = request.headers[HTTPField.Name("Origin")!], origin != "null" {
-            return origin == PageRenderer.origin(of: services.publicURL)
+            return origin == WebAddress.origin(of: services.publicURL)
         }
         return true
     }

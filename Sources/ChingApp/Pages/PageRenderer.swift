@@ -91,7 +91,7 @@ struct PageRenderer: Sendable {
         context["body"] = body
         if let link { context["linkURL"] = link.url; context["linkLabel"] = link.label }
         if let receiptURL { context["receiptURL"] = receiptURL }
-        return render("message", status: status, context: context, redirectOrigins: link.map { [Self.origin(of: $0.url)].compactMap { $0 } } ?? [],
+        return render("message", status: status, context: context, redirectOrigins: link.map { [WebAddress.origin(of: $0.url)].compactMap { $0 } } ?? [],
                       brand: brand)
     }
 
@@ -116,13 +116,6 @@ struct PageRenderer: Sendable {
         return headers
     }
 
-    /// `https://shop.example.com` from `https://shop.example.com/thanks?x=1`.
-    static func origin(of url: String) -> String? {
-        guard let schemeEnd = url.range(of: "://") else { return nil }
-        let rest = url[schemeEnd.upperBound...]
-        let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        return host.isEmpty ? nil : String(url[..<schemeEnd.upperBound]) + host
-    }
 }
 
 /// A project's brand as a page uses it: the values, and the template library with its overrides.

@@ -98,7 +98,7 @@ struct WebhookWorker: Service {
             try await db.raw("SELECT * FROM events WHERE id = \(bind: delivery.eventID)").first()
         }) else { return }
         let body = Array(try Webhooks.body(eventRow: event).utf8)
-        if delivery.livemode && Webhooks.isLoopback(delivery.url) {
+        if delivery.livemode && WebAddress.isLoopback(delivery.url) {
             try await finish(delivery, statusCode: nil, duration: 0, error: "Refused: live endpoints may not call this machine.", delivered: false, giveUp: true)
             return
         }

@@ -36,7 +36,7 @@ struct WebhooksAPI: Sendable {
         } else {
             reader.fail("events", "This field is required.")
         }
-        if let url, call.caller.livemode, Webhooks.isLoopback(url) {
+        if let url, call.caller.livemode, WebAddress.isLoopback(url) {
             reader.fail("url", "Live endpoints cannot point at this machine's loopback address.")
         }
         try reader.throwIfInvalid()
@@ -130,14 +130,6 @@ enum Webhooks {
     /// `Ching-Signature`: lowercase hex HMAC-SHA256 of the exact body, keyed with the whole secret.
     static func signature(body: [UInt8], secret: String) -> String {
         hexString(HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Array(secret.utf8))))
-    }
-
-    /// Hosts that are this machine: a live endpoint may not name them.
-    static func isLoopback(_ url: String) -> Bool {
-        let host = (PageRenderer.origin(of: url.lowercased()) ?? "").split(separator: "/").last.map(String.init) ?? ""
-        let name = host.hasPrefix("[") ? String(host.prefix { $0 != "]" }.dropFirst()) : String(host.split(separator: ":").first ?? "")
-        return name == "localhost" || name.hasSuffix(".localhost") || name.hasPrefix("127.") || name == "::1" || name == "0.0.0.0"
-            || name == "0:0:0:0:0:0:0:1"
     }
 
     /// What `GET /events/:id` adds: every endpoint's delivery and its attempts.
