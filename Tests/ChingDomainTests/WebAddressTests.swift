@@ -139,9 +139,10 @@ struct WebAddressTests {
         if expected == nil { #expect(Self.refusal(url, allowHTTP: allowHTTP) == "Must be an https:// URL.") }
     }
 
-    @Test("A local-looking http URL with credentials is still refused")
+    @Test("A local-looking http URL whose host is really elsewhere is refused, with or without http allowed")
     func localhostWithCredentials() {
-        #expect(Self.refusal("http://localhost:80@evil.example/") == "Must not contain a user name or password.")
+        #expect(Self.refusal("http://localhost:80@evil.example/") == "Must be an https:// URL.")
+        #expect(Self.refusal("http://localhost:80@evil.example/", allowHTTP: true) == "Must not contain a user name or password.")
     }
 
     @Test("Punycode matches the RFC 3492 §7.1 samples", arguments: [
