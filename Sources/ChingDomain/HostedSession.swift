@@ -12,6 +12,15 @@ public enum HostedSessionStatus: String, Sendable, CaseIterable {
         case expire
         /// The merchant withdrew the session (`POST …/expire` on checkout, `…/cancel` on setup).
         case cancel
+
+        /// The status the change leads to.
+        public var outcome: HostedSessionStatus {
+            switch self {
+            case .complete: .succeeded
+            case .expire: .expired
+            case .cancel: .canceled
+            }
+        }
     }
 
     /// The status a session shows at `now`: a pending one past `expiresAt` is expired whether or
@@ -25,9 +34,9 @@ public enum HostedSessionStatus: String, Sendable, CaseIterable {
     public func after(_ change: Change, at now: Timestamp, expiresAt: Timestamp) -> HostedSessionStatus? {
         guard self == .pending else { return nil }
         switch change {
-        case .complete: return .succeeded
-        case .expire: return now >= expiresAt ? .expired : nil
-        case .cancel: return now < expiresAt ? .canceled : nil
+        case .complete: return change.outcome
+        case .expire: return now >= expiresAt ? change.outcome : nil
+        case .cancel: return now < expiresAt ? change.outcome : nil
         }
     }
 }

@@ -246,12 +246,7 @@ struct CheckoutSessionsAPI: Sendable {
         let session = try await services.database.transaction { db in
             guard let session = try await db.scopedRow("checkout_sessions", id: call.id, caller: call.caller).map(CheckoutSession.init)
             else { throw APIError.notFound("checkout_session", call.id) }
-            let claimed = try await db.raw("""
-                UPDATE checkout_sessions SET status = 'canceled' WHERE id = \(bind: call.id) AND status = 'pending'
-                  AND expires_at > \(bind: now.milliseconds) AND \(SessionAttempts.noLiveAttempt(now: now))
-                RETURNING id
-                """).first()
-            guard claimed != nil else {
+            guard try await HostedSessionRows(.checkout).apply(.cancel, to: call.id, at: now, on: db) else {
                 throw APIError.rule("SESSION_NOT_PENDING", "Only a pending session can be expired; this one is \(session.status(at: now).rawValue).", status: .conflict)
             }
             return try await Self.load(call.id, caller: call.caller, on: db, services: services)!

@@ -123,12 +123,7 @@ struct SetupSessionsAPI: Sendable {
             guard let session = try await db.scopedRow("setup_sessions", id: call.id, caller: call.caller).map(SetupSession.init) else {
                 throw APIError.notFound("setup_session", call.id)
             }
-            let moved = try await db.raw("""
-                UPDATE setup_sessions SET status = 'canceled' WHERE id = \(bind: call.id) AND status = 'pending' AND expires_at > \(bind: now.milliseconds)
-                  AND \(SessionAttempts.noLiveAttempt(now: now))
-                RETURNING id
-                """).first()
-            guard moved != nil else {
+            guard try await HostedSessionRows(.setup).apply(.cancel, to: call.id, at: now, on: db) else {
                 throw APIError.rule("SESSION_NOT_PENDING", "Only a pending setup session can be canceled; this one is \(session.status(at: now).rawValue).", status: .conflict)
             }
         }

@@ -45,7 +45,7 @@ extension HostedOutcome where Session: HostedSession {
 /// transaction; the lease keeps the sweeper and the merchant's `expire` off the session meanwhile.
 struct CheckoutPayment: Sendable {
     let services: AppServices
-    var attempts: SessionAttempts { SessionAttempts(services: services, table: "checkout_sessions") }
+    var attempts: SessionAttempts { SessionAttempts(services: services, table: .checkout) }
 
     /// A new card as typed. Only in memory: it goes to the provider and is dropped.
     struct CardForm: Sendable {
@@ -300,13 +300,11 @@ struct CheckoutPayment: Sendable {
                                                   paymentMethodID: paymentMethodID, chargeID: chargeID, sessionID: session.id,
                                                   metadata: session.metadata, caller: caller, on: db, services: services)
             }
-            let moved = try await db.raw("""
-                UPDATE checkout_sessions SET status = 'succeeded', attempt_started_at = NULL, charge_id = \(bind: chargeID),
-                  subscription_id = \(bind: subscriptionID), payment_method_id = \(bind: paymentMethodID), completed_at = \(bind: now.milliseconds)
-                WHERE id = \(bind: session.id) AND status = 'pending' RETURNING id
-                """).first()
+            let moved = try await attempts.rows.apply(.complete, to: session.id, at: now, on: db, set: """
+                , charge_id = \(bind: chargeID), subscription_id = \(bind: subscriptionID), payment_method_id = \(bind: paymentMethodID)
+                """)
             // The lease makes this unreachable; if it ever is, the rollback leaves no half-recorded payment.
-            guard moved != nil else { throw APIError.rule("SESSION_NOT_PENDING", "The session stopped being payable during the payment.", status: .conflict) }
+            guard moved else { throw APIError.rule("SESSION_NOT_PENDING", "The session stopped being payable during the payment.", status: .conflict) }
             let completed = try await CheckoutSession.load(session.id, on: db)!
             let json = try CheckoutSessionsAPI.json(completed, offer: offer, services: services)
             try await Events.record("checkout_session.completed", data: json, caller: caller, on: db, services: services)

@@ -8,50 +8,30 @@ import SQLKit
 /// waiting for their 3-D Secure answer. `table` is `checkout_sessions` or `setup_sessions`.
 struct SessionAttempts: Sendable {
     let services: AppServices
-    let table: String
+    let rows: HostedSessionRows
 
-    /// The longest an attempt may run while its server is alive (a provider call hung past its timeouts).
-    static let leaseSeconds: Int64 = 120
+    init(services: AppServices, table: HostedSessionRows.Table) {
+        self.services = services
+        self.rows = HostedSessionRows(table)
+    }
+
     static let failuresBeforeLock: Int64 = 5
     static let lockSeconds: Int64 = 15 * 60
 
-    /// The condition, on a session row, that no attempt is running: none was started, or its lease
-    /// has run out, or the server that took it has stopped beating (it died mid-attempt). Every
-    /// state change of a pending session checks this one condition.
-    static func noLiveAttempt(now: Timestamp) -> SQLQueryString {
-        """
-        (attempt_started_at IS NULL OR attempt_started_at < \(bind: now.adding(seconds: -leaseSeconds).milliseconds)
-          OR attempt_owner IS NULL OR attempt_owner NOT IN (SELECT id FROM server_instances
-            WHERE heartbeat_at >= \(bind: now.adding(seconds: -ServerInstance.deadAfterSeconds).milliseconds)))
-        """
-    }
-
-    /// Takes the session's attempt lease; false when another attempt holds it (or the session is no longer payable).
+    /// Takes the session's attempt lease for this server; false when another attempt holds it (or the session is no longer payable).
     func claim(_ id: String, now: Timestamp) async throws -> Bool {
         try await services.database.transaction { db in
-            try await db.raw("""
-                UPDATE \(unsafeRaw: table) SET attempt_started_at = \(bind: now.milliseconds), attempt_owner = \(bind: services.instanceID)
-                WHERE id = \(bind: id) AND status = 'pending' AND expires_at > \(bind: now.milliseconds)
-                  AND (locked_until IS NULL OR locked_until <= \(bind: now.milliseconds)) AND \(Self.noLiveAttempt(now: now))
-                RETURNING id
-                """).first() != nil
+            try await rows.claimAttempt(id, owner: services.instanceID, at: now, on: db)
         }
     }
 
     func release(_ id: String) async throws {
-        try await services.database.transaction { db in
-            try await db.raw("UPDATE \(unsafeRaw: table) SET attempt_started_at = NULL WHERE id = \(bind: id)").run()
-        }
+        try await services.database.transaction { db in try await rows.releaseAttempt(id, on: db) }
     }
 
     /// Ends the attempt as a failure, inside the caller's transaction: every fifth failure locks the session.
     func recordFailure(_ id: String, now: Timestamp, on db: any SQLDatabase) async throws {
-        try await db.raw("""
-            UPDATE \(unsafeRaw: table) SET attempt_started_at = NULL, failed_attempts = failed_attempts + 1,
-              locked_until = CASE WHEN (failed_attempts + 1) % \(bind: Self.failuresBeforeLock) = 0
-                THEN \(bind: now.adding(seconds: Self.lockSeconds).milliseconds) ELSE locked_until END
-            WHERE id = \(bind: id)
-            """).run()
+        try await rows.recordFailedAttempt(id, failuresBeforeLock: Self.failuresBeforeLock, lockedUntil: now.adding(seconds: Self.lockSeconds), on: db)
     }
 
     /// Parks a tokenized card until the customer answers the 3-D Secure challenge; returns the attempt id.
@@ -65,7 +45,7 @@ struct SessionAttempts: Sendable {
                   \(bind: Int64(card.expMonth)), \(bind: Int64(card.expYear)), \(bind: card.issuerCountry), \(bind: card.supportsInstallments.stored),
                   \(bind: installments), 'pending', \(bind: services.clock.now().milliseconds))
                 """).run()
-            try await db.raw("UPDATE \(unsafeRaw: table) SET attempt_started_at = NULL WHERE id = \(bind: sessionID)").run()
+            try await rows.releaseAttempt(sessionID, on: db)
         }
         return id
     }

@@ -9,7 +9,7 @@ import SQLKit
 /// payment method instead of a charge.
 struct SetupCardSaving: Sendable {
     let services: AppServices
-    var attempts: SessionAttempts { SessionAttempts(services: services, table: "setup_sessions") }
+    var attempts: SessionAttempts { SessionAttempts(services: services, table: .setup) }
     typealias Outcome = HostedOutcome<SetupSession>
 
     func save(sessionID: String, form: CheckoutPayment.CardForm) async throws -> Outcome {
@@ -68,12 +68,9 @@ struct SetupCardSaving: Sendable {
         let done = try await services.database.transaction { db in
             let paymentMethod = try await PaymentMethodsAPI.attach(card, customerID: session.customerID, metadata: [:], caller: session.caller,
                                                                   on: db, services: services)
-            let moved = try await db.raw("""
-                UPDATE setup_sessions SET status = 'succeeded', attempt_started_at = NULL, payment_method_id = \(bind: paymentMethod["id"]?.stringValue),
-                  completed_at = \(bind: now.milliseconds)
-                WHERE id = \(bind: session.id) AND status = 'pending' RETURNING id
-                """).first()
-            guard moved != nil else { throw APIError.rule("SESSION_NOT_PENDING", "The setup session stopped being pending.", status: .conflict) }
+            let moved = try await attempts.rows.apply(.complete, to: session.id, at: now, on: db,
+                                                      set: ", payment_method_id = \(bind: paymentMethod["id"]?.stringValue)")
+            guard moved else { throw APIError.rule("SESSION_NOT_PENDING", "The setup session stopped being pending.", status: .conflict) }
             let done = try await SetupSession.load(session.id, on: db)!
             try await Events.record("setup_session.succeeded", data: try SetupSessionsAPI.json(done, services: services),
                                     caller: session.caller, on: db, services: services)

@@ -40,7 +40,7 @@ struct Sweeper: Service {
         let sessions = try await services.database.read { db in
             try await db.raw("""
                 SELECT id FROM checkout_sessions WHERE status = 'pending' AND expires_at <= \(bind: now.milliseconds)
-                  AND \(SessionAttempts.noLiveAttempt(now: now))
+                  AND \(HostedSessionRows.noLiveAttempt(now: now))
                 """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
         }
         for id in sessions where try await expireSession(id, now: now) { report.expiredSessions += 1 }
@@ -48,7 +48,7 @@ struct Sweeper: Service {
         let setups = try await services.database.read { db in
             try await db.raw("""
                 SELECT id FROM setup_sessions WHERE status = 'pending' AND expires_at <= \(bind: now.milliseconds)
-                  AND \(SessionAttempts.noLiveAttempt(now: now))
+                  AND \(HostedSessionRows.noLiveAttempt(now: now))
                 """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
         }
         for id in setups where try await expireSetupSession(id, now: now) { report.expiredSetupSessions += 1 }
@@ -71,12 +71,7 @@ struct Sweeper: Service {
 
     private func expireSetupSession(_ id: String, now: Timestamp) async throws -> Bool {
         try await services.database.transaction { db in
-            let moved = try await db.raw("""
-                UPDATE setup_sessions SET status = 'expired' WHERE id = \(bind: id) AND status = 'pending' AND expires_at <= \(bind: now.milliseconds)
-                  AND \(SessionAttempts.noLiveAttempt(now: now))
-                RETURNING id
-                """).first()
-            guard moved != nil, let session = try await SetupSession.load(id, on: db) else { return false }
+            guard try await HostedSessionRows(.setup).apply(.expire, to: id, at: now, on: db), let session = try await SetupSession.load(id, on: db) else { return false }
             try await Events.record("setup_session.expired", data: try SetupSessionsAPI.json(session, services: services),
                                     caller: session.caller, on: db, services: services)
             return true
@@ -85,13 +80,7 @@ struct Sweeper: Service {
 
     private func expireSession(_ id: String, now: Timestamp) async throws -> Bool {
         try await services.database.transaction { db in
-            let moved = try await db.raw("""
-                UPDATE checkout_sessions SET status = 'expired' WHERE id = \(bind: id) AND status = 'pending'
-                  AND expires_at <= \(bind: now.milliseconds)
-                  AND \(SessionAttempts.noLiveAttempt(now: now))
-                RETURNING id
-                """).first()
-            guard moved != nil, let session = try await CheckoutSession.load(id, on: db) else { return false }
+            guard try await HostedSessionRows(.checkout).apply(.expire, to: id, at: now, on: db), let session = try await CheckoutSession.load(id, on: db) else { return false }
             let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
             try await Events.record("checkout_session.expired", data: try CheckoutSessionsAPI.json(session, offer: offer, services: services),
                                     caller: session.caller, on: db, services: services)

@@ -7,13 +7,13 @@ import ServiceLifecycle
 /// This process, as the other processes on the same database see it: a row in `server_instances`
 /// whose `heartbeat_at` it moves every few seconds. A payment attempt's lease names the instance
 /// that took it, so when that instance stops beating (a `kill -9`, a crash, a lost machine) any
-/// process can tell the attempt was abandoned within `deadAfterSeconds`, instead of waiting for
+/// process can tell the attempt was abandoned within `HostedSessionRows.silentServerSeconds`, instead of waiting for
 /// the lease to run out.
 struct ServerInstance: Service, CustomStringConvertible {
     let services: AppServices
+    /// A third of `HostedSessionRows.silentServerSeconds`: three missed beats are a dead server,
+    /// long enough for a busy writer, short enough for a customer waiting to retry.
     static let heartbeatSeconds: Int64 = 5
-    /// Three missed beats: long enough for a busy writer, short enough for a customer waiting to retry.
-    static let deadAfterSeconds: Int64 = 15
     var description: String { "ServerInstance(\(services.instanceID))" }
 
     /// Registers the instance (before the server accepts requests) and clears rows of instances gone for a day.
