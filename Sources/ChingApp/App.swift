@@ -132,7 +132,7 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
     CheckoutPages(services: services, pages: pages, limiter: limiter, cache: PageCache()).addRoutes(to: hostedPages)
     SetupPages(services: services, pages: pages, limiter: limiter).addRoutes(to: hostedPages)
 
-    let connections = ConnectionRegistry(limit: configuration.connectionLimits.maxConnections)
+    let connections = ConnectionRegistry(limit: configuration.connectionLimits.maxConnections, evictableAfter: configuration.connectionLimits.evictableAfter)
     var app = Application(
         router: router,
         server: .guardedHTTP1(limits: configuration.connectionLimits, registry: connections, logger: configuration.logger),

@@ -20,13 +20,17 @@ public struct ConnectionLimits: Sendable, Equatable {
     public var headerTimeout: Duration
     /// How long a request body may take to arrive, from the end of its head.
     public var bodyTimeout: Duration
+    /// How long a connection must have waited for a request before a new one may evict it: a
+    /// connection just opened (or just answered) probably has its next request on the way.
+    public var evictableAfter: Duration
 
     public init(maxConnections: Int = 4096, idleTimeout: Duration = .seconds(30), headerTimeout: Duration = .seconds(10),
-                bodyTimeout: Duration = .seconds(30)) {
+                bodyTimeout: Duration = .seconds(30), evictableAfter: Duration = .seconds(1)) {
         self.maxConnections = maxConnections
         self.idleTimeout = idleTimeout
         self.headerTimeout = headerTimeout
         self.bodyTimeout = bodyTimeout
+        self.evictableAfter = evictableAfter
     }
 
     /// Descriptors kept back from connections: the database, its WAL, log files, webhook and
@@ -73,14 +77,18 @@ final class ConnectionRegistry: Sendable {
     }
 
     let limit: Int
+    let evictableAfter: TimeAmount
     private let state = Mutex(State())
 
-    init(limit: Int) { self.limit = max(1, limit) }
+    init(limit: Int, evictableAfter: Duration = .zero) {
+        self.limit = max(1, limit)
+        self.evictableAfter = TimeAmount(evictableAfter)
+    }
 
     var openCount: Int { state.withLock { $0.entries.count } }
 
     /// Registers a new connection, evicting the longest-waiting idle one when full; nil when full of
-    /// busy connections (the caller refuses the new one).
+    /// busy or just-opened connections (the caller refuses the new one).
     func admit(_ channel: any Channel) -> UInt64? {
         let now = NIODeadline.now()
         let (id, evicted): (UInt64?, (any Channel)?) = state.withLock { state in
@@ -90,7 +98,7 @@ final class ConnectionRegistry: Sendable {
                 for (id, entry) in state.entries {
                     if let since = entry.waitingSince, since < oldest?.since ?? .distantFuture { oldest = (id, since) }
                 }
-                guard let oldest else { return (nil, nil) }
+                guard let oldest, oldest.since + evictableAfter <= now else { return (nil, nil) }
                 evicted = state.entries.removeValue(forKey: oldest.id)?.channel
             }
             state.nextID += 1
