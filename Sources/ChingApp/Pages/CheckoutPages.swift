@@ -13,7 +13,7 @@ struct CheckoutPages: Sendable {
     let services: AppServices
     let pages: PageRenderer
     let limiter: AttemptLimiter
-    let cache: PageCache
+    let cache: PageCache<CheckoutPageModel>
     var payment: CheckoutPayment { CheckoutPayment(services: services) }
     var kit: HostedPageKit { HostedPageKit(services: services, pages: pages) }
     var https: Bool { kit.https }
@@ -136,87 +136,16 @@ struct CheckoutPages: Sendable {
 
     func page(_ state: CheckoutView, locale: Language, status: HTTPResponse.Status, typed: TypedForm = TypedForm(),
               errors: [String: CheckoutPayment.FieldError] = [:], decline: String? = nil) -> Response {
-        let l = pages.localization
-        let session = state.session, totals = state.offer.totals
-        // The untouched form (no errors, nothing typed) is the page most visits get: cached by what it shows.
+        let model = CheckoutPageModel(state, language: locale, typed: typed, errors: errors, decline: decline, localization: pages.localization)
+        // The untouched form (no errors, nothing typed) is the page most visits get: kept while its model is the same.
         let cacheable = status == .ok && errors.isEmpty && decline == nil && typed == TypedForm()
-        let cacheKey = session.id + "|" + locale.rawValue
-        let fingerprint = cacheable ? Self.fingerprint(state, totals: totals) : ""
-        if cacheable, let cached = cache.response(for: cacheKey, fingerprint: fingerprint) { return cached }
-        let money = { (agorot: Int64) in l.money(agorot, locale) }
-        let switchTo: Language = locale == .he ? .en : .he
-        var page = pages.base(locale: locale, title: l.text("title_checkout", locale), merchantName: state.merchantName,
-                              testMode: !session.caller.livemode, switchURL: "/checkout/\(session.id)?locale=\(switchTo.rawValue)", brand: state.brand)
-
-        page.merge(kit.formContext(locale: locale, typed: typed, errors: errors, requireIsraeliID: state.limits.requireIsraeliID)) { $1 }
-        if let decline { page["decline"] = decline }
-
-        if let product = state.offer.product {
-            page["product"] = HostedPageKit.present(["name": product.name, "description": product.description, "imageURL": product.imageURL,
-                                            "hasFeatures": !product.features.isEmpty,
-                                            "features": product.features.map { HostedPageKit.present(["title": $0.title, "subtitle": $0.subtitle]) }])
-        }
-        page["lines"] = session.lines.map { line in
-            HostedPageKit.present(["name": line.name, "description": line.description, "imageURL": line.imageURL, "isDiscount": line.isDiscount,
-                          "quantityLabel": l.text("quantity_times", locale, ["quantity": String(line.quantity), "amount": money(line.unitAmount)]),
-                          // Every line's total was checked when the session was created.
-                          "total": (try? line.total()).map(money)])
-        }
-        page["hasLines"] = !session.lines.isEmpty
-        page["subtotal"] = money(totals.subtotal)
-        if totals.discounts < 0 { page["discounts"] = money(totals.discounts) }
-        page["showVAT"] = state.brand?.brand.showVATLine ?? true
-        page["vatLabel"] = l.text(totals.vatIncluded ? "vat_included" : "vat_added", locale, ["rate": VAT.percentLabel])
-        page["vat"] = money(totals.vat)
-        page["dueToday"] = money(totals.dueToday)
-        if let plan = state.offer.plan, let recurring = totals.recurringAmount, let first = totals.firstBillingAt {
-            page["planLine"] = l.text("plan_then", locale, ["amount": money(recurring), "interval": l.interval(plan.interval, count: plan.intervalCount, locale),
-                                                            "date": l.date(first, locale)])
-            if plan.hasTrial { page["trialLine"] = l.text("plan_trial", locale, ["days": String(plan.trialDays)]) }
-        }
-        page["manualCapture"] = session.manualCapture
-
-        let firstCard = state.savedCards.first?.id
-        let chosen = typed.paymentMethod ?? firstCard ?? "new"
-        page["savedCards"] = state.savedCards.map { card -> [String: Any] in
-            ["id": card.id, "checked": chosen == card.id,
-             "label": l.text("saved_card", locale, ["brand": card.brand.displayName, "last4": card.last4,
-                                                     "month": (card.expMonth < 10 ? "0" : "") + String(card.expMonth), "year": String(card.expYear % 100)])]
-        }
-        page["hasSavedCards"] = !state.savedCards.isEmpty
-        page["newCardChecked"] = chosen == "new" || !state.savedCards.contains { $0.id == chosen }
-        if state.limits.maxInstallments > 1 {
-            page["installments"] = (1...state.limits.maxInstallments).map { count -> [String: Any] in
-                let each = money(Installments.split(totals.dueToday, count: count).each)
-                return ["value": count, "selected": count == typed.installments,
-                        "label": count == 1 ? l.text("installments_one", locale, ["amount": each]) : l.text("installments_many", locale, ["count": String(count), "amount": each])]
-            }
-            page["hasInstallments"] = true
-        }
-        page["formAction"] = "/checkout/\(session.id)?locale=\(locale.rawValue)"
-        page["csrfToken"] = session.csrfToken
-        page["payLabel"] = totals.dueToday == 0 ? l.text("start_button", locale)
-            : l.text(session.manualCapture ? "authorize_button" : "pay_button", locale, ["amount": money(totals.dueToday)])
-        page["cancelAction"] = "/checkout/\(session.id)/cancel"
-        page["cancelLabel"] = l.text("cancel_link", locale, ["merchant": state.merchantName])
-        guard let (headers, body) = pages.renderParts("checkout", context: page, redirectOrigins: HostedPageKit.origins(session.successURL, session.cancelURL),
+        let cacheKey = state.session.id + "|" + locale.rawValue
+        if cacheable, let cached = cache.response(for: cacheKey, model: model) { return cached }
+        guard let (headers, body) = pages.renderParts("checkout", context: model.context(pages.localization), redirectOrigins: model.redirectOrigins,
                                                       brand: state.brand)
         else { return pages.failure(locale) }
-        if cacheable { cache.store(cacheKey, fingerprint: fingerprint, headers: headers, body: body) }
+        if cacheable { cache.store(cacheKey, model: model, headers: headers, body: body) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: body))
-    }
-
-    /// Everything the untouched checkout page shows that can change while the session is pending.
-    static func fingerprint(_ state: CheckoutView, totals: CheckoutTotals) -> String {
-        let product = state.offer.product.map { [$0.name, $0.description ?? "", $0.imageURL ?? "", $0.features.map { $0.title + ($0.subtitle ?? "") }.joined()] } ?? []
-        let cards = state.savedCards.map { "\($0.id)\($0.expMonth)\($0.expYear)" }
-        let brand = state.brand.map { [$0.brand.version] } ?? []
-        return ([state.session.storedStatus, String(state.session.lockedUntil?.milliseconds ?? 0), state.merchantName,
-                 String(state.limits.maxInstallments), String(state.limits.requireIsraeliID),
-                 // The first billing time moves with the clock; the page shows only its day.
-                 "\(totals.subtotal) \(totals.discounts) \(totals.dueToday) \(totals.vat) \(totals.vatIncluded) \(totals.recurringAmount ?? -1)",
-                 totals.firstBillingAt?.date.isoString ?? "", "\(state.offer.plan.map { "\($0)" } ?? "")"]
-                + product + cards + brand).joined(separator: "\u{1}")
     }
 
     /// The page for a session that is not pending (or is locked), or nil when the form should show.

@@ -36,19 +36,7 @@ struct HostedPageKit: Sendable {
 
     /// The card form's part of a page's view model.
     func formContext(locale: Language, typed: TypedForm, errors: [String: CheckoutPayment.FieldError], requireIsraeliID: Bool) -> [String: Any] {
-        let l = pages.localization
-        let order: [(field: String, anchor: String)] = [("payment_method", "payment_method"), ("name", "name"), ("number", "number"),
-                                                        ("expiry", "exp"), ("cvc", "cvc"), ("israeli_id", "israeli_id"), ("installments", "installments")]
-        var fieldErrors: [String: String] = [:]
-        for (field, error) in errors { fieldErrors[field] = l.text("error_\(error.rawValue)", locale) }
-        return [
-            "fieldErrors": fieldErrors,
-            "errors": order.compactMap { item in fieldErrors[item.field].map { ["field": item.anchor, "message": $0] } },
-            "hasErrors": !errors.isEmpty,
-            "form": ["name": typed.name, "exp": typed.exp, "israeliID": typed.israeliID],
-            "askIsraeliID": requireIsraeliID,
-            "requireIsraeliID": requireIsraeliID,
-        ]
+        CardFormModel(language: locale, typed: typed, errors: errors, requireIsraeliID: requireIsraeliID, localization: pages.localization).context
     }
 
     /// The page for a session id we do not know: not branded, since the project is unknown.

@@ -27,24 +27,7 @@ struct PageRenderer: Sendable {
     /// The values every page has: language, direction, strings, the merchant's name and branding.
     func base(locale: Language, title: String, merchantName: String, testMode: Bool, switchURL: String?,
               brand: BrandContext? = nil) -> [String: Any] {
-        var context: [String: Any] = [
-            "lang": locale.rawValue, "dir": locale == .he ? "rtl" : "ltr", "t": localization.table(locale),
-            "title": title, "merchantName": brand?.brand.displayName ?? merchantName, "testMode": testMode,
-        ]
-        if let brand {
-            let b = brand.brand, base = "/brand/\(brand.projectID)/"
-            context.merge(HostedPageKit.present([
-                "brandStylesheet": b.stylesheet.map { base + $0.hash + ".css" },
-                "logoURL": b.logo.map { base + $0.hash + "." + ($0.fileName.split(separator: ".").last.map(String.init) ?? "") },
-                "iconURL": b.icon.map { base + $0.hash + "." + ($0.fileName.split(separator: ".").last.map(String.init) ?? "") },
-                "supportEmail": b.supportEmail, "supportPhone": b.supportPhone, "termsURL": b.termsURL, "privacyURL": b.privacyURL,
-            ])) { $1 }
-        }
-        if let switchURL {
-            context["switchLocaleURL"] = switchURL
-            context["switchLocaleLang"] = locale == .he ? "en" : "he"
-        }
-        return context
+        PageFrame(language: locale, title: title, merchantName: merchantName, testMode: testMode, switchURL: switchURL, brand: brand).context(localization)
     }
 
     /// Renders with the project's templates when its branding has overrides, else the stock ones.
