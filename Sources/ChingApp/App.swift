@@ -129,8 +129,9 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
                         body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
     }
     let hostedPages = router.group().add(middleware: HostedPageErrorMiddleware(pages: pages))
-    CheckoutPages(services: services, pages: pages, limiter: limiter, cache: PageCache()).addRoutes(to: hostedPages)
-    SetupPages(services: services, pages: pages, limiter: limiter).addRoutes(to: hostedPages)
+    HostedPages(flow: CheckoutFlow(services: services, pages: pages, cache: PageCache()), services: services, pages: pages, limiter: limiter)
+        .addRoutes(to: hostedPages)
+    HostedPages(flow: SetupFlow(services: services, pages: pages), services: services, pages: pages, limiter: limiter).addRoutes(to: hostedPages)
 
     let connections = ConnectionRegistry(limit: configuration.connectionLimits.maxConnections, evictableAfter: configuration.connectionLimits.evictableAfter)
     var app = Application(

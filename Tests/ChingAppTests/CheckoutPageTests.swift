@@ -432,8 +432,12 @@ struct CheckoutSafetyTests {
             let locked = try await api.page("/checkout/\(session.id)")
             #expect(locked.status == 429)
             #expect(locked.contains("Too many attempts"))
+            // As the setup page does (one controller for both now): when to come back.
+            #expect(locked.headers[.retryAfter] == "900")
             app.clock.advance(seconds: 14 * 60)
-            #expect(try await api.page("/checkout/\(session.id)").status == 429)
+            let stillLocked = try await api.page("/checkout/\(session.id)")
+            #expect(stillLocked.status == 429)
+            #expect(stillLocked.headers[.retryAfter] == "60")
             app.clock.advance(seconds: 60)
             #expect(try await api.pay(session.id).status == 303)
             #expect(try await api.get("/charges").data.arrayValue?.filter { $0["status"] == "failed" }.count == 5)

@@ -19,8 +19,16 @@ enum HostedOutcome<Session: Sendable>: Sendable {
     case notPayable(Session, status: HostedSessionStatus)
 }
 
-/// What the payment services need of a hosted session to refuse an attempt.
+/// What the payment services and the hosted pages need of a session, checkout or setup.
 protocol HostedSession: Sendable {
+    var id: String { get }
+    var caller: Caller { get }
+    var csrfToken: String { get }
+    var successURL: String { get }
+    var cancelURL: String { get }
+    /// The URLs with the session's id put in for its placeholder.
+    var successRedirect: String { get }
+    var cancelRedirect: String { get }
     var lockedUntil: Timestamp? { get }
     func status(at now: Timestamp) -> HostedSessionStatus
 }
