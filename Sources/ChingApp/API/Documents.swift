@@ -28,7 +28,7 @@ struct DocumentPayment: Sendable {
 struct DocumentsAPI: Sendable {
     let services: AppServices
 
-    enum Kind: String { case taxInvoiceReceipt = "tax_invoice_receipt", receipt, creditNote = "credit_note" }
+    typealias Kind = DocumentKind
 
     func addRoutes(to group: RouterGroup<AppRequestContext>, endpoint: EndpointWrapper) {
         group.get("documents", use: endpoint(list))

@@ -6,7 +6,7 @@ import SQLKit
 /// Emails to customers are written to `email_outbox` in the transaction that caused them, so none
 /// is lost; a sender (a later issue) delivers the pending rows.
 enum Outbox {
-    static func queueDocumentEmail(to address: String, locale: Language, kind: DocumentsAPI.Kind, number: Int64, amount: Int64,
+    static func queueDocumentEmail(to address: String, locale: Language, kind: DocumentKind, number: Int64, amount: Int64,
                                    pdfURL: String, documentID: String, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws {
         let formatted = Money.format(amount, locale: locale)
         let (subject, body): (String, String) = switch (kind, locale) {
