@@ -61,30 +61,21 @@ struct PageFrame: Equatable, Sendable {
 /// The card form's part of a page: what was typed (never the number or CVC), and the errors
 /// beside each field and in the summary, in form order.
 struct CardFormModel: Equatable, Sendable {
-    let fieldErrors: [String: String]
-    /// (anchor, message) in the order the fields appear.
-    let summary: [Pair]
     let typed: TypedForm
+    let errors: [String: CheckoutPayment.FieldError]
     let requireIsraeliID: Bool
 
-    struct Pair: Equatable, Sendable { let field: String, message: String }
+    /// The fields in the order they appear, with the anchor each error links to.
+    static let order: [(field: String, anchor: String)] = [("payment_method", "payment_method"), ("name", "name"), ("number", "number"),
+                                                           ("expiry", "exp"), ("cvc", "cvc"), ("israeli_id", "israeli_id"), ("installments", "installments")]
 
-    init(language: Language, typed: TypedForm, errors: [String: CheckoutPayment.FieldError], requireIsraeliID: Bool, localization: Localization) {
+    func context(_ language: Language, _ localization: Localization) -> [String: Any] {
         var fieldErrors: [String: String] = [:]
         for (field, error) in errors { fieldErrors[field] = localization.text("error_\(error.rawValue)", language) }
-        let order: [(field: String, anchor: String)] = [("payment_method", "payment_method"), ("name", "name"), ("number", "number"),
-                                                        ("expiry", "exp"), ("cvc", "cvc"), ("israeli_id", "israeli_id"), ("installments", "installments")]
-        self.fieldErrors = fieldErrors
-        summary = order.compactMap { item in fieldErrors[item.field].map { Pair(field: item.anchor, message: $0) } }
-        self.typed = typed
-        self.requireIsraeliID = requireIsraeliID
-    }
-
-    var context: [String: Any] {
-        [
+        return [
             "fieldErrors": fieldErrors,
-            "errors": summary.map { ["field": $0.field, "message": $0.message] },
-            "hasErrors": !summary.isEmpty,
+            "errors": Self.order.compactMap { item in fieldErrors[item.field].map { ["field": item.anchor, "message": $0] } },
+            "hasErrors": !errors.isEmpty,
             "form": ["name": typed.name, "exp": typed.exp, "israeliID": typed.israeliID],
             "askIsraeliID": requireIsraeliID,
             "requireIsraeliID": requireIsraeliID,
@@ -92,107 +83,76 @@ struct CardFormModel: Equatable, Sendable {
     }
 }
 
-/// Everything the checkout page shows, already in the customer's language. The template sees only
-/// `context`, built from these fields, and the page cache compares whole models: nothing shown can
-/// be left out of the cache's key.
+/// Everything the checkout page shows, as typed values (amounts in agorot, the billing day, the
+/// cards), formatted into the customer's language only when rendered. The template sees only
+/// `context`, built from these fields, and the page cache compares whole models: nothing shown
+/// can be left out of the cache's key, and comparing is cheap.
 struct CheckoutPageModel: Equatable, Sendable {
     struct Product: Equatable, Sendable {
         let name: String, description: String?, imageURL: String?
         let features: [Feature]
     }
     struct Feature: Equatable, Sendable { let title: String, subtitle: String? }
-    struct Line: Equatable, Sendable {
-        let name: String, description: String?, imageURL: String?, isDiscount: Bool, quantityLabel: String, total: String?
+    struct SavedCard: Equatable, Sendable { let id: String, brand: CardBrand, last4: String, expMonth: Int64, expYear: Int64 }
+    /// The totals as shown: the plan's first billing only by its day (its time moves with the clock).
+    struct Totals: Equatable, Sendable {
+        let subtotal: Int64, discounts: Int64, dueToday: Int64, vat: Int64, vatIncluded: Bool, recurringAmount: Int64?
+        let firstBillingDay: CivilDate?
     }
-    struct SavedCard: Equatable, Sendable { let id: String, label: String, checked: Bool }
-    struct Installment: Equatable, Sendable { let count: Int64, label: String, selected: Bool }
 
     let frame: PageFrame
     let form: CardFormModel
     let decline: String?
+    let sessionID: String
+    let csrfToken: String
+    let merchantName: String
     let product: Product?
-    let lines: [Line]
-    let subtotal: String
-    let discounts: String?
+    let lines: [CartLine]
+    let totals: Totals
+    let plan: Plan?
     let showVAT: Bool
-    let vatLabel: String
-    let vat: String
-    let dueToday: String
-    let planLine: String?
-    let trialLine: String?
     let manualCapture: Bool
     let savedCards: [SavedCard]
-    let newCardChecked: Bool
-    let installments: [Installment]
-    let formAction: String
-    let csrfToken: String
-    let payLabel: String
-    let cancelAction: String
-    let cancelLabel: String
-    /// The merchant's origins, which the form's redirect may go to (the CSP's `form-action`).
-    let redirectOrigins: [String]
+    let maxInstallments: Int64
+    /// The merchant's success and cancel URLs: the form's redirect may go to their origins (CSP `form-action`).
+    let successURL: String
+    let cancelURL: String
 
     init(_ state: CheckoutView, language: Language, typed: TypedForm, errors: [String: CheckoutPayment.FieldError], decline: String?,
          localization l: Localization) {
         let session = state.session, totals = state.offer.totals
-        let money = { (agorot: Int64) in l.money(agorot, language) }
         let switchTo: Language = language == .he ? .en : .he
         frame = PageFrame(language: language, title: l.text("title_checkout", language), merchantName: state.merchantName,
                           testMode: !session.caller.livemode, switchURL: "/checkout/\(session.id)?locale=\(switchTo.rawValue)", brand: state.brand)
-        form = CardFormModel(language: language, typed: typed, errors: errors, requireIsraeliID: state.limits.requireIsraeliID, localization: l)
+        form = CardFormModel(typed: typed, errors: errors, requireIsraeliID: state.limits.requireIsraeliID)
         self.decline = decline
+        sessionID = session.id
+        csrfToken = session.csrfToken
+        merchantName = state.merchantName
         product = state.offer.product.map { product in
             Product(name: product.name, description: product.description, imageURL: product.imageURL,
                     features: product.features.map { Feature(title: $0.title, subtitle: $0.subtitle) })
         }
-        lines = session.lines.map { line in
-            Line(name: line.name, description: line.description, imageURL: line.imageURL, isDiscount: line.isDiscount,
-                 quantityLabel: l.text("quantity_times", language, ["quantity": String(line.quantity), "amount": money(line.unitAmount)]),
-                 // Every line's total was checked when the session was created.
-                 total: (try? line.total()).map(money))
-        }
-        subtotal = money(totals.subtotal)
-        discounts = totals.discounts < 0 ? money(totals.discounts) : nil
+        lines = session.lines
+        self.totals = Totals(subtotal: totals.subtotal, discounts: totals.discounts, dueToday: totals.dueToday, vat: totals.vat,
+                             vatIncluded: totals.vatIncluded, recurringAmount: totals.recurringAmount, firstBillingDay: totals.firstBillingAt?.date)
+        plan = state.offer.plan
         showVAT = state.brand?.brand.showVATLine ?? true
-        vatLabel = l.text(totals.vatIncluded ? "vat_included" : "vat_added", language, ["rate": VAT.percentLabel])
-        vat = money(totals.vat)
-        dueToday = money(totals.dueToday)
-        if let plan = state.offer.plan, let recurring = totals.recurringAmount, let first = totals.firstBillingAt {
-            planLine = l.text("plan_then", language, ["amount": money(recurring), "interval": l.interval(plan.interval, count: plan.intervalCount, language),
-                                                      "date": l.date(first, language)])
-            trialLine = plan.hasTrial ? l.text("plan_trial", language, ["days": String(plan.trialDays)]) : nil
-        } else {
-            planLine = nil
-            trialLine = nil
-        }
         manualCapture = session.manualCapture
-        let chosen = typed.paymentMethod ?? state.savedCards.first?.id ?? "new"
-        savedCards = state.savedCards.map { card in
-            SavedCard(id: card.id, label: l.text("saved_card", language, ["brand": card.brand.displayName, "last4": card.last4,
-                                                                          "month": (card.expMonth < 10 ? "0" : "") + String(card.expMonth),
-                                                                          "year": String(card.expYear % 100)]),
-                      checked: chosen == card.id)
-        }
-        newCardChecked = chosen == "new" || !state.savedCards.contains { $0.id == chosen }
-        installments = state.limits.maxInstallments > 1 ? (1...state.limits.maxInstallments).map { count in
-            let each = money(Installments.split(totals.dueToday, count: count).each)
-            return Installment(count: count, label: count == 1 ? l.text("installments_one", language, ["amount": each])
-                                   : l.text("installments_many", language, ["count": String(count), "amount": each]),
-                               selected: count == typed.installments)
-        } : []
-        formAction = "/checkout/\(session.id)?locale=\(language.rawValue)"
-        csrfToken = session.csrfToken
-        payLabel = totals.dueToday == 0 ? l.text("start_button", language)
-            : l.text(session.manualCapture ? "authorize_button" : "pay_button", language, ["amount": money(totals.dueToday)])
-        cancelAction = "/checkout/\(session.id)/cancel"
-        cancelLabel = l.text("cancel_link", language, ["merchant": state.merchantName])
-        redirectOrigins = HostedPageKit.origins(session.successURL, session.cancelURL)
+        savedCards = state.savedCards.map { SavedCard(id: $0.id, brand: $0.brand, last4: $0.last4, expMonth: $0.expMonth, expYear: $0.expYear) }
+        maxInstallments = state.limits.maxInstallments
+        successURL = session.successURL
+        cancelURL = session.cancelURL
     }
 
-    /// The values the `checkout` template reads.
-    func context(_ localization: Localization) -> [String: Any] {
-        var page = frame.context(localization)
-        page.merge(form.context) { $1 }
+    var redirectOrigins: [String] { HostedPageKit.origins(successURL, cancelURL) }
+
+    /// The values the `checkout` template reads, in the page's language.
+    func context(_ l: Localization) -> [String: Any] {
+        let language = frame.language
+        let money = { (agorot: Int64) in l.money(agorot, language) }
+        var page = frame.context(l)
+        page.merge(form.context(language, l)) { $1 }
         if let decline { page["decline"] = decline }
         if let product {
             page["product"] = HostedPageKit.present(["name": product.name, "description": product.description, "imageURL": product.imageURL,
@@ -201,30 +161,46 @@ struct CheckoutPageModel: Equatable, Sendable {
         }
         page["lines"] = lines.map { line in
             HostedPageKit.present(["name": line.name, "description": line.description, "imageURL": line.imageURL, "isDiscount": line.isDiscount,
-                                   "quantityLabel": line.quantityLabel, "total": line.total])
+                                   "quantityLabel": l.text("quantity_times", language, ["quantity": String(line.quantity), "amount": money(line.unitAmount)]),
+                                   // Every line's total was checked when the session was created.
+                                   "total": (try? line.total()).map(money)])
         }
         page["hasLines"] = !lines.isEmpty
-        page["subtotal"] = subtotal
-        if let discounts { page["discounts"] = discounts }
+        page["subtotal"] = money(totals.subtotal)
+        if totals.discounts < 0 { page["discounts"] = money(totals.discounts) }
         page["showVAT"] = showVAT
-        page["vatLabel"] = vatLabel
-        page["vat"] = vat
-        page["dueToday"] = dueToday
-        if let planLine { page["planLine"] = planLine }
-        if let trialLine { page["trialLine"] = trialLine }
+        page["vatLabel"] = l.text(totals.vatIncluded ? "vat_included" : "vat_added", language, ["rate": VAT.percentLabel])
+        page["vat"] = money(totals.vat)
+        page["dueToday"] = money(totals.dueToday)
+        if let plan, let recurring = totals.recurringAmount, let day = totals.firstBillingDay {
+            page["planLine"] = l.text("plan_then", language, ["amount": money(recurring), "interval": l.interval(plan.interval, count: plan.intervalCount, language),
+                                                              "date": l.date(day, language)])
+            if plan.hasTrial { page["trialLine"] = l.text("plan_trial", language, ["days": String(plan.trialDays)]) }
+        }
         page["manualCapture"] = manualCapture
-        page["savedCards"] = savedCards.map { ["id": $0.id, "checked": $0.checked, "label": $0.label] as [String: Any] }
+        let chosen = form.typed.paymentMethod ?? savedCards.first?.id ?? "new"
+        page["savedCards"] = savedCards.map { card -> [String: Any] in
+            ["id": card.id, "checked": chosen == card.id,
+             "label": l.text("saved_card", language, ["brand": card.brand.displayName, "last4": card.last4,
+                                                      "month": (card.expMonth < 10 ? "0" : "") + String(card.expMonth), "year": String(card.expYear % 100)])]
+        }
         page["hasSavedCards"] = !savedCards.isEmpty
-        page["newCardChecked"] = newCardChecked
-        if !installments.isEmpty {
-            page["installments"] = installments.map { ["value": $0.count, "selected": $0.selected, "label": $0.label] as [String: Any] }
+        page["newCardChecked"] = chosen == "new" || !savedCards.contains { $0.id == chosen }
+        if maxInstallments > 1 {
+            page["installments"] = (1...maxInstallments).map { count -> [String: Any] in
+                let each = money(Installments.split(totals.dueToday, count: count).each)
+                return ["value": count, "selected": count == form.typed.installments,
+                        "label": count == 1 ? l.text("installments_one", language, ["amount": each])
+                            : l.text("installments_many", language, ["count": String(count), "amount": each])]
+            }
             page["hasInstallments"] = true
         }
-        page["formAction"] = formAction
+        page["formAction"] = "/checkout/\(sessionID)?locale=\(language.rawValue)"
         page["csrfToken"] = csrfToken
-        page["payLabel"] = payLabel
-        page["cancelAction"] = cancelAction
-        page["cancelLabel"] = cancelLabel
+        page["payLabel"] = totals.dueToday == 0 ? l.text("start_button", language)
+            : l.text(manualCapture ? "authorize_button" : "pay_button", language, ["amount": money(totals.dueToday)])
+        page["cancelAction"] = "/checkout/\(sessionID)/cancel"
+        page["cancelLabel"] = l.text("cancel_link", language, ["merchant": merchantName])
         return page
     }
 }

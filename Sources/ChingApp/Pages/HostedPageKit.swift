@@ -36,7 +36,7 @@ struct HostedPageKit: Sendable {
 
     /// The card form's part of a page's view model.
     func formContext(locale: Language, typed: TypedForm, errors: [String: CheckoutPayment.FieldError], requireIsraeliID: Bool) -> [String: Any] {
-        CardFormModel(language: locale, typed: typed, errors: errors, requireIsraeliID: requireIsraeliID, localization: pages.localization).context
+        CardFormModel(typed: typed, errors: errors, requireIsraeliID: requireIsraeliID).context(locale, pages.localization)
     }
 
     /// The page for a session id we do not know: not branded, since the project is unknown.

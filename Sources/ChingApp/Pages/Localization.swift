@@ -44,9 +44,10 @@ struct Localization: Sendable {
     func money(_ agorot: Int64, _ locale: Language) -> String { Money.format(agorot, locale: locale) }
 
     /// "24 December 2026" / "24 בדצמבר 2026"
-    func date(_ time: Timestamp, _ locale: Language) -> String {
-        let date = time.date
-        return text("date_format", locale, ["day": String(date.day), "month": text("month_\(date.month)", locale), "year": String(date.year)])
+    func date(_ time: Timestamp, _ locale: Language) -> String { date(time.date, locale) }
+
+    func date(_ date: CivilDate, _ locale: Language) -> String {
+        text("date_format", locale, ["day": String(date.day), "month": text("month_\(date.month)", locale), "year": String(date.year)])
     }
 
     /// "month", "3 months"

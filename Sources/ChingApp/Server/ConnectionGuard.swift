@@ -137,7 +137,11 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// Requests whose head has arrived and whose response has not ended.
     private var requestsInProgress = 0
     private var readingBody = false
-    private var deadline: Scheduled<Void>?
+    /// When the connection is closed unless something happens first, and why; nil while a
+    /// response is being worked on. Moving it costs only a clock read: one timer per connection
+    /// checks it when it fires, and is set again for a deadline that moved later.
+    private var deadline: (at: NIODeadline, reason: String)?
+    private var timer: (task: Scheduled<Void>, at: NIODeadline)?
 
     init(registry: ConnectionRegistry, limits: ConnectionLimits, logger: Logger) {
         self.registry = registry
@@ -208,22 +212,38 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private func leave() {
-        cancelDeadline()
+        stopTimer()
         if case .admitted(let id) = admission { registry.remove(id) }
         admission = .refused
     }
 
     private func schedule(_ context: ChannelHandlerContext, after timeout: Duration, reason: String) {
-        cancelDeadline()
-        let logger = logger
-        deadline = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: TimeAmount(timeout)) {
-            logger.debug("Connection closed: \(reason) timeout")
+        let at = NIODeadline.now() + TimeAmount(timeout)
+        deadline = (at, reason)
+        // A timer due before the new deadline checks again when it fires; one due after it is too late.
+        if let timer, timer.at <= at { return }
+        timer?.task.cancel()
+        startTimer(context, firingAt: at)
+    }
+
+    private func startTimer(_ context: ChannelHandlerContext, firingAt at: NIODeadline) {
+        let task = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: at) { [self] in
+            timer = nil
+            guard let deadline else { return }
+            if deadline.at > .now() { return startTimer(context, firingAt: deadline.at) }
+            logger.debug("Connection closed: \(deadline.reason) timeout")
             context.close(promise: nil)
         }
+        timer = (task, at)
     }
 
     private func cancelDeadline() {
-        deadline?.cancel()
+        deadline = nil
+    }
+
+    private func stopTimer() {
+        timer?.task.cancel()
+        timer = nil
         deadline = nil
     }
 }
