@@ -7,12 +7,16 @@ import Testing
 struct ProviderCallsTests {
     static let cart: JSONValue = [["name": "Coffee beans", "amount_agorot": 4500]]
 
+    static func app(_ provider: ScriptedProvider) -> TestApp {
+        var app = TestApp()
+        app.cardProvider = provider
+        return app
+    }
+
     @Test("Field errors never reach the provider")
     func fieldErrorsStayHere() async throws {
         let provider = ScriptedProvider()
-        var app = TestApp()
-        app.cardProvider = provider
-        try await app.run { api in
+        try await Self.app(provider).run { api in
             let session = try await api.checkoutSession(["line_items": Self.cart])
             #expect(try await api.pay(session.id, number: "4242424242424241").status == 422)
             #expect(try await api.pay(session.id, exp: "01/20").status == 422)
@@ -24,9 +28,7 @@ struct ProviderCallsTests {
     @Test("A paid session posted again is sent to success_url without a second charge")
     func secondPostChargesNothing() async throws {
         let provider = ScriptedProvider()
-        var app = TestApp()
-        app.cardProvider = provider
-        try await app.run { api in
+        try await Self.app(provider).run { api in
             let session = try await api.checkoutSession(["line_items": Self.cart])
             let form = try await api.page("/checkout/\(session.id)")
             let fields = [("csrf", form.csrf ?? ""), ("payment_method", "new"), ("name", "Tal Levi"), ("number", "4242424242424242"),
@@ -43,9 +45,7 @@ struct ProviderCallsTests {
     func declineThenRetry() async throws {
         let provider = ScriptedProvider()
         provider.script(.declined(.insufficientFunds))
-        var app = TestApp()
-        app.cardProvider = provider
-        try await app.run { api in
+        try await Self.app(provider).run { api in
             let session = try await api.checkoutSession(["line_items": Self.cart], locale: "en")
             let declined = try await api.pay(session.id)
             #expect(declined.status == 402)

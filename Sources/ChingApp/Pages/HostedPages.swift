@@ -70,11 +70,10 @@ struct HostedPages<Flow: HostedFlow>: Sendable {
         guard let state = try await flow.state(context.parameters.get("id") ?? "") else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, state)
         let form: HostedForm
-        switch await HostedForm.read(request, limit: 64 * 1024) {
+        switch await verifiedForm(request, state: state, locale: locale, limit: 64 * 1024) {
         case .success(let fields): form = fields
-        case .failure(let refusal): return message(state, locale, status: refusal.status, heading: refusal.heading, body: text(refusal.body, locale))
+        case .failure(let refusal): return refusal.response
         }
-        guard kit.verify(form.csrf, expected: state.session.csrfToken, request) else { return forbidden(state, locale) }
         if let retry = limiter.attempt(from: limiter.clientAddress(request, context), at: services.clock.now()) {
             var response = message(state, locale, status: .tooManyRequests, heading: "locked_title", body: text("rate_limited_body", locale))
             response.headers[.retryAfter] = String(retry)
@@ -130,16 +129,29 @@ struct HostedPages<Flow: HostedFlow>: Sendable {
         guard let state = try await flow.state(id) else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, state)
         let form: HostedForm
-        switch await HostedForm.read(request, limit: 16 * 1024) {
+        switch await verifiedForm(request, state: state, locale: locale, limit: 16 * 1024) {
         case .success(let fields): form = fields
-        case .failure(let refusal): return message(state, locale, status: refusal.status, heading: refusal.heading, body: text(refusal.body, locale))
+        case .failure(let refusal): return refusal.response
         }
-        guard kit.verify(form.csrf, expected: state.session.csrfToken, request) else { return forbidden(state, locale) }
         do {
             let outcome = try await flow.authenticate(sessionID: id, attemptID: attempt, passed: form.result == "pass")
             return try await respond(to: outcome, state: state, locale: locale, typed: TypedForm())
         } catch let error as APIError where error.status == .notFound {
             return stateResponse(state, locale: locale) ?? page(state, locale: locale)
+        }
+    }
+
+    /// A page's answer instead of the form: too large, unreadable, or not from this page (CSRF).
+    struct Refused: Error { let response: Response }
+
+    /// The posted form, read within `limit` bytes and carrying this session's CSRF token.
+    func verifiedForm(_ request: Request, state: Flow.State, locale: Language, limit: Int) async -> Result<HostedForm, Refused> {
+        switch await HostedForm.read(request, limit: limit) {
+        case .failure(let refusal):
+            return .failure(Refused(response: message(state, locale, status: refusal.status, heading: refusal.heading, body: text(refusal.body, locale))))
+        case .success(let form):
+            guard kit.verify(form.csrf, expected: state.session.csrfToken, request) else { return .failure(Refused(response: forbidden(state, locale))) }
+            return .success(form)
         }
     }
 
