@@ -32,6 +32,21 @@ public struct AppServices: Sendable {
         return BrandContext(projectID: projectID, brand: brand, library: library)
     }
 
+    /// The project's payment settings, from its row (`max_installments`, `require_israeli_id`,
+    /// `branding`) and its brand. Pass `brand` when the caller has looked it up already.
+    func paymentSettings(project: (any SQLRow)?, projectID: String, brand known: BrandContext?? = nil) throws -> PaymentSettings {
+        let brand = try known.map { $0?.brand } ?? self.brand(projectID: projectID, folderName: try project?.optionalString("branding"))?.brand
+        return PaymentSettings(brandMaxInstallments: brand?.maxInstallments, brandRequiresIsraeliID: brand?.requireIsraeliID,
+                               projectMaxInstallments: try project?.int("max_installments") ?? Installments.limit,
+                               projectRequiresIsraeliID: try project?.bool("require_israeli_id") ?? false)
+    }
+
+    /// The same, reading the project's row.
+    func paymentSettings(projectID: String, on db: any SQLDatabase) async throws -> PaymentSettings {
+        let project = try await db.raw("SELECT max_installments, require_israeli_id, branding FROM projects WHERE id = \(bind: projectID)").first()
+        return try paymentSettings(project: project, projectID: projectID)
+    }
+
     /// The provider that handles a caller's money: the sandbox in test mode.
     /// (Every provider today takes the card on our form; a hosted-page provider comes with live mode.)
     func provider(for caller: Caller) -> any CardFormProvider { sandbox }

@@ -43,3 +43,17 @@ public enum Installments {
         return (total - each * (count - 1), each)
     }
 }
+
+/// How a project takes payments on its pages and through the API: its brand's settings where
+/// `brand.json` gives them, otherwise the project's own. Resolved here once for every caller.
+public struct PaymentSettings: Sendable, Equatable {
+    /// Within 1…12 (`Installments.maximum`).
+    public let maxInstallments: Int64
+    public let requireIsraeliID: Bool
+
+    public init(brandMaxInstallments: Int64?, brandRequiresIsraeliID: Bool?, projectMaxInstallments: Int64, projectRequiresIsraeliID: Bool) {
+        maxInstallments = Installments.maximum(brandSetting: brandMaxInstallments, projectSetting: projectMaxInstallments)
+        requireIsraeliID = brandRequiresIsraeliID ?? projectRequiresIsraeliID
+    }
+}
+

@@ -119,9 +119,7 @@ struct ChargesAPI: Sendable {
         let (card, maxInstallments) = try await services.database.read { db in
             _ = try await CustomersAPI.requireActive(customerID!, caller: caller, on: db)
             let card = try await Self.chargeableCard(paymentMethodID!, customerID: customerID!, caller: caller, on: db)
-            let project = try await db.raw("SELECT max_installments, branding FROM projects WHERE id = \(bind: caller.projectID)").first()
-            let brand = services.brand(projectID: caller.projectID, folderName: try project?.optionalString("branding"))?.brand
-            return (card, Installments.maximum(brandSetting: brand?.maxInstallments, projectSetting: try project?.int("max_installments") ?? Installments.limit))
+            return (card, try await services.paymentSettings(projectID: caller.projectID, on: db).maxInstallments)
         }
         if installments > maxInstallments {
             throw APIError.invalid("installments.count", "Must be between 1 and \(maxInstallments) for this project.")

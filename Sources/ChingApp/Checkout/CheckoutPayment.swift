@@ -88,17 +88,10 @@ struct CheckoutPayment: Sendable {
         let requireIsraeliID: Bool
     }
 
-    /// The brand's settings win over the project's columns (`Installments.maximum`). Pass `brand` when the caller has looked it up already.
-    static func limits(for session: CheckoutSession, offer: CheckoutOffer, on db: any SQLDatabase, services: AppServices,
-                       brand known: BrandContext?? = nil, project fetched: (any SQLRow)? = nil) async throws -> Limits {
-        var project = fetched
-        if project == nil {
-            project = try await db.raw("SELECT max_installments, require_israeli_id, branding FROM projects WHERE id = \(bind: session.caller.projectID)").first()
-        }
-        let brand = try known.map { $0?.brand } ?? services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding"))?.brand
-        let projectMax = Installments.maximum(brandSetting: brand?.maxInstallments, projectSetting: try project?.int("max_installments") ?? Installments.limit)
-        return Limits(maxInstallments: offer.plan == nil && offer.totals.dueToday > 0 ? projectMax : 1,
-                      requireIsraeliID: try brand?.requireIsraeliID ?? project?.bool("require_israeli_id") ?? false)
+    /// The project's settings, for this session: more than one installment only for one-time payments.
+    static func limits(for offer: CheckoutOffer, settings: PaymentSettings) -> Limits {
+        Limits(maxInstallments: offer.plan == nil && offer.totals.dueToday > 0 ? settings.maxInstallments : 1,
+               requireIsraeliID: settings.requireIsraeliID)
     }
 
     func pay(sessionID: String, method: Method, installments: Int64) async throws -> Outcome {
@@ -109,7 +102,7 @@ struct CheckoutPayment: Sendable {
         if let refusal = Outcome.refusal(session, now: now) { return refusal }
         let (offer, limits) = try await services.database.read { db in
             let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
-            return (offer, try await Self.limits(for: session, offer: offer, on: db, services: services))
+            return (offer, Self.limits(for: offer, settings: try await services.paymentSettings(projectID: session.caller.projectID, on: db)))
         }
 
         var errors: [String: FieldError] = [:]

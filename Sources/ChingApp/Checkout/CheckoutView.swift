@@ -25,7 +25,8 @@ struct CheckoutView: Sendable {
                 SELECT name, branding, max_installments, require_israeli_id FROM projects WHERE id = \(bind: session.caller.projectID)
                 """).first()
             let brand = services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding"))
-            let limits = try await CheckoutPayment.limits(for: session, offer: offer, on: db, services: services, brand: .some(brand), project: project)
+            let limits = CheckoutPayment.limits(for: offer, settings: try services.paymentSettings(project: project, projectID: session.caller.projectID,
+                                                                                                   brand: .some(brand)))
             let customer = try await db.raw("SELECT name, locale FROM customers WHERE id = \(bind: session.customerID)").first()
             let cards = session.manualCapture ? [] : try await db.raw("""
                 SELECT id, brand, last4, exp_month, exp_year FROM payment_methods WHERE customer_id = \(bind: session.customerID)

@@ -17,9 +17,7 @@ struct SetupCardSaving: Sendable {
         let session = try await load(sessionID)
         if let refusal = Outcome.refusal(session, now: now) { return refusal }
         let requireID = try await services.database.read { db in
-            let project = try await db.raw("SELECT require_israeli_id, branding FROM projects WHERE id = \(bind: session.caller.projectID)").first()
-            let brand = services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding"))?.brand
-            return try brand?.requireIsraeliID ?? project?.bool("require_israeli_id") ?? false
+            try await services.paymentSettings(projectID: session.caller.projectID, on: db).requireIsraeliID
         }
         let errors = CheckoutPayment.check(form, limits: .init(maxInstallments: 1, requireIsraeliID: requireID), today: now.date)
         guard errors.isEmpty else { return .invalid(errors) }

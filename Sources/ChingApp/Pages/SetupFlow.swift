@@ -26,14 +26,15 @@ struct SetupFlow: HostedFlow {
     func state(_ id: String) async throws -> View? {
         try await services.database.read { db in
             guard let session = try await SetupSession.load(id, on: db) else { return nil }
-            let project = try await db.raw("SELECT name, require_israeli_id, branding FROM projects WHERE id = \(bind: session.caller.projectID)").first()
+            let project = try await db.raw("SELECT name, max_installments, require_israeli_id, branding FROM projects WHERE id = \(bind: session.caller.projectID)").first()
             let brand = services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding"))
             let customer = try await db.raw("SELECT name, email, locale FROM customers WHERE id = \(bind: session.customerID)").first()
             let name = try customer?.string("name") ?? ""
             return View(session: session, merchantName: try brand?.brand.displayName ?? project?.string("name") ?? "",
                         customerLabel: name.isEmpty ? (try customer?.optionalString("email") ?? "") : name,
                         customerLocale: try customer?.optionalString("locale").flatMap(Language.init(rawValue:)),
-                        requireIsraeliID: try brand?.brand.requireIsraeliID ?? project?.bool("require_israeli_id") ?? false, brand: brand)
+                        requireIsraeliID: try services.paymentSettings(project: project, projectID: session.caller.projectID, brand: .some(brand)).requireIsraeliID,
+                        brand: brand)
         }
     }
 
