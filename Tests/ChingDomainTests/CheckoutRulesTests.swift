@@ -252,6 +252,23 @@ struct InstallmentsTests {
     }
 }
 
+@Suite("Payment settings")
+struct PaymentSettingsTests {
+    @Test("A brand's settings win over the project's; what the brand leaves out comes from the project")
+    func brandWins() {
+        let branded = PaymentSettings(brandMaxInstallments: 3, brandRequiresIsraeliID: true, projectMaxInstallments: 12, projectRequiresIsraeliID: false)
+        #expect(branded == PaymentSettings(brandMaxInstallments: 3, brandRequiresIsraeliID: true, projectMaxInstallments: 6, projectRequiresIsraeliID: true))
+        #expect(branded.maxInstallments == 3)
+        #expect(branded.requireIsraeliID)
+        let plain = PaymentSettings(brandMaxInstallments: nil, brandRequiresIsraeliID: nil, projectMaxInstallments: 6, projectRequiresIsraeliID: true)
+        #expect(plain.maxInstallments == 6)
+        #expect(plain.requireIsraeliID)
+        let brandSaysNo = PaymentSettings(brandMaxInstallments: nil, brandRequiresIsraeliID: false, projectMaxInstallments: 40, projectRequiresIsraeliID: true)
+        #expect(brandSaysNo.maxInstallments == 12)
+        #expect(!brandSaysNo.requireIsraeliID)
+    }
+}
+
 @Suite("Billing schedule")
 struct BillingScheduleTests {
     @Test("Months have their calendar lengths, with 29 days in February of a leap year", arguments: [
