@@ -20,7 +20,7 @@ struct CheckoutSession: HostedSession {
     let createDocument: Bool
     let manualCapture: Bool
     let locale: Language?
-    let storedStatus: String
+    let storedStatus: HostedSessionStatus
     let csrfToken: String
     let failedAttempts: Int64
     let lockedUntil: Timestamp?
@@ -45,7 +45,7 @@ struct CheckoutSession: HostedSession {
         createDocument = try row.bool("create_document")
         manualCapture = try row.string("capture_method") == "manual"
         locale = try row.optionalString("locale").flatMap(Language.init(rawValue:))
-        storedStatus = try row.string("status")
+        storedStatus = HostedSessionStatus(rawValue: try row.string("status")) ?? .pending
         csrfToken = try row.string("csrf_token")
         failedAttempts = try row.int("failed_attempts")
         lockedUntil = try row.optionalTimestamp("locked_until")
@@ -59,13 +59,7 @@ struct CheckoutSession: HostedSession {
         created = try row.timestamp("created")
     }
 
-    func status(at now: Timestamp) -> HostedSessionStatus {
-        HostedSessionStatus.at(now, stored: HostedSessionStatus(rawValue: storedStatus) ?? .pending, expiresAt: expiresAt)
-    }
-
-    /// The success URL with `{CHECKOUT_SESSION_ID}` replaced.
-    var successRedirect: String { successURL.replacingOccurrences(of: "{CHECKOUT_SESSION_ID}", with: id) }
-    var cancelRedirect: String { cancelURL.replacingOccurrences(of: "{CHECKOUT_SESSION_ID}", with: id) }
+    static let idPlaceholder = "{CHECKOUT_SESSION_ID}"
 
     static func load(_ id: String, on db: any SQLDatabase) async throws -> CheckoutSession? {
         try await db.raw("SELECT * FROM checkout_sessions WHERE id = \(bind: id)").first().map(CheckoutSession.init)

@@ -10,7 +10,7 @@ struct SetupSession: HostedSession {
     let id: String
     let caller: Caller
     let customerID: String
-    let storedStatus: String
+    let storedStatus: HostedSessionStatus
     let successURL: String
     let cancelURL: String
     let csrfToken: String
@@ -24,7 +24,7 @@ struct SetupSession: HostedSession {
         id = try row.string("id")
         caller = Caller(projectID: try row.string("project_id"), livemode: try row.bool("livemode"))
         customerID = try row.string("customer_id")
-        storedStatus = try row.string("status")
+        storedStatus = HostedSessionStatus(rawValue: try row.string("status")) ?? .pending
         successURL = try row.string("success_url")
         cancelURL = try row.string("cancel_url")
         csrfToken = try row.string("csrf_token")
@@ -35,12 +35,7 @@ struct SetupSession: HostedSession {
         created = try row.timestamp("created")
     }
 
-    func status(at now: Timestamp) -> HostedSessionStatus {
-        HostedSessionStatus.at(now, stored: HostedSessionStatus(rawValue: storedStatus) ?? .pending, expiresAt: expiresAt)
-    }
-
-    var successRedirect: String { successURL.replacingOccurrences(of: "{SETUP_SESSION_ID}", with: id) }
-    var cancelRedirect: String { cancelURL.replacingOccurrences(of: "{SETUP_SESSION_ID}", with: id) }
+    static let idPlaceholder = "{SETUP_SESSION_ID}"
 
     static func load(_ id: String, on db: any SQLDatabase) async throws -> SetupSession? {
         try await db.raw("SELECT * FROM setup_sessions WHERE id = \(bind: id)").first().map(SetupSession.init)

@@ -26,11 +26,20 @@ protocol HostedSession: Sendable {
     var csrfToken: String { get }
     var successURL: String { get }
     var cancelURL: String { get }
-    /// The URLs with the session's id put in for its placeholder.
-    var successRedirect: String { get }
-    var cancelRedirect: String { get }
+    var storedStatus: HostedSessionStatus { get }
+    var expiresAt: Timestamp { get }
     var lockedUntil: Timestamp? { get }
-    func status(at now: Timestamp) -> HostedSessionStatus
+    /// What the merchant's URLs may carry for the session's id (`{CHECKOUT_SESSION_ID}`).
+    static var idPlaceholder: String { get }
+}
+
+extension HostedSession {
+    /// A pending session past `expires_at` reads as expired, whether or not the sweeper has run.
+    func status(at now: Timestamp) -> HostedSessionStatus { HostedSessionStatus.at(now, stored: storedStatus, expiresAt: expiresAt) }
+
+    /// The merchant's URLs with the session's id put in for the placeholder.
+    var successRedirect: String { successURL.replacingOccurrences(of: Self.idPlaceholder, with: id) }
+    var cancelRedirect: String { cancelURL.replacingOccurrences(of: Self.idPlaceholder, with: id) }
 }
 
 extension HostedOutcome where Session: HostedSession {
