@@ -82,6 +82,23 @@ struct HardeningTests {
         }
     }
 
+    @Test("A request answered before its body ended, and a pipelined request after Connection: close, do not keep a connection open")
+    func answeredConnectionsStillTimeOut() async throws {
+        try await TestApp().runLive(limits: ConnectionLimits(idleTimeout: .milliseconds(300), headerTimeout: .seconds(60), bodyTimeout: .seconds(60))) { port, _ in
+            // No API key: answered 401 at once, while the body is still coming; then the body ends.
+            let early = try await RawConnection.open(port: port)
+            let refused = try await early.exchangeKeepingOpen("POST /v1/customers HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n{\"name\"")
+            #expect(refused.hasPrefix("HTTP/1.1 401"), "\(refused)")
+            try await early.send(":\"Tal\"}")
+            #expect(try await early.waitForClose(within: .seconds(10)) != nil)
+
+            let pipelined = try await RawConnection.open(port: port)
+            try await pipelined.send("GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            let answer = try await pipelined.waitForClose(within: .seconds(10))
+            #expect(answer?.hasPrefix("HTTP/1.1 200") == true, "\(answer ?? "still open")")
+        }
+    }
+
     @Test("A body that trickles in slower than the body timeout is cut off")
     func slowBodyIsCutOff() async throws {
         try await TestApp().runLive(limits: ConnectionLimits(bodyTimeout: .milliseconds(300))) { port, _ in
@@ -355,6 +372,20 @@ struct RawConnection: Sendable {
         if expectClose { return try await waitForClose(within: .seconds(10)) ?? "(still open) " + collector.text }
         _ = try await first(collector.head.futureResult.map { "" }, within: .seconds(10))
         channel.close(promise: nil)
+        return collector.text
+    }
+
+    /// Sends `text` and returns what arrived by the end of the first response head, leaving the connection open.
+    func exchangeKeepingOpen(_ text: String) async throws -> String {
+        try await send(text)
+        let timeout = channel.eventLoop.scheduleTask(in: .seconds(10)) {}
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await collector.head.futureResult.get() }
+            group.addTask { try? await timeout.futureResult.get() }
+            try await group.next()
+            timeout.cancel()
+            try await group.waitForAll()
+        }
         return collector.text
     }
 

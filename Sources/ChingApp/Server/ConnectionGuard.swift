@@ -105,8 +105,22 @@ final class ConnectionRegistry: Sendable {
             state.entries[state.nextID] = Entry(channel: channel, waitingSince: now)
             return (state.nextID, evicted)
         }
-        evicted?.close(promise: nil)
+        // The connection decides on its own event loop whether it may still go.
+        evicted?.pipeline.fireUserInboundEventTriggered(Eviction())
         return id
+    }
+
+    /// Asks an evicted connection to close if it is still idle.
+    struct Eviction: Sendable {}
+
+    /// Registers a connection outside the cap: one chosen for eviction that turned out to be busy.
+    func register(_ channel: any Channel, waiting: Bool) -> UInt64 {
+        let since: NIODeadline? = waiting ? .now() : nil
+        return state.withLock { state in
+            state.nextID += 1
+            state.entries[state.nextID] = Entry(channel: channel, waitingSince: since)
+            return state.nextID
+        }
     }
 
     func setWaiting(_ id: UInt64, _ waiting: Bool) {
@@ -180,20 +194,55 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             break
         case .end:
             readingBody = false
-            cancelDeadline()
+            // Answered before its body ended (a 401, a 413): waiting for the next request from now.
+            if requestsInProgress == 0 { waitForRequest(context, id: id) } else { cancelDeadline() }
         }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data), case .admitted(let id) = admission {
-            requestsInProgress -= 1
-            if requestsInProgress == 0, !readingBody {
-                registry.setWaiting(id, true)
-                schedule(context, after: limits.idleTimeout, reason: "idle")
-            }
+            // A 400 for an unparsable head ends a response no head began.
+            requestsInProgress = max(0, requestsInProgress - 1)
+            if requestsInProgress == 0, !readingBody { waitForRequest(context, id: id) }
         }
         context.write(data, promise: promise)
+    }
+
+    /// Once the output is closed (`Connection: close`), the client has a moment to read the
+    /// answer and hang up; one that keeps the socket open holds a place for nothing.
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if mode == .output { schedule(context, after: limits.idleTimeout, reason: "linger") }
+        context.close(mode: mode, promise: promise)
+    }
+
+    /// A client that does not read its answers stalls our writes: it gets as long as a body may take.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !context.channel.isWritable {
+            schedule(context, after: limits.bodyTimeout, reason: "write")
+        } else if deadline?.reason == "write" {
+            cancelDeadline()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Another connection wants this one's place: it goes only if it is still waiting for a request
+    /// (a head may have arrived since the registry chose it); otherwise it takes a place again.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ConnectionRegistry.Eviction else { return context.fireUserInboundEventTriggered(event) }
+        guard case .admitted = admission else { return }
+        if requestsInProgress == 0, !readingBody {
+            logger.debug("Connection closed: evicted at the connection cap")
+            admission = .refused
+            context.close(promise: nil)
+        } else {
+            admission = .admitted(registry.register(context.channel, waiting: false))
+        }
+    }
+
+    private func waitForRequest(_ context: ChannelHandlerContext, id: UInt64) {
+        registry.setWaiting(id, true)
+        schedule(context, after: limits.idleTimeout, reason: "idle")
     }
 
     private func admit(_ context: ChannelHandlerContext) {
