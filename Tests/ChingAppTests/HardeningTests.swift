@@ -203,6 +203,27 @@ struct HardeningTests {
         }
     }
 
+    @Test("An attempt whose server was judged dead while the provider charged is undone, not recorded; the new holder keeps the session")
+    func takenOverAttemptIsUndone() async throws {
+        let provider = ScriptedProvider()
+        var app = TestApp()
+        app.cardProvider = provider
+        try await app.run { api in
+            let session = try await api.checkoutSession(["line_items": Self.cart])
+            // While the provider works, this server stalls past 15 s and another takes the session over.
+            provider.whileCharging {
+                api.app.clock.advance(seconds: 16)
+                try await api.leaseAttempt(on: [session.id], owner: "srv_other")
+            }
+            let page = try await api.pay(session.id)
+            #expect(page.status == 409, "\(page.html)")
+            #expect(provider.calls.contains(.refund("scr_txn_2", 4500)), "\(provider.calls)")
+            #expect(try await api.get("/charges").data == [])
+            #expect(try await api.get("/checkout_sessions/\(session.id)").data["status"] == "pending")
+            #expect(api.app.logs.text.contains("lost its session to another server"))
+        }
+    }
+
     @Test("The merchant can expire a session whose attempt was abandoned by a dead server")
     func abandonedSessionCanBeExpired() async throws {
         try await TestApp().run { api in

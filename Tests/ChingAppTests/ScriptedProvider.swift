@@ -9,6 +9,10 @@ final class ScriptedProvider: CardFormProvider {
     enum Call: Equatable { case saveCard(last4: String), charge(token: String, amount: Int64), capture(String), void(String), refund(String, Int64) }
 
     private let state = Mutex((script: [ProviderResult](), calls: [Call](), next: 0))
+    /// Runs inside the next charge, before it answers (what happens elsewhere while the provider works).
+    private let duringCharge = Mutex<(@Sendable () async throws -> Void)?>(nil)
+
+    func whileCharging(_ work: @escaping @Sendable () async throws -> Void) { duringCharge.withLock { $0 = work } }
 
     /// Queues the answers of the next charges, in order.
     func script(_ results: ProviderResult...) { state.withLock { $0.script += results } }
@@ -33,6 +37,7 @@ final class ScriptedProvider: CardFormProvider {
 
     func charge(token: String, amount: Int64, installments: Int, capture: Bool) async -> ProviderResult {
         let n = record(.charge(token: token, amount: amount))
+        if let work = duringCharge.withLock({ work in defer { work = nil }; return work }) { try? await work() }
         return state.withLock { $0.script.isEmpty ? nil : $0.script.removeFirst() } ?? .approved(reference: "scr_txn_\(n)")
     }
 

@@ -3,6 +3,7 @@ import ChingProviders
 import ChingStore
 import Foundation
 import HTTPTypes
+import Logging
 import SQLKit
 
 /// What a card attempt on a hosted page (checkout or setup) came to.
@@ -131,7 +132,7 @@ struct CheckoutPayment: Sendable {
             }
         }
         guard errors.isEmpty else { return .invalid(errors) }
-        guard try await attempts.claim(sessionID, now: now) else { return try await busyOutcome(sessionID) }
+        guard let lease = try await attempts.claim(sessionID, now: now) else { return try await busyOutcome(sessionID) }
 
         do {
             let card: PayingCard
@@ -140,11 +141,12 @@ struct CheckoutPayment: Sendable {
                 let input = CardInput(number: form.number, expMonth: form.expMonth ?? 0, expYear: form.expYear ?? 0, cvc: form.cvc, holderName: form.holderName)
                 switch await services.provider(for: session.caller).saveCard(input) {
                 case .failure(let decline):
-                    try await recordDecline(decline, session: session, offer: offer, brand: input.brand, last4: input.last4, installments: installments)
+                    try await recordDecline(decline, session: session, offer: offer, brand: input.brand, last4: input.last4, installments: installments,
+                                            lease: lease)
                     return .declined(decline)
                 case .success(let saved):
                     if services.provider(for: session.caller).requiresAuthentication(saved) {
-                        let attemptID = try await attempts.startAuthentication(sessionID, card: saved, installments: installments)
+                        let attemptID = try await attempts.startAuthentication(sessionID, card: saved, installments: installments, lease: lease)
                         return .requiresAuthentication(attemptID: attemptID)
                     }
                     card = PayingCard(saved)
@@ -152,9 +154,9 @@ struct CheckoutPayment: Sendable {
             case .savedCard(let paymentMethodID):
                 card = PayingCard(savedCard!, paymentMethodID: paymentMethodID)
             }
-            return try await charge(session: session, offer: offer, card: card, installments: installments)
+            return try await charge(session: session, offer: offer, card: card, installments: installments, lease: lease)
         } catch {
-            try? await attempts.release(sessionID)
+            try? await attempts.release(sessionID, lease: lease)
             throw error
         }
     }
@@ -172,14 +174,15 @@ struct CheckoutPayment: Sendable {
         let offer = try await services.database.read { db in try await CheckoutOffer.load(for: session, now: now, on: db) }
         let card = PayingCard(answered)
         guard passed else {
-            try await recordDecline(.authenticationFailed, session: session, offer: offer, brand: card.brand, last4: card.last4, installments: installments)
+            try await recordDecline(.authenticationFailed, session: session, offer: offer, brand: card.brand, last4: card.last4, installments: installments,
+                                    lease: nil)
             return .declined(.authenticationFailed)
         }
-        guard try await attempts.claim(sessionID, now: now) else { return try await busyOutcome(sessionID) }
+        guard let lease = try await attempts.claim(sessionID, now: now) else { return try await busyOutcome(sessionID) }
         do {
-            return try await charge(session: session, offer: offer, card: card, installments: installments)
+            return try await charge(session: session, offer: offer, card: card, installments: installments, lease: lease)
         } catch {
-            try? await attempts.release(sessionID)
+            try? await attempts.release(sessionID, lease: lease)
             throw error
         }
     }
@@ -242,7 +245,7 @@ struct CheckoutPayment: Sendable {
 
     /// A decline: the failed charge (when money was due), one more failed attempt, the lock after five.
     private func recordDecline(_ decline: Decline, session: CheckoutSession, offer: CheckoutOffer, brand: CardBrand, last4: String,
-                               installments: Int64) async throws {
+                               installments: Int64, lease: HostedSessionRows.Lease?) async throws {
         let now = services.clock.now()
         try await services.database.transaction { db in
             if offer.totals.dueToday > 0 {
@@ -251,7 +254,7 @@ struct CheckoutPayment: Sendable {
                               paymentMethodID: nil, installments: installments, subscriptionID: nil),
                     result: .declined(decline), caller: session.caller, on: db, services: services)
             }
-            try await attempts.recordFailure(session.id, now: now, on: db)
+            try await attempts.recordFailure(session.id, lease: lease, now: now, on: db)
         }
     }
 
@@ -272,10 +275,15 @@ struct CheckoutPayment: Sendable {
         return new
     }
 
+    /// The attempt's lease was taken over while the provider was working (this server was judged
+    /// dead: a stall of 15 s or more). Nothing of it is recorded; what the provider did is undone.
+    struct LeaseLost: Error {}
+
     /// Charges what is due (if anything) and, on approval, records everything the success produces in one transaction.
-    private func charge(session: CheckoutSession, offer: CheckoutOffer, card: PayingCard, installments: Int64) async throws -> Outcome {
+    private func charge(session: CheckoutSession, offer: CheckoutOffer, card: PayingCard, installments: Int64,
+                        lease: HostedSessionRows.Lease) async throws -> Outcome {
         if installments > 1, !card.supportsInstallments {
-            try await attempts.release(session.id)
+            try await attempts.release(session.id, lease: lease)
             return .invalid(["installments": .installmentsUnavailable])
         }
         let due = offer.totals.dueToday
@@ -283,12 +291,32 @@ struct CheckoutPayment: Sendable {
             ? await services.provider(for: session.caller).charge(token: card.token, amount: due, installments: Int(installments), capture: !session.manualCapture)
             : nil
         if case .declined(let decline) = result {
-            try await recordDecline(decline, session: session, offer: offer, brand: card.brand, last4: card.last4, installments: installments)
+            try await recordDecline(decline, session: session, offer: offer, brand: card.brand, last4: card.last4, installments: installments, lease: lease)
             return .declined(decline)
         }
         let now = services.clock.now()
         let caller = session.caller
-        let completed = try await services.database.transaction { db in
+        do {
+            return .succeeded(try await complete(session: session, offer: offer, card: card, installments: installments, result: result, lease: lease, now: now))
+        } catch is LeaseLost {
+            // Another attempt owns the session now: this one must not leave money taken with no record of it.
+            if case .approved(let reference) = result {
+                let provider = services.provider(for: caller)
+                let undone = session.manualCapture ? await provider.void(reference: reference) : await provider.refund(reference: reference, amount: due)
+                let wasUndone = if case .approved = undone { true } else { false }
+                services.logger.log(level: wasUndone ? .warning : .critical, "A payment attempt lost its session to another server after the provider approved it",
+                                    metadata: ["session": "\(session.id)", "undone": "\(wasUndone)"])
+            }
+            return try await busyOutcome(session.id)
+        }
+    }
+
+    /// Records an approved (or free) attempt: the charge, the saved card and subscription of a plan,
+    /// the session's completion and its event, in one transaction, if `lease` still holds the session.
+    private func complete(session: CheckoutSession, offer: CheckoutOffer, card: PayingCard, installments: Int64, result: ProviderResult?,
+                          lease: HostedSessionRows.Lease, now: Timestamp) async throws -> CheckoutSession {
+        let caller = session.caller
+        return try await services.database.transaction { db in
             var paymentMethodID = card.paymentMethodID
             if offer.plan != nil, paymentMethodID == nil, let providerCard = card.providerCard {
                 // Renewals charge this card, so a plan's checkout saves it to the customer.
@@ -310,16 +338,15 @@ struct CheckoutPayment: Sendable {
                                                   paymentMethodID: paymentMethodID, chargeID: chargeID, sessionID: session.id,
                                                   metadata: session.metadata, caller: caller, on: db, services: services)
             }
-            let moved = try await attempts.rows.apply(.complete, to: session.id, at: now, on: db, set: """
+            let moved = try await attempts.rows.apply(.complete, to: session.id, at: now, by: lease, on: db, set: """
                 , charge_id = \(bind: chargeID), subscription_id = \(bind: subscriptionID), payment_method_id = \(bind: paymentMethodID)
                 """)
-            // The lease makes this unreachable; if it ever is, the rollback leaves no half-recorded payment.
-            guard moved else { throw APIError.rule("SESSION_NOT_PENDING", "The session stopped being payable during the payment.", status: .conflict) }
+            // The rollback leaves no half-recorded payment.
+            guard moved else { throw LeaseLost() }
             let completed = try await CheckoutSession.load(session.id, on: db)!
             let json = try CheckoutSessionsAPI.json(completed, offer: offer, services: services)
             try await Events.record("checkout_session.completed", data: json, caller: caller, on: db, services: services)
             return completed
         }
-        return .succeeded(completed)
     }
 }

@@ -18,24 +18,24 @@ struct SessionAttempts: Sendable {
     static let failuresBeforeLock: Int64 = 5
     static let lockSeconds: Int64 = 15 * 60
 
-    /// Takes the session's attempt lease for this server; false when another attempt holds it (or the session is no longer payable).
-    func claim(_ id: String, now: Timestamp) async throws -> Bool {
+    /// Takes the session's attempt lease for this server; nil when another attempt holds it (or the session is no longer payable).
+    func claim(_ id: String, now: Timestamp) async throws -> HostedSessionRows.Lease? {
         try await services.database.transaction { db in
             try await rows.claimAttempt(id, owner: services.instanceID, at: now, on: db)
         }
     }
 
-    func release(_ id: String) async throws {
-        try await services.database.transaction { db in try await rows.releaseAttempt(id, on: db) }
+    func release(_ id: String, lease: HostedSessionRows.Lease) async throws {
+        try await services.database.transaction { db in try await rows.releaseAttempt(id, lease: lease, on: db) }
     }
 
-    /// Ends the attempt as a failure, inside the caller's transaction: every fifth failure locks the session.
-    func recordFailure(_ id: String, now: Timestamp, on db: any SQLDatabase) async throws {
-        try await rows.recordFailedAttempt(id, failuresBeforeLock: Self.failuresBeforeLock, lockedUntil: now.adding(seconds: Self.lockSeconds), on: db)
+    /// Counts a failure, inside the caller's transaction (ending the attempt `lease` holds, if any): every fifth locks the session.
+    func recordFailure(_ id: String, lease: HostedSessionRows.Lease?, now: Timestamp, on db: any SQLDatabase) async throws {
+        try await rows.recordFailedAttempt(id, lease: lease, failuresBeforeLock: Self.failuresBeforeLock, lockedUntil: now.adding(seconds: Self.lockSeconds), on: db)
     }
 
     /// Parks a tokenized card until the customer answers the 3-D Secure challenge; returns the attempt id.
-    func startAuthentication(_ sessionID: String, card: ProviderCard, installments: Int64) async throws -> String {
+    func startAuthentication(_ sessionID: String, card: ProviderCard, installments: Int64, lease: HostedSessionRows.Lease) async throws -> String {
         let id = "auth_" + services.ids.hex(byteCount: 18)
         try await services.database.transaction { db in
             try await db.raw("""
@@ -45,7 +45,7 @@ struct SessionAttempts: Sendable {
                   \(bind: Int64(card.expMonth)), \(bind: Int64(card.expYear)), \(bind: card.issuerCountry), \(bind: card.supportsInstallments.stored),
                   \(bind: installments), 'pending', \(bind: services.clock.now().milliseconds))
                 """).run()
-            try await rows.releaseAttempt(sessionID, on: db)
+            try await rows.releaseAttempt(sessionID, lease: lease, on: db)
         }
         return id
     }

@@ -21,21 +21,21 @@ struct SetupCardSaving: Sendable {
         }
         let errors = CheckoutPayment.check(form, limits: .init(maxInstallments: 1, requireIsraeliID: requireID), today: now.date)
         guard errors.isEmpty else { return .invalid(errors) }
-        guard try await attempts.claim(sessionID, now: now) else { return Outcome.refusal(try await load(sessionID), now: now) ?? .busy }
+        guard let lease = try await attempts.claim(sessionID, now: now) else { return Outcome.refusal(try await load(sessionID), now: now) ?? .busy }
         do {
             let input = CardInput(number: form.number, expMonth: form.expMonth ?? 0, expYear: form.expYear ?? 0, cvc: form.cvc, holderName: form.holderName)
             switch await services.provider(for: session.caller).saveCard(input) {
             case .failure(let decline):
-                try await services.database.transaction { db in try await attempts.recordFailure(sessionID, now: now, on: db) }
+                try await services.database.transaction { db in try await attempts.recordFailure(sessionID, lease: lease, now: now, on: db) }
                 return .declined(decline)
             case .success(let card):
                 if services.provider(for: session.caller).requiresAuthentication(card) {
-                    return .requiresAuthentication(attemptID: try await attempts.startAuthentication(sessionID, card: card, installments: 1))
+                    return .requiresAuthentication(attemptID: try await attempts.startAuthentication(sessionID, card: card, installments: 1, lease: lease))
                 }
-                return try await finish(session, card: card)
+                return try await finish(session, card: card, lease: lease)
             }
         } catch {
-            try? await attempts.release(sessionID)
+            try? await attempts.release(sessionID, lease: lease)
             throw error
         }
     }
@@ -48,31 +48,37 @@ struct SetupCardSaving: Sendable {
             throw APIError.notFound("authentication", attemptID)
         }
         guard passed else {
-            try await services.database.transaction { db in try await attempts.recordFailure(sessionID, now: now, on: db) }
+            try await services.database.transaction { db in try await attempts.recordFailure(sessionID, lease: nil, now: now, on: db) }
             return .declined(.authenticationFailed)
         }
-        guard try await attempts.claim(sessionID, now: now) else { return Outcome.refusal(try await load(sessionID), now: now) ?? .busy }
+        guard let lease = try await attempts.claim(sessionID, now: now) else { return Outcome.refusal(try await load(sessionID), now: now) ?? .busy }
         do {
-            return try await finish(session, card: card)
+            return try await finish(session, card: card, lease: lease)
         } catch {
-            try? await attempts.release(sessionID)
+            try? await attempts.release(sessionID, lease: lease)
             throw error
         }
     }
 
     /// The card becomes the customer's (`payment_method.attached`) and the session succeeds (`setup_session.succeeded`), together.
-    private func finish(_ session: SetupSession, card: ProviderCard) async throws -> Outcome {
+    private func finish(_ session: SetupSession, card: ProviderCard, lease: HostedSessionRows.Lease) async throws -> Outcome {
         let now = services.clock.now()
-        let done = try await services.database.transaction { db in
-            let paymentMethod = try await PaymentMethodsAPI.attach(card, customerID: session.customerID, metadata: [:], caller: session.caller,
-                                                                  on: db, services: services)
-            let moved = try await attempts.rows.apply(.complete, to: session.id, at: now, on: db,
-                                                      set: ", payment_method_id = \(bind: paymentMethod["id"]?.stringValue)")
-            guard moved else { throw APIError.rule("SESSION_NOT_PENDING", "The setup session stopped being pending.", status: .conflict) }
-            let done = try await SetupSession.load(session.id, on: db)!
-            try await Events.record("setup_session.succeeded", data: try SetupSessionsAPI.json(done, services: services),
-                                    caller: session.caller, on: db, services: services)
-            return done
+        let done: SetupSession
+        do {
+            done = try await services.database.transaction { db in
+                let paymentMethod = try await PaymentMethodsAPI.attach(card, customerID: session.customerID, metadata: [:], caller: session.caller,
+                                                                      on: db, services: services)
+                let moved = try await attempts.rows.apply(.complete, to: session.id, at: now, by: lease, on: db,
+                                                          set: ", payment_method_id = \(bind: paymentMethod["id"]?.stringValue)")
+                // Another attempt owns the session now (this server was judged dead): nothing is recorded.
+                guard moved else { throw CheckoutPayment.LeaseLost() }
+                let done = try await SetupSession.load(session.id, on: db)!
+                try await Events.record("setup_session.succeeded", data: try SetupSessionsAPI.json(done, services: services),
+                                        caller: session.caller, on: db, services: services)
+                return done
+            }
+        } catch is CheckoutPayment.LeaseLost {
+            return Outcome.refusal(try await load(session.id), now: now) ?? .busy
         }
         return .succeeded(done)
     }

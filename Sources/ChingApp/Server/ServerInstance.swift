@@ -21,17 +21,13 @@ struct ServerInstance: Service, CustomStringConvertible {
         let now = services.clock.now()
         try await services.database.transaction { db in
             try await db.raw("DELETE FROM server_instances WHERE heartbeat_at < \(bind: now.adding(seconds: -86_400).milliseconds)").run()
-            try await db.raw("""
-                INSERT INTO server_instances (id, started, heartbeat_at) VALUES (\(bind: services.instanceID), \(bind: now.milliseconds), \(bind: now.milliseconds))
-                """).run()
+            try await HostedSessionRows.beat(services.instanceID, at: now, on: db)
         }
     }
 
     func beat() async throws {
         let now = services.clock.now()
-        try await services.database.transaction { db in
-            try await db.raw("UPDATE server_instances SET heartbeat_at = \(bind: now.milliseconds) WHERE id = \(bind: services.instanceID)").run()
-        }
+        try await services.database.transaction { db in try await HostedSessionRows.beat(services.instanceID, at: now, on: db) }
     }
 
     func run() async throws {
