@@ -97,12 +97,35 @@ public enum WebAddress {
         ["localhost", "127.0.0.1", "[::1]"].contains(authority(of: url)?.host ?? "")
     }
 
-    /// Whether the URL names this machine in any spelling (a live webhook may not).
+    /// Whether the URL names this machine in any spelling (a live webhook may not): localhost,
+    /// 127/8, 0.0.0.0, and in IPv6 `::1`, `::` and those IPv4 addresses mapped (`::ffff:127.0.0.1`).
     public static func isLoopback(_ url: String) -> Bool {
         guard let authority = authority(of: url) else { return false }
-        let name = authority.host.hasPrefix("[") ? String(authority.host.dropFirst().dropLast()) : authority.host
-        return name == "localhost" || name.hasSuffix(".localhost") || name.hasPrefix("127.") || name == "::1" || name == "0.0.0.0"
-            || name == "0:0:0:0:0:0:0:1"
+        let host = authority.host
+        if host.hasPrefix("["), let bytes = ipv6Bytes(host.dropFirst().dropLast()) {
+            let mappedIPv4 = bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF
+            return bytes[0..<15].allSatisfy { $0 == 0 } && bytes[15] <= 1
+                || mappedIPv4 && (bytes[12] == 127 || bytes[12...15].allSatisfy { $0 == 0 })
+        }
+        return host == "localhost" || host.hasSuffix(".localhost") || host.hasPrefix("127.") || host == "0.0.0.0"
+    }
+
+    /// The sixteen bytes of a valid IPv6 address (as `isIPv6` accepts it), else nil.
+    static func ipv6Bytes(_ text: Substring) -> [UInt8]? {
+        guard isIPv6(text) else { return nil }
+        func groups(_ part: Substring) -> [UInt16] {
+            part.split(separator: ":").flatMap { piece -> [UInt16] in
+                if piece.contains(".") {
+                    let octets = piece.split(separator: ".").compactMap { UInt16($0) }
+                    return [octets[0] << 8 | octets[1], octets[2] << 8 | octets[3]]
+                }
+                return [UInt16(piece, radix: 16) ?? 0]
+            }
+        }
+        let halves = text.split(separator: "::", omittingEmptySubsequences: false)
+        let head = groups(halves[0]), tail = halves.count == 2 ? groups(halves[1]) : []
+        let all = head + Array(repeating: 0, count: 8 - head.count - tail.count) + tail
+        return all.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
     }
 
     /// Punycode (RFC 3492) of one label, without the "xn--" prefix; the code points are taken as given.
@@ -180,7 +203,8 @@ public enum WebAddress {
 
     private static func isLabelScalar(_ scalar: Unicode.Scalar) -> Bool {
         if scalar.isASCII {
-            return isASCIIDigit(scalar) || ("a"..."z").contains(scalar) || scalar == "-" || scalar == "_"
+            // No "_": a CSP source cannot name such a host, so the redirect after the form would be blocked.
+            return isASCIIDigit(scalar) || ("a"..."z").contains(scalar) || scalar == "-"
         }
         let properties = scalar.properties
         // Compatibility forms (other full-width letters, superscripts, ligatures) would need NFKC, which
