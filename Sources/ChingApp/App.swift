@@ -59,11 +59,13 @@ public struct AppConfiguration: Sendable {
         brandingDirectory = ching.string(forKey: "branding", default: brandingDirectory)
         attemptsPerAddress = ching.int(forKey: "attempts.per.address", default: attemptsPerAddress)
         trustedProxies = ching.string(forKey: "trusted.proxies", default: "").split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+        // In whole seconds, at least 1; the defaults are ConnectionLimits's own.
+        let seconds = { (key: ConfigKey, standard: Duration) in Duration.seconds(max(1, ching.int(forKey: key, default: Int(standard.components.seconds)))) }
         connectionLimits = ConnectionLimits(
             maxConnections: max(1, ching.int(forKey: "max.connections", default: ConnectionLimits.defaultMaxConnections())),
-            idleTimeout: .seconds(max(1, ching.int(forKey: "idle.timeout", default: 30))),
-            headerTimeout: .seconds(max(1, ching.int(forKey: "header.timeout", default: 10))),
-            bodyTimeout: .seconds(max(1, ching.int(forKey: "body.timeout", default: 30))))
+            idleTimeout: seconds("idle.timeout", connectionLimits.idleTimeout),
+            headerTimeout: seconds("header.timeout", connectionLimits.headerTimeout),
+            bodyTimeout: seconds("body.timeout", connectionLimits.bodyTimeout))
     }
 }
 
@@ -133,10 +135,9 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
         .addRoutes(to: hostedPages)
     HostedPages(flow: SetupFlow(services: services, pages: pages), services: services, pages: pages, limiter: limiter).addRoutes(to: hostedPages)
 
-    let connections = ConnectionRegistry(limit: configuration.connectionLimits.maxConnections, evictableAfter: configuration.connectionLimits.evictableAfter)
     var app = Application(
         router: router,
-        server: .guardedHTTP1(limits: configuration.connectionLimits, registry: connections, logger: configuration.logger),
+        server: .guardedHTTP1(limits: configuration.connectionLimits, logger: configuration.logger),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "ching"),
         logger: configuration.logger)
     if let service = database.service { app.addServices(service) }

@@ -153,15 +153,15 @@ struct EndpointWrapper: Sendable {
         }
     }
 
-    /// The whole body, at most `maxUploadSize`. A body that cannot be read (a broken chunked
-    /// encoding, a client gone mid-body) is the client's fault: a 400, not an error in our logs.
+    /// The whole body, at most `maxUploadSize`; one that cannot be read is a 400, not an error in our logs.
     static func collectBody(_ request: Request, _ context: AppRequestContext) async throws(APIError) -> ByteBuffer {
         do {
-            return try await request.body.collect(upTo: context.maxUploadSize)
-        } catch is NIOTooManyBytesError {
-            throw APIError.payloadTooLarge
+            return try await request.collectBody(upTo: context.maxUploadSize)
         } catch {
-            throw APIError(.badRequest, "INVALID_REQUEST", "The request body could not be read.")
+            switch error {
+            case .tooLarge: throw APIError.payloadTooLarge
+            case .unreadable: throw APIError(.badRequest, "INVALID_REQUEST", "The request body could not be read.")
+            }
         }
     }
 

@@ -139,12 +139,9 @@ struct HostedForm: Decodable, Sendable {
     static func read(_ request: Request, limit: Int) async -> Result<HostedForm, Refusal> {
         let body: ByteBuffer
         do {
-            body = try await request.body.collect(upTo: limit)
-        } catch is NIOTooManyBytesError {
-            return .failure(.tooLarge)
+            body = try await request.collectBody(upTo: limit)
         } catch {
-            // A broken chunked encoding or a client that left mid-body.
-            return .failure(.malformed)
+            return .failure(error == .tooLarge ? .tooLarge : .malformed)
         }
         guard let form = try? URLEncodedFormDecoder().decode(HostedForm.self, from: String(buffer: body)) else { return .failure(.malformed) }
         return .success(form)

@@ -80,12 +80,10 @@ final class ConnectionRegistry: Sendable {
     let evictableAfter: TimeAmount
     private let state = Mutex(State())
 
-    init(limit: Int, evictableAfter: Duration = .zero) {
-        self.limit = max(1, limit)
-        self.evictableAfter = TimeAmount(evictableAfter)
+    init(_ limits: ConnectionLimits) {
+        limit = max(1, limits.maxConnections)
+        evictableAfter = TimeAmount(limits.evictableAfter)
     }
-
-    var openCount: Int { state.withLock { $0.entries.count } }
 
     /// Registers a new connection, evicting the longest-waiting idle one when full; nil when full of
     /// busy or just-opened connections (the caller refuses the new one).
@@ -101,9 +99,7 @@ final class ConnectionRegistry: Sendable {
                 guard let oldest, oldest.since + evictableAfter <= now else { return (nil, nil) }
                 evicted = state.entries.removeValue(forKey: oldest.id)?.channel
             }
-            state.nextID += 1
-            state.entries[state.nextID] = Entry(channel: channel, waitingSince: now)
-            return (state.nextID, evicted)
+            return (Self.insert(channel, waitingSince: now, into: &state), evicted)
         }
         // The connection decides on its own event loop whether it may still go.
         evicted?.pipeline.fireUserInboundEventTriggered(Eviction())
@@ -113,14 +109,15 @@ final class ConnectionRegistry: Sendable {
     /// Asks an evicted connection to close if it is still idle.
     struct Eviction: Sendable {}
 
-    /// Registers a connection outside the cap: one chosen for eviction that turned out to be busy.
-    func register(_ channel: any Channel, waiting: Bool) -> UInt64 {
-        let since: NIODeadline? = waiting ? .now() : nil
-        return state.withLock { state in
-            state.nextID += 1
-            state.entries[state.nextID] = Entry(channel: channel, waitingSince: since)
-            return state.nextID
-        }
+    /// Registers a busy connection outside the cap: one chosen for eviction that had a request by then.
+    func registerBusy(_ channel: any Channel) -> UInt64 {
+        state.withLock { state in Self.insert(channel, waitingSince: nil, into: &state) }
+    }
+
+    private static func insert(_ channel: any Channel, waitingSince: NIODeadline?, into state: inout State) -> UInt64 {
+        state.nextID += 1
+        state.entries[state.nextID] = Entry(channel: channel, waitingSince: waitingSince)
+        return state.nextID
     }
 
     func setWaiting(_ id: UInt64, _ waiting: Bool) {
@@ -236,7 +233,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             admission = .refused
             context.close(promise: nil)
         } else {
-            admission = .admitted(registry.register(context.channel, waiting: false))
+            admission = .admitted(registry.registerBusy(context.channel))
         }
     }
 
@@ -299,7 +296,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
 
 extension HTTPServerBuilder {
     /// HTTP/1.1 with the connection cap and deadlines of `limits`.
-    static func guardedHTTP1(limits: ConnectionLimits, registry: ConnectionRegistry, logger: Logger) -> HTTPServerBuilder {
-        .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuardHandler(registry: registry, limits: limits, logger: logger)]))
+    static func guardedHTTP1(limits: ConnectionLimits, logger: Logger) -> HTTPServerBuilder {
+        let registry = ConnectionRegistry(limits)
+        return .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuardHandler(registry: registry, limits: limits, logger: logger)]))
     }
 }
