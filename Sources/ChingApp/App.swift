@@ -112,6 +112,7 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
         SubscriptionsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
         SetupSessionsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
         WebhooksAPI(services: services).addRoutes(to: group, endpoint: endpoint)
+        OperatorAPI(services: services).addRoutes(to: group, endpoint: endpoint)
     }
     DocumentsAPI.addPublicRoute(to: router, services: services)
     let brandAssets = services

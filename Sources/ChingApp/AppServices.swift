@@ -61,11 +61,12 @@ public struct AppServices: Sendable {
         let hash = APIKeys.hash(key)
         let row = try await database.read { db in
             try await db.raw("""
-                SELECT k.project_id, k.livemode, p.live_provider FROM api_keys k JOIN projects p ON p.id = k.project_id
-                WHERE k.key_hash = \(bind: hash)
+                SELECT k.project_id, k.livemode, k.last_used, p.live_provider FROM api_keys k JOIN projects p ON p.id = k.project_id
+                WHERE k.key_hash = \(bind: hash) AND k.active = 1
                 """).first()
         }
         guard let row else { throw APIError.noAccess }
+        await noteUse(keyHash: hash, lastUsed: try row.optionalTimestamp("last_used"))
         let projectID = try row.decode(column: "project_id", as: String.self)
         guard try row.decode(column: "livemode", as: Int64.self) == 1 else {
             return Caller(projectID: projectID, livemode: false)
@@ -78,6 +79,25 @@ public struct AppServices: Sendable {
     }
 }
 
+extension AppServices {
+    /// Keys show when they were last used, to the minute: one write per key per minute at most,
+    /// and a failed write never fails the request it was noted for.
+    private func noteUse(keyHash: String, lastUsed: Timestamp?) async {
+        let now = clock.now()
+        if let lastUsed, now.milliseconds - lastUsed.milliseconds < 60_000 { return }
+        do {
+            try await database.transaction { db in
+                try await db.raw("""
+                    UPDATE api_keys SET last_used = \(bind: now.milliseconds)
+                    WHERE key_hash = \(bind: keyHash) AND (last_used IS NULL OR last_used < \(bind: now.milliseconds - 60_000))
+                    """).run()
+            }
+        } catch {
+            logger.warning("Could not note an API key's last use", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
 /// API keys: `ck_test_` or `ck_live_` and 64 lowercase hex digits. Only their SHA-256 is stored.
 public enum APIKeys {
     public static func isWellFormed(_ key: String) -> Bool {
@@ -87,6 +107,20 @@ public enum APIKeys {
     }
 
     public static func hash(_ key: String) -> String { hexString(SHA256.hash(data: Array(key.utf8))) }
+
+    /// What a listing may show of a key: its mode prefix and last four digits.
+    static func preview(_ key: String) -> String { String(key.prefix(8)) + "…" + String(key.suffix(4)) }
+
+    /// Makes a key for the project and stores its hash, id, name and preview; returns the key (shown once).
+    static func insert(projectID: String, livemode: Bool, name: String, on db: any SQLDatabase, ids: IDGenerator, now: Int64) async throws -> String {
+        let key = (livemode ? "ck_live_" : "ck_test_") + ids.hex(byteCount: 32)
+        try await db.raw("""
+            INSERT INTO api_keys (key_hash, id, project_id, livemode, name, preview, active, created)
+            VALUES (\(bind: hash(key)), \(bind: ids.make(.apiKey)), \(bind: projectID), \(bind: livemode.stored), \(bind: name),
+              \(bind: preview(key)), 1, \(bind: now))
+            """).run()
+        return key
+    }
 }
 
 /// Short descriptions for the application's services: ServiceLifecycle describes every service at

@@ -9,36 +9,43 @@ public enum Projects {
         public let testKey: String
     }
 
+    /// The person `GET /auth/me` names for the project's keys (each part optional).
+    public struct Owner: Sendable {
+        public var email: String?
+        public var firstName: String?
+        public var lastName: String?
+        public init(email: String? = nil, firstName: String? = nil, lastName: String? = nil) {
+            self.email = email; self.firstName = firstName; self.lastName = lastName
+        }
+    }
+
     /// Creates a project with its test key and its document counters.
     /// - Parameter branding: the folder under the branding root to use when none is named by the project's id.
     public static func create(name: String, legalName: String? = nil, vatNumber: String? = nil, address: String? = nil,
-                              maxInstallments: Int64 = 12, branding: String? = nil, database: Database, ids: IDGenerator, clock: AppClock) async throws -> Created {
+                              maxInstallments: Int64 = 12, branding: String? = nil, owner: Owner = Owner(),
+                              database: Database, ids: IDGenerator, clock: AppClock) async throws -> Created {
         let projectID = ids.make(.project)
-        let testKey = "ck_test_" + ids.hex(byteCount: 32)
         let now = clock.now().milliseconds
-        try await database.transaction { db in
+        let testKey = try await database.transaction { db in
             try await db.raw("""
-                INSERT INTO projects (id, name, legal_name, vat_number, address, max_installments, branding, created)
+                INSERT INTO projects (id, name, legal_name, vat_number, address, max_installments, branding, owner_email,
+                  owner_first_name, owner_last_name, created)
                 VALUES (\(bind: projectID), \(bind: name), \(bind: legalName), \(bind: vatNumber), \(bind: address), \(bind: maxInstallments),
-                  \(bind: branding), \(bind: now))
+                  \(bind: branding), \(bind: owner.email), \(bind: owner.firstName), \(bind: owner.lastName), \(bind: now))
                 """).run()
-            try await db.raw("INSERT INTO api_keys (key_hash, project_id, livemode, created) VALUES (\(bind: APIKeys.hash(testKey)), \(bind: projectID), 0, \(bind: now))").run()
             for mode: Int64 in [0, 1] {
                 try await db.raw("INSERT INTO document_counters (project_id, livemode, last_number) VALUES (\(bind: projectID), \(bind: mode), 0)").run()
             }
+            return try await APIKeys.insert(projectID: projectID, livemode: false, name: "Test key", on: db, ids: ids, now: now)
         }
         return Created(projectID: projectID, testKey: testKey)
     }
 
     /// Adds a live key. It answers `LIVE_KEY_INACTIVE` until `configureLiveProvider` is called.
-    public static func createLiveKey(projectID: String, database: Database, ids: IDGenerator, clock: AppClock) async throws -> String {
-        let key = "ck_live_" + ids.hex(byteCount: 32)
+    public static func createLiveKey(projectID: String, name: String = "Live key", database: Database, ids: IDGenerator, clock: AppClock) async throws -> String {
         try await database.transaction { db in
-            try await db.raw("""
-                INSERT INTO api_keys (key_hash, project_id, livemode, created) VALUES (\(bind: APIKeys.hash(key)), \(bind: projectID), 1, \(bind: clock.now().milliseconds))
-                """).run()
+            try await APIKeys.insert(projectID: projectID, livemode: true, name: name, on: db, ids: ids, now: clock.now().milliseconds)
         }
-        return key
     }
 
     /// Marks the project's live provider as configured. Only the sandbox exists so far, which

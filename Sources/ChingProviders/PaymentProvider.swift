@@ -16,6 +16,13 @@ public struct ProviderCard: Sendable, Equatable {
         self.token = token; self.brand = brand; self.last4 = last4; self.expMonth = expMonth; self.expYear = expYear
         self.issuerCountry = issuerCountry; self.supportsInstallments = supportsInstallments; self.supportsRecurring = supportsRecurring
     }
+
+    /// The same card as an Israeli issuer's: installments and recurring charges allowed. Cards minted
+    /// by `POST /payment_methods/test-card` are these, as CHING's docs show its test Visa 4242.
+    public var issuedInIsrael: ProviderCard {
+        ProviderCard(token: token, brand: brand, last4: last4, expMonth: expMonth, expYear: expYear,
+                     issuerCountry: "IL", supportsInstallments: true, supportsRecurring: true)
+    }
 }
 
 /// Why a provider said no. `code` is the public `failure_code`.

@@ -166,6 +166,31 @@ public enum Migrations {
                 "ALTER TABLE checkout_sessions ADD COLUMN attempt_owner TEXT",
                 "ALTER TABLE setup_sessions ADD COLUMN attempt_owner TEXT",
             ]),
+            (6, [
+                // What real CHING clients read (issue 14): how a charge was captured and when.
+                "ALTER TABLE charges ADD COLUMN capture_method TEXT NOT NULL DEFAULT 'automatic'",
+                "ALTER TABLE charges ADD COLUMN authorized_at BIGINT",
+                "ALTER TABLE charges ADD COLUMN captured_at BIGINT",
+                "UPDATE charges SET capture_method = 'manual' WHERE capturable_until IS NOT NULL",
+                "UPDATE charges SET authorized_at = created WHERE status <> 'failed'",
+                "UPDATE charges SET captured_at = created WHERE status = 'succeeded' AND capture_method = 'automatic'",
+                // Sold by id, left out of GET /products unless asked for.
+                "ALTER TABLE products ADD COLUMN unlisted BIGINT NOT NULL DEFAULT 0",
+                // Keys the official CLI lists: an id, a name, a masked preview (the key itself is never kept), last use.
+                "ALTER TABLE api_keys ADD COLUMN id TEXT",
+                "ALTER TABLE api_keys ADD COLUMN name TEXT",
+                "ALTER TABLE api_keys ADD COLUMN preview TEXT",
+                "ALTER TABLE api_keys ADD COLUMN active BIGINT NOT NULL DEFAULT 1",
+                "ALTER TABLE api_keys ADD COLUMN last_used BIGINT",
+                "UPDATE api_keys SET id = 'key_' || substr(key_hash, 1, 12), name = CASE livemode WHEN 1 THEN 'Live key' ELSE 'Test key' END, preview = CASE livemode WHEN 1 THEN 'ck_live_…' ELSE 'ck_test_…' END",
+                // The project's owner, as GET /auth/me answers it.
+                "ALTER TABLE projects ADD COLUMN owner_email TEXT",
+                "ALTER TABLE projects ADD COLUMN owner_first_name TEXT",
+                "ALTER TABLE projects ADD COLUMN owner_last_name TEXT",
+                // GET /customers?phone= and ?taxId= (and upsert by them) without a scan of the project.
+                "CREATE INDEX customers_phone ON customers (project_id, livemode, phone)",
+                "CREATE INDEX customers_tax_id ON customers (project_id, livemode, tax_id)",
+            ]),
         ]
     }
 

@@ -70,16 +70,30 @@ struct Serve: AsyncParsableCommand {
         ]))
         configuration.logger = makeLogger()
         let (ids, clock) = (configuration.ids, configuration.clock)
-        // First start on an empty database: a usable demo project, its key printed once.
-        if let demo = try await Database.withMigrated(configuration.databaseURL, logger: configuration.logger, { database in
-            try await Projects.count(database: database) == 0
-                ? try await Projects.create(name: "Demo", legalName: "Demo Ltd.", vatNumber: "000000000", address: "Tel Aviv",
-                                            branding: "example", database: database, ids: ids, clock: clock)
-                : nil
+        // First start on an empty database: a usable demo project, its key printed once, and pages to open.
+        let demoConfiguration = configuration
+        if let (demo, links) = try await Database.withMigrated(configuration.databaseURL, logger: configuration.logger, { database -> (Projects.Created, Demo.Links)? in
+            guard try await Projects.count(database: database) == 0 else { return nil }
+            let demo = try await Projects.create(name: "Demo", legalName: "Demo Ltd.", vatNumber: "000000000", address: "Tel Aviv",
+                                                 branding: "example", database: database, ids: ids, clock: clock)
+            return (demo, try await Demo.createSessions(projectID: demo.projectID, configuration: demoConfiguration, database: database))
         }) {
             // Written unbuffered so it shows at once even when stdout is a file or a pipe.
-            FileHandle.standardOutput.write(Data(
-                "Created the project \"Demo\" (\(demo.projectID)). Its test API key, shown only this once:\n\n    \(demo.testKey)\n\n".utf8))
+            FileHandle.standardOutput.write(Data("""
+                Created the project "Demo" (\(demo.projectID)). Its test API key, shown only this once:
+
+                    \(demo.testKey)
+
+                Open a demo checkout (a cart with a discount line, valid 30 minutes; pay with 4242 4242 4242 4242):
+
+                    \(links.checkoutURL)
+
+                and a demo page that saves a card (valid 24 hours):
+
+                    \(links.setupURL)
+
+
+                """.utf8))
         }
         let app = try await buildApplication(configuration)
         try await app.runService()
@@ -97,15 +111,19 @@ struct ProjectCommand: AsyncParsableCommand {
         @Option(name: .customLong("vat-number"), help: "VAT or company number printed on tax documents.") var vatNumber: String?
         @Option(help: "Business address printed on tax documents.") var address: String?
         @Option(help: "The folder under the branding root this project uses (when there is no folder named by its id).") var branding: String?
+        @Option(name: .customLong("owner-email"), help: "The owner's email, as GET /auth/me answers it.") var ownerEmail: String?
+        @Option(name: .customLong("owner-first-name"), help: "The owner's first name.") var ownerFirstName: String?
+        @Option(name: .customLong("owner-last-name"), help: "The owner's last name.") var ownerLastName: String?
         @Flag(help: "Print {\"project\": ..., \"test_key\": ...} as JSON.") var json = false
         @OptionGroup var options: DatabaseOptions
 
         func run() async throws {
             let url = AppConfiguration(reader: .layered(["ching.database.url": options.database.map { .init(stringLiteral: $0) }])).databaseURL
             let (name, legalName, vatNumber, address, branding) = (name, legalName, vatNumber, address, branding)
+            let owner = Projects.Owner(email: ownerEmail, firstName: ownerFirstName, lastName: ownerLastName)
             let created = try await Database.withMigrated(url, logger: makeLogger()) { database in
                 try await Projects.create(name: name, legalName: legalName, vatNumber: vatNumber, address: address, branding: branding,
-                                          database: database, ids: .random, clock: AppConfiguration().clock)
+                                          owner: owner, database: database, ids: .random, clock: AppConfiguration().clock)
             }
             if json {
                 print(JSONValue.object(["project": .string(created.projectID), "test_key": .string(created.testKey)]).serialized())

@@ -115,7 +115,8 @@ struct CheckoutModesTests {
             #expect(charge["payment_method"] == .string(paymentMethod))
             let types = try await api.eventTypes()
             #expect(types.contains("payment_method.attached"))
-            #expect(types.suffix(4) == ["document.issued", "charge.succeeded", "subscription.created", "checkout_session.completed"])
+            // subscription.created fires before the first charge.succeeded, as CHING's docs say (issue 14).
+            #expect(types.suffix(4) == ["subscription.created", "document.issued", "charge.succeeded", "checkout_session.completed"])
         }
     }
 
@@ -256,11 +257,12 @@ struct CheckoutModesTests {
     func savedCardAndInstallments() async throws {
         try await TestApp().run { api in
             let customer = try await api.customer()
-            let visa = try await api.testCard(customer: customer, index: 0)
+            // A card saved from a page, issued abroad (a test-card would be Israeli).
+            let visa = try await api.attachCard(number: "4242424242424242", customer: customer)
             let israeli = try await api.testCard(customer: customer, index: 3)
             let session = try await api.checkoutSession(["line_items": [["name": "Sofa", "amount_agorot": 360000]], "locale": "en"], customer: customer)
             let page = try await api.page("/checkout/\(session.id)")
-            #expect(page.contains("Visa ending in 4242, expires 12/34"))
+            #expect(page.contains("Visa ending in 4242, expires 12/31"))
             #expect(page.contains("Use a new card"))
             #expect(page.contains("3 payments of ₪1,200.00"))
             let csrf = try #require(page.csrf)

@@ -95,8 +95,9 @@ struct HardeningTests {
             try await early.send(":\"Tal\"}")
             #expect(try await early.waitForClose(within: .seconds(10)) != nil)
 
+            // A stylesheet, not /healthz: with every suite running on PostgreSQL, a pool wait could outlast the deadline.
             let pipelined = try await RawConnection.open(port: port)
-            try await pipelined.send("GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            try await pipelined.send("GET /assets/checkout.css HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /assets/checkout.css HTTP/1.1\r\nHost: t\r\n\r\n")
             let answer = try await pipelined.waitForClose(within: .seconds(10))
             #expect(answer?.hasPrefix("HTTP/1.1 200") == true, "\(answer ?? "still open")")
         }

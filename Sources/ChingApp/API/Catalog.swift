@@ -27,6 +27,7 @@ struct CatalogAPI: Sendable {
         var imageURL: String??
         var features: [JSONValue]?
         var active: Bool?
+        var unlisted: Bool?
         var metadata: [String: String]?
 
         static func read(_ reader: inout FieldReader) -> ProductFields {
@@ -47,12 +48,13 @@ struct CatalogAPI: Sendable {
                 fields.features = features
             }
             fields.active = reader.boolean("active")
+            fields.unlisted = reader.boolean("unlisted")
             fields.metadata = reader.metadata()
             return fields
         }
     }
 
-    static let productFieldNames: Set<String> = ["name", "description", "image_url", "features", "active", "metadata"]
+    static let productFieldNames: Set<String> = ["name", "description", "image_url", "features", "active", "unlisted", "metadata"]
 
     /// POST /products
     @Sendable func createProduct(_ call: APICall) async throws -> APIResponse {
@@ -63,10 +65,11 @@ struct CatalogAPI: Sendable {
         let id = services.ids.make(.product)
         let product = try await services.database.transaction { db in
             try await db.raw("""
-                INSERT INTO products (id, project_id, livemode, name, description, image_url, features, active, metadata, created)
+                INSERT INTO products (id, project_id, livemode, name, description, image_url, features, active, unlisted, metadata, created)
                 VALUES (\(bind: id), \(bind: call.caller.projectID), \(bind: call.caller.mode), \(bind: fields.name!),
                   \(bind: fields.description ?? nil), \(bind: fields.imageURL ?? nil), \(bind: JSONValue.array(fields.features ?? []).serialized()),
-                  \(bind: (fields.active ?? true).stored), \(bind: (fields.metadata ?? [:]).storedJSON), \(bind: services.clock.now().milliseconds))
+                  \(bind: (fields.active ?? true).stored), \(bind: (fields.unlisted ?? false).stored), \(bind: (fields.metadata ?? [:]).storedJSON),
+                  \(bind: services.clock.now().milliseconds))
                 """).run()
             return try await Self.loadProduct(id, caller: call.caller, on: db)!
         }
@@ -86,6 +89,7 @@ struct CatalogAPI: Sendable {
                   image_url = \(bind: fields.imageURL ?? row.optionalString("image_url")),
                   features = \(bind: fields.features.map { JSONValue.array($0).serialized() } ?? row.string("features")),
                   active = \(bind: fields.active?.stored ?? row.int("active")),
+                  unlisted = \(bind: fields.unlisted?.stored ?? row.int("unlisted")),
                   metadata = \(bind: fields.metadata?.storedJSON ?? row.string("metadata"))
                 WHERE id = \(bind: call.id)
                 """).run()
@@ -101,12 +105,17 @@ struct CatalogAPI: Sendable {
         return APIResponse(product)
     }
 
-    /// GET /products (`?active=true|false|all`, default all)
+    /// GET /products (`?active=true|false|all`, default all); unlisted products only with `?include_unlisted=true`.
     @Sendable func listProducts(_ call: APICall) async throws -> APIResponse {
         let active = try Self.activeFilter(call)
+        let unlisted: SQLQueryString = switch call.query["include_unlisted"] {
+        case nil, "false": " AND unlisted = 0"
+        case "true": ""
+        default: throw APIError.invalid("include_unlisted", "Must be \"true\" or \"false\".")
+        }
         return try await services.database.read { db in
             let page = try await ListPage.read(call, table: "products", on: db)
-            let rows = try await page.rows(filter: active, on: db)
+            let rows = try await page.rows(filter: active + unlisted, on: db)
             return page.response(try rows.map(Self.productJSON))
         }
     }
@@ -137,6 +146,7 @@ struct CatalogAPI: Sendable {
             "image_url": .optional(try row.optionalString("image_url")),
             "features": try row.json("features"),
             "active": .bool(try row.bool("active")),
+            "unlisted": .bool(try row.bool("unlisted")),
             "metadata": try row.metadata(),
             "livemode": .bool(try row.bool("livemode")),
             "created": .string(try row.timestamp("created").iso8601),

@@ -47,7 +47,7 @@ struct ChargesAPI: Sendable {
         }
         let charge = try await services.database.transaction { db in
             let claimed = try await db.raw("""
-                UPDATE charges SET status = 'succeeded', captured = 1, amount_captured = \(bind: amount)
+                UPDATE charges SET status = 'succeeded', captured = 1, amount_captured = \(bind: amount), captured_at = \(bind: now.milliseconds)
                 WHERE id = \(bind: call.id) AND status = 'requires_capture' RETURNING line_items, description
                 """).first()
             guard let claimed else { throw APIError.rule("charge_not_capturable", "The charge was captured or canceled meanwhile.") }
@@ -166,6 +166,8 @@ struct ChargesAPI: Sendable {
     }
 
     struct NewCharge: Sendable {
+        /// Given when something recorded before the charge (a plan's subscription) names it.
+        var id: String? = nil
         let customerID: String
         let paymentMethodID: String?
         let amount: Int64
@@ -188,7 +190,7 @@ struct ChargesAPI: Sendable {
 
     /// Stores the outcome of a provider charge with its events (and, on success, its document and receipt email).
     static func record(_ new: NewCharge, result: ProviderResult, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws -> JSONValue {
-        let id = services.ids.make(.charge)
+        let id = new.id ?? services.ids.make(.charge)
         let now = services.clock.now()
         var status = "failed", reference: String?, failure: Decline?
         switch result {
@@ -200,12 +202,15 @@ struct ChargesAPI: Sendable {
         try await db.raw("""
             INSERT INTO charges (id, project_id, livemode, customer_id, payment_method_id, amount, currency, status, description,
               installments, captured, amount_captured, refunded_amount, failure_code, failure_message, checkout_session_id,
-              line_items, subscription_id, provider_reference, capturable_until, card_brand, card_last4, metadata, created)
+              line_items, subscription_id, provider_reference, capturable_until, card_brand, card_last4, capture_method,
+              authorized_at, captured_at, metadata, created)
             VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: new.customerID), \(bind: new.paymentMethodID),
               \(bind: new.amount), 'ils', \(bind: status), \(bind: new.description), \(bind: new.installments), \(bind: captured.stored),
               \(bind: captured ? new.amount : 0), 0, \(bind: failure?.code), \(bind: failure?.message), \(bind: new.checkoutSessionID),
               \(bind: new.lineItems?.serialized()), \(bind: new.subscriptionID), \(bind: reference), \(bind: capturableUntil),
-              \(bind: new.card.brand.rawValue), \(bind: new.card.last4), \(bind: new.metadata.storedJSON), \(bind: now.milliseconds))
+              \(bind: new.card.brand.rawValue), \(bind: new.card.last4), \(bind: new.capture ? "automatic" : "manual"),
+              \(bind: reference == nil ? nil : now.milliseconds), \(bind: captured ? now.milliseconds : nil),
+              \(bind: new.metadata.storedJSON), \(bind: now.milliseconds))
             """).run()
         switch status {
         case "succeeded":
@@ -279,8 +284,17 @@ struct ChargesAPI: Sendable {
             "installments": .object(["count": .int(try row.int("installments"))]),
             "captured": .bool(try row.bool("captured")),
             "refunded_amount": .int(try row.int("refunded_amount")),
+            // The code-like reason clients read first; the same words as failure_code (see docs/compatibility.md).
+            "failure_reason": .optional(try row.optionalString("failure_code")),
             "failure_code": .optional(try row.optionalString("failure_code")),
             "failure_message": .optional(try row.optionalString("failure_message")),
+            "capture_method": .string(try row.string("capture_method")),
+            "amount_captured": .int(try row.int("amount_captured")),
+            "authorized_at": .optional(try row.optionalTimestamp("authorized_at")?.iso8601),
+            "captured_at": .optional(try row.optionalTimestamp("captured_at")?.iso8601),
+            "card_brand": .string(try row.string("card_brand")),
+            "card_last4": .optional(try row.string("card_last4").isEmpty ? nil : try row.string("card_last4")),
+            "wallet_method": .null,
             "document": .optional(try row.optionalString("document_id")),
             "checkout_session": .optional(try row.optionalString("checkout_session_id")),
             "line_items": try row.optionalJSON("line_items") ?? .null,
@@ -290,7 +304,6 @@ struct ChargesAPI: Sendable {
             "created": .string(try row.timestamp("created").iso8601),
         ]
         if let capturableUntil = try row.optionalTimestamp("capturable_until") {
-            object["amount_captured"] = .int(try row.int("amount_captured"))
             object["capturable_until"] = .string(capturableUntil.iso8601)
             object["cancellation_reason"] = .optional(try row.optionalString("cancellation_reason"))
         }

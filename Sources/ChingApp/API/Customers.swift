@@ -87,11 +87,20 @@ struct CustomersAPI: Sendable {
         return APIResponse(customer)
     }
 
-    /// GET /customers (deleted customers are left out)
+    /// GET /customers (deleted customers are left out). Filters `email` (exact, case-insensitive),
+    /// `phone` (normalised as on create) and `taxId`: clients look a customer up and take the first row.
     @Sendable func list(_ call: APICall) async throws -> APIResponse {
-        try await services.database.read { db in
+        var reader = FieldReader(body: .strings(call.query))
+        let email = reader.email("email"), phone = reader.phone("phone"), taxID = reader.string("taxId", maxLength: 32)
+        try reader.throwIfInvalid()
+        var filter: SQLQueryString = " AND deleted = 0"
+        if let email { filter = filter + " AND email = \(bind: email)" }
+        if let phone { filter = filter + " AND phone = \(bind: phone)" }
+        if let taxID { filter = filter + " AND tax_id = \(bind: taxID)" }
+        let customers = filter
+        return try await services.database.read { db in
             let page = try await ListPage.read(call, table: "customers", on: db)
-            let rows = try await page.rows(filter: " AND deleted = 0", on: db)
+            let rows = try await page.rows(filter: customers, on: db)
             return page.response(try rows.map(Self.json))
         }
     }

@@ -17,8 +17,8 @@ struct PaymentMethodsAPI: Sendable {
         group.post("payment_methods/:id/set_default", use: endpoint(setDefault))
     }
 
-    /// POST /payment_methods/test-card: attaches a sandbox card (test mode only).
-    /// `card_index` 0 Visa 4242, 1 Mastercard 5555, 2 Amex 0005, 3 Israeli Visa 4580 (installments).
+    /// POST /payment_methods/test-card: attaches a sandbox card (test mode only), Israeli-issued
+    /// whatever its number (API.md's decision). `card_index` 0 Visa 4242, 1 Mastercard 5555, 2 Amex 0005, 3 Visa 4580.
     @Sendable func testCard(_ call: APICall) async throws -> APIResponse {
         guard !call.caller.livemode else {
             throw APIError.rule("livemode_not_allowed", "Test cards exist only in test mode; use a setup session in live mode.", status: .forbidden)
@@ -32,7 +32,7 @@ struct PaymentMethodsAPI: Sendable {
         let saved = await services.provider(for: call.caller).saveCard(SandboxProvider.testCards[Int(index)])
         guard case .success(let card) = saved else { throw APIError.rule("provider_error", "The sandbox refused its own test card.", status: .badGateway) }
         let paymentMethod = try await services.database.transaction { db in
-            try await Self.attach(card, customerID: customerID!, metadata: metadata, caller: call.caller, on: db, services: services)
+            try await Self.attach(card.issuedInIsrael, customerID: customerID!, metadata: metadata, caller: call.caller, on: db, services: services)
         }
         return APIResponse(paymentMethod)
     }

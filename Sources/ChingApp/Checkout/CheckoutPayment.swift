@@ -325,18 +325,18 @@ struct CheckoutPayment: Sendable {
                 paymentMethodID = attached["id"]?.stringValue
             }
             let subscriptionID = offer.plan != nil ? services.ids.make(.subscription) : nil
-            var chargeID: String?
-            if let result {
-                let charge = try await ChargesAPI.record(
-                    newCharge(session: session, offer: offer, card: card.chargeable, paymentMethodID: paymentMethodID,
-                              installments: installments, subscriptionID: subscriptionID),
-                    result: result, caller: caller, on: db, services: services)
-                chargeID = charge["id"]?.stringValue
-            }
+            let chargeID = result != nil ? services.ids.make(.charge) : nil
+            // subscription.created comes before the first charge.succeeded (as CHING's docs say); each names the other.
             if let plan = offer.plan, let subscriptionID, let priceID = session.priceID {
                 try await SubscriptionsAPI.create(id: subscriptionID, customerID: session.customerID, priceID: priceID, plan: plan,
                                                   paymentMethodID: paymentMethodID, chargeID: chargeID, sessionID: session.id,
                                                   metadata: session.metadata, caller: caller, on: db, services: services)
+            }
+            if let result {
+                var new = newCharge(session: session, offer: offer, card: card.chargeable, paymentMethodID: paymentMethodID,
+                                    installments: installments, subscriptionID: subscriptionID)
+                new.id = chargeID
+                _ = try await ChargesAPI.record(new, result: result, caller: caller, on: db, services: services)
             }
             let moved = try await attempts.rows.apply(.complete, to: session.id, at: now, by: lease, on: db, set: """
                 , charge_id = \(bind: chargeID), subscription_id = \(bind: subscriptionID), payment_method_id = \(bind: paymentMethodID)
