@@ -53,33 +53,81 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // The JSON API, the hosted pages, the business operations and the composition root.
+        // Business operations: charging, refunding, documents, saved cards, paying a hosted session,
+        // sweeping, events and webhook queueing. No HTTP: refusals are `ServiceError` values.
+        .target(
+            name: "ChingServices",
+            dependencies: [
+                "ChingDomain", "ChingStore", "ChingProviders", "ChingPDF",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Fonts")],
+            swiftSettings: strict
+        ),
+        // What the JSON API and the hosted pages share: the request context, body reading, the per-address attempt limit.
+        .target(
+            name: "ChingHTTP",
+            dependencies: [
+                "ChingDomain",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // The JSON endpoints: decode, call a service, present; the envelope and the status of each refusal.
+        .target(
+            name: "ChingAPI",
+            dependencies: [
+                "ChingDomain", "ChingStore", "ChingProviders", "ChingPDF", "ChingServices", "ChingHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // The hosted pages: one controller generic over the flow, typed view models, the renderer, locales, branding.
+        .target(
+            name: "ChingWeb",
+            dependencies: [
+                "ChingDomain", "ChingStore", "ChingProviders", "ChingServices", "ChingHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // The composition root: configuration, buildApplication, the connection guard, background services.
         .target(
             name: "ChingApp",
             dependencies: [
-                "ChingDomain", "ChingPDF", "ChingStore", "ChingProviders",
+                "ChingDomain", "ChingStore", "ChingProviders", "ChingServices", "ChingHTTP", "ChingAPI", "ChingWeb",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
-                .product(name: "SQLiteKit", package: "sqlite-kit"),
-                .product(name: "PostgresKit", package: "postgres-kit"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ],
-            resources: [.copy("Fonts")],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "ching",
             dependencies: [
-                "ChingApp", "ChingStore",
+                "ChingApp", "ChingStore", "ChingWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -95,7 +143,7 @@ let package = Package(
         .testTarget(
             name: "ChingAppTests",
             dependencies: [
-                "ChingApp", "ChingStore", "ChingProviders",
+                "ChingApp", "ChingStore", "ChingProviders", "ChingServices", "ChingHTTP", "ChingWeb",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "SQLKit", package: "sql-kit"),

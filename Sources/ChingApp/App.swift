@@ -1,16 +1,20 @@
 import AsyncHTTPClient
+import ChingAPI
 import ChingDomain
-import ChingProviders
-import ChingStore
+import ChingHTTP
 import ChingPDF
+import ChingProviders
+import ChingServices
+import ChingStore
+import ChingWeb
 import Configuration
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import SQLKit
 import ServiceLifecycle
+import SQLKit
 import Synchronization
 
 /// Everything `buildApplication` needs. The server command fills it from flags, the environment
@@ -73,12 +77,13 @@ public struct AppConfiguration: Sendable {
 /// once. The `serve` command and every test call this.
 public func buildApplication(_ configuration: AppConfiguration) async throws -> some ApplicationProtocol {
     let database = try await Database.open(configuration.databaseURL, logger: configuration.logger)
-    var services: AppServices, pages: PageRenderer
+    var services: AppServices, web: WebRoutes
     do {
         services = makeServices(configuration, database: database)
-        pages = try await PageRenderer.load(templatesDirectory: "\(configuration.resourcesDirectory)/Templates", publicURL: configuration.publicURL,
-                                           logger: configuration.logger)
-        services.branding = BrandingStore(root: configuration.brandingDirectory, stock: pages.library, logger: configuration.logger)
+        web = try await WebRoutes.load(templatesDirectory: "\(configuration.resourcesDirectory)/Templates",
+                                       brandingDirectory: configuration.brandingDirectory, publicURL: configuration.publicURL,
+                                       logger: configuration.logger)
+        services.branding = web.brands
     } catch {
         await database.close()
         throw error
@@ -89,52 +94,8 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
     router.add(middleware: ErrorEnvelopeMiddleware())
     router.add(middleware: FileMiddleware("\(configuration.resourcesDirectory)/Public", urlBasePath: "/assets",
                                           cacheControl: .init([(.textCss, [.maxAge(3600)])]), logger: configuration.logger))
-    router.get("healthz") { _, _ in
-        do {
-            _ = try await database.read { db in try await db.raw("SELECT 1 AS ok").first() }
-            return RenderedResponse(status: .ok, body: #"{"status":"ok","database":"\#(database.kind.rawValue)"}"#).response
-        } catch {
-            return RenderedResponse(status: .serviceUnavailable, body: #"{"status":"unavailable","database":"\#(database.kind.rawValue)"}"#).response
-        }
-    }
-    let endpoint = EndpointWrapper(services: services)
-    for prefix in ["v1", "ching/v1"] {
-        let group = router.group(RouterPath(prefix))
-        CustomersAPI(services: services).addRoutes(to: group, endpoint: endpoint)
-        PaymentMethodsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
-        CatalogAPI(services: services).addRoutes(to: group, endpoint: endpoint)
-        ChargesAPI(services: services).addRoutes(to: group, endpoint: endpoint)
-        RefundsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
-        DocumentsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
-        EventsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
-        CheckoutSessionsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
-        CheckoutPublicAPI(services: services, limiter: limiter).addRoutes(to: group, endpoint: endpoint)
-        SubscriptionsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
-        SetupSessionsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
-        WebhooksAPI(services: services).addRoutes(to: group, endpoint: endpoint)
-        OperatorAPI(services: services).addRoutes(to: group, endpoint: endpoint)
-    }
-    DocumentsAPI.addPublicRoute(to: router, services: services)
-    let brandAssets = services
-    router.get("brand/:project/:file") { _, context in
-        // Logos, icons and the brand stylesheet, at content-hash URLs: cacheable for a year.
-        let projectID = context.parameters.get("project") ?? "", file = context.parameters.get("file") ?? ""
-        let folderName = try await brandAssets.database.read { db in
-            try await db.raw("SELECT branding FROM projects WHERE id = \(bind: projectID)").first()?.optionalString("branding")
-        }
-        guard let brand = brandAssets.brand(projectID: projectID, folderName: folderName)?.brand,
-              let asset = [brand.logo, brand.icon, brand.stylesheet].compactMap({ $0 }).first(where: {
-                  file == $0.hash + "." + ($0.fileName.split(separator: ".").last.map(String.init) ?? "")
-              })
-        else { throw HTTPError(.notFound) }
-        return Response(status: .ok, headers: [.contentType: asset.contentType, .cacheControl: "public, max-age=31536000, immutable",
-                                               HTTPField.Name("X-Content-Type-Options")!: "nosniff"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
-    }
-    let hostedPages = router.group().add(middleware: HostedPageErrorMiddleware(pages: pages))
-    HostedPages(flow: CheckoutFlow(services: services, pages: pages, cache: PageCache()), services: services, pages: pages, limiter: limiter)
-        .addRoutes(to: hostedPages)
-    HostedPages(flow: SetupFlow(services: services, pages: pages), services: services, pages: pages, limiter: limiter).addRoutes(to: hostedPages)
+    APIRoutes.add(to: router, services: services, limiter: limiter)
+    web.add(to: router, services: services, limiter: limiter)
 
     var app = Application(
         router: router,
@@ -199,39 +160,5 @@ private struct DatabaseCloser: Service {
     func run() async throws {
         try? await gracefulShutdown()
         await database.close()
-    }
-}
-
-/// The font of the tax-document PDFs, read at the first PDF rather than at start: it is 0.8 MB,
-/// and a process that serves pages and API calls may never render a PDF.
-final class DocumentFont: Sendable {
-    private let loaded = Mutex<TrueTypeFont?>(nil)
-
-    func font() throws -> TrueTypeFont {
-        try loaded.withLock { loaded in
-            if let font = loaded { return font }
-            guard let url = Bundle.module.url(forResource: "DejaVuSans", withExtension: "ttf", subdirectory: "Fonts")
-                ?? Bundle.module.url(forResource: "DejaVuSans", withExtension: "ttf")
-            else { throw ConfigurationError("The document font is missing from the bundle.") }
-            let font = try TrueTypeFont(data: Array(try Data(contentsOf: url)))
-            loaded = font
-            return font
-        }
-    }
-}
-
-struct ConfigurationError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// Renders anything thrown outside an endpoint (an unknown route, an oversize body) as the JSON envelope.
-struct ErrorEnvelopeMiddleware: RouterMiddleware {
-    func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch {
-            return RenderedResponse(error: error, logger: context.logger).response
-        }
     }
 }

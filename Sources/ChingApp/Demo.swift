@@ -1,10 +1,13 @@
+import ChingAPI
 import ChingDomain
+import ChingHTTP
+import ChingServices
 import ChingStore
+import ChingWeb
 import Hummingbird
 
 /// What the first start on an empty database makes, so the README's one command ends with pages to
-/// open: a customer, a checkout for a cart with a discount line and a setup session, made through
-/// the same endpoints a merchant calls (so they are valid by the same rules).
+/// open (see `DemoSessions`).
 public enum Demo {
     public struct Links: Sendable {
         public let checkoutURL: String
@@ -12,29 +15,7 @@ public enum Demo {
     }
 
     public static func createSessions(projectID: String, configuration: AppConfiguration, database: Database) async throws -> Links {
-        let services = makeServices(configuration, database: database)
-        let caller = Caller(projectID: projectID, livemode: false)
-        func call(_ body: JSONValue) -> APICall { APICall(caller: caller, body: body, parameters: Parameters(), query: [:]) }
-
-        let customer = try await CustomersAPI(services: services).create(call([
-            "name": "Dana Levi", "email": "dana@example.com", "locale": "he",
-        ]))
-        let customerID = customer.data["id"]?.stringValue ?? ""
-        let checkout = try await CheckoutSessionsAPI(services: services).create(call([
-            "customer": .string(customerID),
-            "line_items": [
-                ["name": "Coffee beans, 1 kg", "amount_agorot": 8900, "quantity": 2],
-                ["name": "Ceramic cup", "amount_agorot": 4500],
-                ["name": "Welcome discount", "amount_agorot": -2000],
-            ],
-            "success_url": "https://example.com/thanks?session={CHECKOUT_SESSION_ID}",
-            "cancel_url": "https://example.com/cart",
-        ]))
-        let setup = try await SetupSessionsAPI(services: services).create(call([
-            "customer": .string(customerID),
-            "success_url": "https://example.com/card-saved?session={SETUP_SESSION_ID}",
-            "cancel_url": "https://example.com/account",
-        ]))
-        return Links(checkoutURL: checkout.data["url"]?.stringValue ?? "", setupURL: setup.data["url"]?.stringValue ?? "")
+        let (checkout, setup) = try await DemoSessions.create(projectID: projectID, services: makeServices(configuration, database: database))
+        return Links(checkoutURL: checkout, setupURL: setup)
     }
 }

@@ -1,5 +1,9 @@
+import ChingAPI
 import ChingDomain
+import ChingHTTP
+import ChingServices
 import ChingStore
+import ChingWeb
 import SQLKit
 
 /// Operator actions on projects (the command line's, and tests'): there is no public endpoint for them.

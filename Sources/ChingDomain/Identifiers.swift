@@ -45,3 +45,11 @@ public enum IDPrefix: String, Sendable, CaseIterable {
 
     var isCapability: Bool { self == .checkoutSession || self == .setupSession }
 }
+
+/// Lowercase hex of a digest or any bytes.
+public func hexString(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var output: [UInt8] = []
+    for byte in bytes { output.append(digits[Int(byte >> 4)]); output.append(digits[Int(byte & 15)]) }
+    return String(decoding: output, as: UTF8.self)
+}

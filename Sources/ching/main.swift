@@ -3,6 +3,7 @@ import Foundation
 import ChingApp
 import ChingDomain
 import ChingStore
+import ChingWeb
 import Configuration
 import Hummingbird
 import Logging

@@ -1,6 +1,7 @@
 import ChingApp
 import ChingDomain
 import ChingStore
+import ChingWeb
 import Foundation
 import HTTPTypes
 import HummingbirdTesting

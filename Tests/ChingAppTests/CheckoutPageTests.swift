@@ -1,6 +1,8 @@
 @testable import ChingApp
 import ChingDomain
+import ChingHTTP
 import ChingStore
+@testable import ChingWeb
 import Foundation
 import HTTPTypes
 import HummingbirdTesting

@@ -11,6 +11,7 @@ import Mustache
 import SQLKit
 import Testing
 @testable import ChingApp
+@testable import ChingWeb
 
 /// Hosted pages fail as pages: never an empty 200, never the API's JSON.
 @Suite("Hosted page errors")

@@ -1,3 +1,7 @@
+import ChingAPI
+import ChingHTTP
+import ChingServices
+import ChingWeb
 import Glibc
 import HTTPTypes
 import Hummingbird

@@ -1,8 +1,12 @@
+import ChingAPI
 import ChingDomain
+import ChingHTTP
+import ChingServices
 import ChingStore
+import ChingWeb
 import Logging
-import SQLKit
 import ServiceLifecycle
+import SQLKit
 
 /// This process, as the other processes on the same database see it: a row in `server_instances`
 /// whose `heartbeat_at` it moves every few seconds. A payment attempt's lease names the instance

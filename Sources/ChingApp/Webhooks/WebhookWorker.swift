@@ -1,13 +1,17 @@
 import AsyncHTTPClient
+import ChingAPI
 import ChingDomain
+import ChingHTTP
+import ChingServices
 import ChingStore
+import ChingWeb
 import Foundation
 import HTTPTypes
 import Logging
 import NIOCore
 import NIOHTTP1
-import SQLKit
 import ServiceLifecycle
+import SQLKit
 
 /// Delivers queued webhook events: at least once, the same event id on every retry.
 ///

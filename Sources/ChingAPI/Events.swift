@@ -1,0 +1,64 @@
+import ChingDomain
+import ChingHTTP
+import ChingServices
+import ChingStore
+import HTTPTypes
+import Hummingbird
+import SQLKit
+
+/// `/events`: what changed, in order; delivery to webhooks comes from these rows.
+struct EventsAPI: Sendable {
+    let services: AppServices
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>, endpoint: EndpointWrapper) {
+        group.get("events", use: endpoint(list))
+        group.get("events/:id", use: endpoint(retrieve))
+        group.post("events/:id/resend", use: endpoint(resend))
+    }
+
+    /// POST /events/:id/resend: a new delivery to every endpoint that listens for it now.
+    @Sendable func resend(_ call: APICall) async throws -> APIResponse {
+        try call.reader(allowing: []).throwIfInvalid()
+        let event = try await services.database.transaction { db in
+            guard let row = try await db.scopedRow("events", id: call.id, caller: call.caller) else { throw ServiceError.notFound("event", call.id) }
+            try await Webhooks.queue(eventID: call.id, type: try row.string("type"), caller: call.caller, on: db, services: services)
+            var event = try Self.json(row).objectValue!
+            event["delivery_attempts"] = try await Webhooks.deliveries(eventID: call.id, on: db)
+            return JSONValue.object(event)
+        }
+        return APIResponse(event)
+    }
+
+    /// GET /events (`?type=charge.succeeded`)
+    @Sendable func list(_ call: APICall) async throws -> APIResponse {
+        let type: SQLQueryString = call.query["type"].map { " AND type = \(bind: $0)" } ?? ""
+        return try await services.database.read { db in
+            let page = try await ListPage.read(call, table: "events", on: db)
+            let rows = try await page.rows(filter: type, on: db)
+            return page.response(try rows.map(Self.json))
+        }
+    }
+
+    /// GET /events/:id
+    @Sendable func retrieve(_ call: APICall) async throws -> APIResponse {
+        let event = try await services.database.read { db -> JSONValue? in
+            guard let row = try await db.scopedRow("events", id: call.id, caller: call.caller) else { return nil }
+            var event = try Self.json(row).objectValue!
+            event["delivery_attempts"] = try await Webhooks.deliveries(eventID: call.id, on: db)
+            return .object(event)
+        }
+        guard let event else { throw ServiceError.notFound("event", call.id) }
+        return APIResponse(event)
+    }
+
+    static func json(_ row: any SQLRow) throws -> JSONValue {
+        .object([
+            "id": .string(try row.string("id")),
+            "object": "event",
+            "type": .string(try row.string("type")),
+            "data": try row.json("data"),
+            "livemode": .bool(try row.bool("livemode")),
+            "created": .string(try row.timestamp("created").iso8601),
+        ])
+    }
+}

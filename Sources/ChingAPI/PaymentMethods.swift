@@ -1,0 +1,78 @@
+import ChingDomain
+import ChingHTTP
+import ChingProviders
+import ChingServices
+import ChingStore
+import HTTPTypes
+import Hummingbird
+import SQLKit
+
+/// `/payment_methods`: saved cards. Only the provider's token and what a customer may see of the
+/// card (brand, last four, expiry) are stored.
+struct PaymentMethodsAPI: Sendable {
+    let services: AppServices
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>, endpoint: EndpointWrapper) {
+        group.post("payment_methods/test-card", use: endpoint(testCard))
+        group.get("payment_methods/:id", use: endpoint(retrieve))
+        group.post("payment_methods/:id/detach", use: endpoint(detach))
+        group.post("payment_methods/:id/set_default", use: endpoint(setDefault))
+    }
+
+    /// POST /payment_methods/test-card: attaches a sandbox card (test mode only), Israeli-issued
+    /// whatever its number (API.md's decision). `card_index` 0 Visa 4242, 1 Mastercard 5555, 2 Amex 0005, 3 Visa 4580.
+    @Sendable func testCard(_ call: APICall) async throws -> APIResponse {
+        guard !call.caller.livemode else {
+            throw ServiceError.rule("livemode_not_allowed", "Test cards exist only in test mode; use a setup session in live mode.", kind: .forbidden)
+        }
+        var reader = call.reader(allowing: ["customer", "card_index", "metadata"])
+        let customerID = reader.id("customer", required: true, prefix: .customer)
+        let index = reader.integer("card_index", in: 0...Int64(SandboxProvider.testCards.count - 1)) ?? 0
+        let metadata = reader.metadata() ?? [:]
+        try reader.throwIfInvalid()
+        _ = try await services.database.read { db in try await Customers.requireActive(customerID!, caller: call.caller, on: db) }
+        let saved = await services.provider(for: call.caller).saveCard(SandboxProvider.testCards[Int(index)])
+        guard case .success(let card) = saved else { throw ServiceError.rule("provider_error", "The sandbox refused its own test card.", kind: .upstream) }
+        let paymentMethod = try await services.database.transaction { db in
+            try await PaymentMethods.attach(card.issuedInIsrael, customerID: customerID!, metadata: metadata, caller: call.caller, on: db, services: services)
+        }
+        return APIResponse(paymentMethod)
+    }
+
+    /// GET /payment_methods/:id
+    @Sendable func retrieve(_ call: APICall) async throws -> APIResponse {
+        let paymentMethod = try await services.database.read { db in try await PaymentMethods.load(call.id, caller: call.caller, on: db) }
+        guard let paymentMethod else { throw ServiceError.notFound("payment_method", call.id) }
+        return APIResponse(paymentMethod)
+    }
+
+    /// POST /payment_methods/:id/detach: the card moves to the customer's inactive list.
+    @Sendable func detach(_ call: APICall) async throws -> APIResponse {
+        try call.reader(allowing: []).throwIfInvalid()
+        let paymentMethod = try await services.database.transaction { db in
+            guard let row = try await PaymentMethods.row(call.id, caller: call.caller, on: db) else { throw ServiceError.notFound("payment_method", call.id) }
+            guard try row.string("status") == "active" else {
+                throw ServiceError.rule("payment_method_inactive", "This payment method is already detached.")
+            }
+            return try await PaymentMethods.detach(call.id, caller: call.caller, on: db, services: services)
+        }
+        return APIResponse(paymentMethod)
+    }
+
+    /// POST /payment_methods/:id/set_default
+    @Sendable func setDefault(_ call: APICall) async throws -> APIResponse {
+        try call.reader(allowing: []).throwIfInvalid()
+        let paymentMethod = try await services.database.transaction { db in
+            guard let row = try await PaymentMethods.row(call.id, caller: call.caller, on: db) else { throw ServiceError.notFound("payment_method", call.id) }
+            guard try row.string("status") == "active" else {
+                throw ServiceError.rule("payment_method_inactive", "A detached payment method cannot be the default.")
+            }
+            try await PaymentMethods.setDefault(call.id, customerID: try row.string("customer_id"), caller: call.caller, on: db, services: services)
+            return try await PaymentMethods.load(call.id, caller: call.caller, on: db)!
+        }
+        return APIResponse(paymentMethod)
+    }
+
+    // MARK: - Rows
+
+}

@@ -1,0 +1,92 @@
+import ChingDomain
+import ChingHTTP
+import ChingServices
+import ChingStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SQLKit
+
+/// `/setup_sessions`: save a card for later, on a hosted page.
+struct SetupSessionsAPI: Sendable {
+    let services: AppServices
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>, endpoint: EndpointWrapper) {
+        group.post("setup_sessions", use: endpoint(create))
+        group.get("setup_sessions", use: endpoint(list))
+        group.get("setup_sessions/:id", use: endpoint(retrieve))
+        group.post("setup_sessions/:id/cancel", use: endpoint(cancel))
+        group.get("setup_sessions/:id/public", use: endpoint.unauthenticated { _, context in
+            let id = context.parameters.get("id") ?? ""
+            let view = try await services.database.read { db -> JSONValue? in
+                guard let session = try await SetupSession.load(id, on: db) else { return nil }
+                let customer = try await db.raw("SELECT name, email FROM customers WHERE id = \(bind: session.customerID)").first()
+                let project = try await db.raw("SELECT name FROM projects WHERE id = \(bind: session.caller.projectID)").first()
+                return .object([
+                    "id": .string(session.id), "object": "setup_session_public", "status": .string(session.status(at: services.clock.now()).rawValue),
+                    "merchant": .object(["name": .string(try project?.string("name") ?? "")]),
+                    "customer": .object(["name": .string(try customer?.string("name") ?? ""), "email": .optional(try customer?.optionalString("email"))]),
+                    "cancel_url": .string(session.cancelURL), "expires_at": .string(session.expiresAt.iso8601),
+                ])
+            }
+            guard let view else { throw ServiceError.notFound("setup_session", id) }
+            return APIResponse(view)
+        })
+    }
+
+    /// POST /setup_sessions
+    @Sendable func create(_ call: APICall) async throws -> APIResponse {
+        var reader = call.reader(allowing: ["customer", "success_url", "cancel_url", "metadata"])
+        let customerID = reader.id("customer", required: true, prefix: .customer)
+        let successURL = reader.url("success_url", required: true, allowHTTP: !call.caller.livemode)
+        let cancelURL = reader.url("cancel_url", required: true, allowHTTP: !call.caller.livemode)
+        let metadata = reader.metadata() ?? [:]
+        try reader.throwIfInvalid()
+        let now = services.clock.now()
+        let id = services.ids.make(.setupSession)
+        let caller = call.caller
+        let session = try await services.database.transaction { db in
+            _ = try await Customers.requireActive(customerID!, caller: caller, on: db)
+            try await db.raw("""
+                INSERT INTO setup_sessions (id, project_id, livemode, customer_id, status, success_url, cancel_url, csrf_token, metadata, expires_at, created)
+                VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: customerID!), 'pending', \(bind: successURL!),
+                  \(bind: cancelURL!), \(bind: services.ids.hex(byteCount: 24)), \(bind: metadata.storedJSON),
+                  \(bind: now.adding(seconds: SetupSessions.lifetimeSeconds).milliseconds), \(bind: now.milliseconds))
+                """).run()
+            return try await SetupSessions.load(id, caller: caller, on: db, services: services)!
+        }
+        return APIResponse(session)
+    }
+
+    /// GET /setup_sessions/:id
+    @Sendable func retrieve(_ call: APICall) async throws -> APIResponse {
+        let session = try await services.database.read { db in try await SetupSessions.load(call.id, caller: call.caller, on: db, services: services) }
+        guard let session else { throw ServiceError.notFound("setup_session", call.id) }
+        return APIResponse(session)
+    }
+
+    /// GET /setup_sessions
+    @Sendable func list(_ call: APICall) async throws -> APIResponse {
+        try await services.database.read { db in
+            let page = try await ListPage.read(call, table: "setup_sessions", on: db)
+            let rows = try await page.rows(on: db)
+            return page.response(try rows.map { try SetupSessions.json(try SetupSession($0), services: services) })
+        }
+    }
+
+    /// POST /setup_sessions/:id/cancel (pending only): answers `{id, status: "canceled"}`.
+    @Sendable func cancel(_ call: APICall) async throws -> APIResponse {
+        try call.reader(allowing: []).throwIfInvalid()
+        let now = services.clock.now()
+        try await services.database.transaction { db in
+            guard let session = try await db.scopedRow("setup_sessions", id: call.id, caller: call.caller).map(SetupSession.init) else {
+                throw ServiceError.notFound("setup_session", call.id)
+            }
+            guard try await HostedSessionRows(.setup).apply(.cancel, to: call.id, at: now, on: db) else {
+                throw ServiceError.rule("SESSION_NOT_PENDING", "Only a pending setup session can be canceled; this one is \(session.status(at: now).rawValue).", kind: .conflict)
+            }
+        }
+        return APIResponse(.object(["id": .string(call.id), "status": "canceled"]))
+    }
+
+}

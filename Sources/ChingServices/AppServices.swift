@@ -1,0 +1,160 @@
+import ChingDomain
+import ChingPDF
+import ChingProviders
+import ChingStore
+import Crypto
+import Foundation
+import Logging
+import SQLKit
+import Synchronization
+
+/// What a project's brand decides beyond its look: the name customers see and its payment rules.
+/// The web layer reads brand folders and hands them in as this (see `AppServices.branding`).
+public protocol ProjectBrand: Sendable {
+    var displayName: String? { get }
+    var maxInstallments: Int64? { get }
+    var requiresIsraeliID: Bool? { get }
+}
+
+/// Where a project's brand is found (the branding folders, in the web layer).
+public protocol BrandSource: Sendable {
+    func projectBrand(projectID: String, folderName: String?) -> (any ProjectBrand)?
+}
+
+/// The long-lived things every operation needs, created once by `buildApplication`.
+public struct AppServices: Sendable {
+    public let database: Database
+    public let clock: AppClock
+    public let ids: IDGenerator
+    /// The test-mode provider (and, until a live one exists, what a project configured with
+    /// `live_provider = 'sandbox'` uses in live mode; only tests do that).
+    public let sandbox: any CardFormProvider
+    /// Where the hosted pages and PDFs are reached from outside (`http://127.0.0.1:8080`).
+    public let publicURL: String
+    /// This process among the servers sharing the database (see `ServerInstance`).
+    public let instanceID: String
+    package let documentFont: DocumentFont
+    package let logger: Logger
+    /// The projects' brands (nil where no pages are served, as in a one-off sweep).
+    package var branding: (any BrandSource)? = nil
+
+    package init(database: Database, clock: AppClock, ids: IDGenerator, sandbox: any CardFormProvider, publicURL: String,
+                 instanceID: String, documentFont: DocumentFont, logger: Logger) {
+        self.database = database; self.clock = clock; self.ids = ids; self.sandbox = sandbox; self.publicURL = publicURL
+        self.instanceID = instanceID; self.documentFont = documentFont; self.logger = logger
+    }
+
+    /// The project's payment settings, from its row (`max_installments`, `require_israeli_id`,
+    /// `branding`) and its brand. Pass `brand` when the caller has looked it up already.
+    package func paymentSettings(project: (any SQLRow)?, projectID: String, brand known: (any ProjectBrand)?? = nil) throws -> PaymentSettings {
+        let brand = try known ?? branding?.projectBrand(projectID: projectID, folderName: try project?.optionalString("branding"))
+        return PaymentSettings(brandMaxInstallments: brand?.maxInstallments, brandRequiresIsraeliID: brand?.requiresIsraeliID,
+                               projectMaxInstallments: try project?.int("max_installments") ?? Installments.limit,
+                               projectRequiresIsraeliID: try project?.bool("require_israeli_id") ?? false)
+    }
+
+    /// The same, reading the project's row.
+    package func paymentSettings(projectID: String, on db: any SQLDatabase) async throws -> PaymentSettings {
+        let project = try await db.raw("SELECT max_installments, require_israeli_id, branding FROM projects WHERE id = \(bind: projectID)").first()
+        return try paymentSettings(project: project, projectID: projectID)
+    }
+
+    /// The provider that handles a caller's money: the sandbox in test mode.
+    /// (Every provider today takes the card on our form; a hosted-page provider comes with live mode.)
+    package func provider(for caller: Caller) -> any CardFormProvider { sandbox }
+
+    /// The project and mode of an API key (`forceTestMode`: a live key sent with `X-Livemode: false`).
+    package func caller(forKey key: String, forceTestMode: Bool) async throws -> Caller {
+        guard APIKeys.isWellFormed(key) else { throw ServiceError.noAccess }
+        let hash = APIKeys.hash(key)
+        let row = try await database.read { db in
+            try await db.raw("""
+                SELECT k.project_id, k.livemode, k.last_used, p.live_provider FROM api_keys k JOIN projects p ON p.id = k.project_id
+                WHERE k.key_hash = \(bind: hash) AND k.active = 1
+                """).first()
+        }
+        guard let row else { throw ServiceError.noAccess }
+        await noteUse(keyHash: hash, lastUsed: try row.optionalTimestamp("last_used"))
+        let projectID = try row.string("project_id")
+        guard try row.bool("livemode"), !forceTestMode else { return Caller(projectID: projectID, livemode: false) }
+        guard try row.optionalString("live_provider") != nil else { throw ServiceError.liveKeyInactive }
+        return Caller(projectID: projectID, livemode: true)
+    }
+}
+
+extension AppServices {
+    /// Keys show when they were last used, to the minute: one write per key per minute at most,
+    /// and a failed write never fails the request it was noted for.
+    private func noteUse(keyHash: String, lastUsed: Timestamp?) async {
+        let now = clock.now()
+        if let lastUsed, now.milliseconds - lastUsed.milliseconds < 60_000 { return }
+        do {
+            try await database.transaction { db in
+                try await db.raw("""
+                    UPDATE api_keys SET last_used = \(bind: now.milliseconds)
+                    WHERE key_hash = \(bind: keyHash) AND (last_used IS NULL OR last_used < \(bind: now.milliseconds - 60_000))
+                    """).run()
+            }
+        } catch {
+            logger.warning("Could not note an API key's last use", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// API keys: `ck_test_` or `ck_live_` and 64 lowercase hex digits. Only their SHA-256 is stored.
+public enum APIKeys {
+    public static func isWellFormed(_ key: String) -> Bool {
+        let body: Substring
+        if key.hasPrefix("ck_test_") { body = key.dropFirst(8) } else if key.hasPrefix("ck_live_") { body = key.dropFirst(8) } else { return false }
+        return body.count == 64 && body.allSatisfy { ("0"..."9").contains($0) || ("a"..."f").contains($0) }
+    }
+
+    public static func hash(_ key: String) -> String { hexString(SHA256.hash(data: Array(key.utf8))) }
+
+    /// What a listing may show of a key: its mode prefix and last four digits.
+    package static func preview(_ key: String) -> String { String(key.prefix(8)) + "…" + String(key.suffix(4)) }
+
+    /// Makes a key for the project and stores its hash, id, name and preview; returns the key (shown once).
+    package static func insert(projectID: String, livemode: Bool, name: String, on db: any SQLDatabase, ids: IDGenerator, now: Int64) async throws -> String {
+        let key = (livemode ? "ck_live_" : "ck_test_") + ids.hex(byteCount: 32)
+        try await db.raw("""
+            INSERT INTO api_keys (key_hash, id, project_id, livemode, name, preview, active, created)
+            VALUES (\(bind: hash(key)), \(bind: ids.make(.apiKey)), \(bind: projectID), \(bind: livemode.stored), \(bind: name),
+              \(bind: preview(key)), 1, \(bind: now))
+            """).run()
+        return key
+    }
+}
+
+/// Short descriptions for the application's services: ServiceLifecycle describes every service at
+/// start, and the reflected default would print all of `AppServices`, embedded font bytes and
+/// all (measured: about 600 ms of start-up).
+extension AppServices: CustomStringConvertible {
+    public var description: String { "AppServices(\(database.kind.rawValue), \(publicURL))" }
+}
+
+/// The font of the tax-document PDFs, read at the first PDF rather than at start: it is 0.8 MB,
+/// and a process that serves pages and API calls may never render a PDF.
+package final class DocumentFont: Sendable {
+    private let loaded = Mutex<TrueTypeFont?>(nil)
+
+    package init() {}
+
+    package func font() throws -> TrueTypeFont {
+        try loaded.withLock { loaded in
+            if let font = loaded { return font }
+            guard let url = Bundle.module.url(forResource: "DejaVuSans", withExtension: "ttf", subdirectory: "Fonts")
+                ?? Bundle.module.url(forResource: "DejaVuSans", withExtension: "ttf")
+            else { throw MissingResource(name: "DejaVuSans.ttf") }
+            let font = try TrueTypeFont(data: Array(try Data(contentsOf: url)))
+            loaded = font
+            return font
+        }
+    }
+}
+
+/// A file the build should have bundled is missing.
+package struct MissingResource: Error, CustomStringConvertible {
+    let name: String
+    package var description: String { "\(name) is missing from the bundle." }
+}

@@ -1,0 +1,24 @@
+import ChingDomain
+import ChingStore
+import SQLKit
+
+/// Emails to customers are written to `email_outbox` in the transaction that caused them, so none
+/// is lost; a sender (a later issue) delivers the pending rows.
+package enum Outbox {
+    package static func queueDocumentEmail(to address: String, locale: Language, kind: DocumentKind, number: Int64, amount: Int64,
+                                   pdfURL: String, documentID: String, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws {
+        let formatted = Money.format(amount, locale: locale)
+        let (subject, body): (String, String) = switch (kind, locale) {
+        case (.creditNote, .he): ("אישור החזר: \(formatted)", "החזר של \(formatted) בוצע. חשבונית זיכוי מספר \(number): \(pdfURL)")
+        case (.creditNote, .en): ("Refund confirmation: \(formatted)", "A refund of \(formatted) was made. Credit note \(number): \(pdfURL)")
+        case (_, .he): ("קבלה על תשלום: \(formatted)", "תודה על התשלום של \(formatted). חשבונית מס / קבלה מספר \(number): \(pdfURL)")
+        case (_, .en): ("Your receipt: \(formatted)", "Thank you for your payment of \(formatted). Tax invoice / receipt \(number): \(pdfURL)")
+        }
+        try await db.raw("""
+            INSERT INTO email_outbox (id, project_id, livemode, kind, to_address, locale, subject, body, related_id, status, created)
+            VALUES (\(bind: services.ids.make(.email)), \(bind: caller.projectID), \(bind: caller.mode),
+              \(bind: kind == .creditNote ? "refund_confirmation" : "receipt"), \(bind: address), \(bind: locale.rawValue),
+              \(bind: subject), \(bind: body), \(bind: documentID), 'pending', \(bind: services.clock.now().milliseconds))
+            """).run()
+    }
+}

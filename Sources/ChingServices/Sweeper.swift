@@ -1,0 +1,95 @@
+import ChingDomain
+import ChingStore
+import Logging
+import ServiceLifecycle
+import SQLKit
+
+/// The background clean-up: expires checkout sessions past `expires_at`
+/// (`checkout_session.expired`) and cancels authorizations past `capturable_until` (reason
+/// `expired`). Each item is its own transaction, so one bad row never blocks the rest, and a
+/// session with a payment attempt in flight is left until the attempt ends.
+package struct Sweeper: Service {
+    package let services: AppServices
+    package var intervalSeconds: Int64 = 30
+    /// Only this project's rows when set (a test sharing a database with others sweeps its own).
+    package var projectID: String? = nil
+
+    package init(services: AppServices, projectID: String? = nil) {
+        self.services = services
+        self.projectID = projectID
+    }
+
+    package func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    _ = try await sweep()
+                } catch {
+                    services.logger.warning("Sweep failed; retrying next round", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+                }
+                try? await Task.sleep(for: .seconds(intervalSeconds))
+            }
+        }
+    }
+
+    package struct Report: Sendable, Equatable {
+        package var expiredSessions = 0
+        package var canceledAuthorizations = 0
+        package var expiredSetupSessions = 0
+    }
+
+    package func sweep() async throws -> Report {
+        var report = Report()
+        let now = services.clock.now()
+        let scope: SQLQueryString = projectID.map { " AND project_id = \(bind: $0)" } ?? ""
+        let sessions = try await services.database.read { db in
+            try await db.raw("""
+                SELECT id FROM checkout_sessions WHERE status = 'pending' AND expires_at <= \(bind: now.milliseconds)
+                  AND \(HostedSessionRows.noLiveAttempt(now: now))
+                """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
+        }
+        for id in sessions where try await expireSession(id, now: now) { report.expiredSessions += 1 }
+
+        let setups = try await services.database.read { db in
+            try await db.raw("""
+                SELECT id FROM setup_sessions WHERE status = 'pending' AND expires_at <= \(bind: now.milliseconds)
+                  AND \(HostedSessionRows.noLiveAttempt(now: now))
+                """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
+        }
+        for id in setups where try await expireSetupSession(id, now: now) { report.expiredSetupSessions += 1 }
+
+        let charges = try await services.database.read { db in
+            try await db.raw("""
+                SELECT id, project_id, livemode, provider_reference FROM charges
+                WHERE status = 'requires_capture' AND capturable_until <= \(bind: now.milliseconds)
+                """ + scope + " ORDER BY seq LIMIT 500").all()
+        }
+        for row in charges {
+            let caller = Caller(projectID: try row.string("project_id"), livemode: try row.bool("livemode"))
+            if try await Charges.void(try row.string("id"), reference: try row.optionalString("provider_reference") ?? "", reason: "expired",
+                                         caller: caller, services: services) != nil {
+                report.canceledAuthorizations += 1
+            }
+        }
+        return report
+    }
+
+    private func expireSetupSession(_ id: String, now: Timestamp) async throws -> Bool {
+        try await services.database.transaction { db in
+            guard try await HostedSessionRows(.setup).apply(.expire, to: id, at: now, on: db), let session = try await SetupSession.load(id, on: db) else { return false }
+            try await Events.record("setup_session.expired", data: try SetupSessions.json(session, services: services),
+                                    caller: session.caller, on: db, services: services)
+            return true
+        }
+    }
+
+    private func expireSession(_ id: String, now: Timestamp) async throws -> Bool {
+        try await services.database.transaction { db in
+            guard try await HostedSessionRows(.checkout).apply(.expire, to: id, at: now, on: db), let session = try await CheckoutSession.load(id, on: db) else { return false }
+            let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
+            try await Events.record("checkout_session.expired", data: try CheckoutSessions.json(session, offer: offer, services: services),
+                                    caller: session.caller, on: db, services: services)
+            return true
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import ChingDomain
+import ChingStore
+import Crypto
+import Foundation
+import SQLKit
+
+/// The delivery side that the rest of the product touches: queueing (in the event's own
+/// transaction), the signature, the body, and what `GET /events/:id` shows of attempts.
+package enum Webhooks {
+    package static let eventTypes: Set<String> = [
+        "charge.succeeded", "charge.failed", "charge.authorized", "charge.captured", "charge.canceled", "refund.created",
+        "checkout_session.completed", "checkout_session.expired", "setup_session.succeeded", "setup_session.expired",
+        "payment_method.attached", "payment_method.detached", "customer.created", "customer.updated", "customer.deleted",
+        "subscription.created", "subscription.updated", "subscription.canceled", "subscription.past_due",
+        "subscription.trial_will_end", "document.issued",
+    ]
+
+    /// One delivery row per endpoint of the event's project and mode that listens for its type.
+    package static func queue(eventID: String, type: String, caller: Caller, on db: any SQLDatabase, services: AppServices,
+                      onlyEndpoint: Int64? = nil) async throws {
+        let endpoints = try await db.raw("""
+            SELECT id, events FROM webhook_endpoints WHERE project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode) AND deleted = 0
+            """).all()
+        let now = services.clock.now().milliseconds
+        for endpoint in endpoints {
+            let types = (try endpoint.json("events").arrayValue ?? []).compactMap(\.stringValue)
+            guard types.contains("*") || types.contains(type) else { continue }
+            try await db.raw("""
+                INSERT INTO webhook_deliveries (event_id, endpoint_id, project_id, livemode, status, attempt_count, next_attempt_at, created)
+                VALUES (\(bind: eventID), \(bind: try endpoint.int("id")), \(bind: caller.projectID), \(bind: caller.mode), 'pending', 0, \(bind: now), \(bind: now))
+                """).run()
+        }
+    }
+
+    /// The request body, built from the stored event so that every retry sends the same bytes.
+    package static func body(eventRow row: any SQLRow) throws -> String {
+        let envelope: JSONValue = .object(["id": .string(try row.string("id")), "type": .string(try row.string("type")), "data": "DATA",
+                                           "livemode": .bool(try row.bool("livemode")), "created": .string(try row.timestamp("created").iso8601)])
+        return envelope.serialized().replacingOccurrences(of: #""data":"DATA""#, with: #""data":"# + (try row.string("data")))
+    }
+
+    /// `Ching-Signature`: lowercase hex HMAC-SHA256 of the exact body, keyed with the whole secret.
+    package static func signature(body: [UInt8], secret: String) -> String {
+        hexString(HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Array(secret.utf8))))
+    }
+
+    /// What `GET /events/:id` adds: every endpoint's delivery and its attempts.
+    package static func deliveries(eventID: String, on db: any SQLDatabase) async throws -> JSONValue {
+        let rows = try await db.raw("""
+            SELECT d.seq, d.endpoint_id, d.status, d.attempt_count, d.next_attempt_at, e.url FROM webhook_deliveries d
+            JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.event_id = \(bind: eventID) ORDER BY d.seq
+            """).all()
+        var result: [JSONValue] = []
+        for row in rows {
+            let attempts = try await db.raw("""
+                SELECT * FROM webhook_attempts WHERE delivery_seq = \(bind: try row.int("seq")) ORDER BY seq
+                """).all()
+            result.append(.object([
+                "endpoint": .int(try row.int("endpoint_id")),
+                "url": .string(try row.string("url")),
+                "status": .string(try row.string("status")),
+                "next_attempt_at": try row.string("status") == "pending" ? .string(try row.timestamp("next_attempt_at").iso8601) : .null,
+                "attempts": .array(try attempts.map { attempt in
+                    .object(["attempted_at": .string(try attempt.timestamp("attempted_at").iso8601),
+                             "status_code": .optional(try attempt.optionalInt("status_code")),
+                             "duration_ms": .int(try attempt.int("duration_ms")),
+                             "error": .optional(try attempt.optionalString("error"))])
+                }),
+            ]))
+        }
+        return .array(result)
+    }
+}
