@@ -23,81 +23,21 @@ struct CatalogAPI: Sendable {
 
     // MARK: - Products
 
-    struct ProductFields {
-        var name: String?
-        var description: String??
-        var imageURL: String??
-        var features: [JSONValue]?
-        var active: Bool?
-        var unlisted: Bool?
-        var metadata: [String: String]?
-
-        static func read(_ reader: inout FieldReader) -> ProductFields {
-            var fields = ProductFields()
-            fields.name = reader.string("name", maxLength: 255)
-            if reader.isNull("name") { reader.fail("name", "Must not be null.") }
-            fields.description = reader.isNull("description") ? .some(nil) : reader.string("description", maxLength: 2000).map { .some($0) }
-            fields.imageURL = reader.isNull("image_url") ? .some(nil) : reader.url("image_url", allowHTTP: false).map { .some($0) }
-            if let items = reader.array("features", count: 0...20) {
-                var features: [JSONValue] = []
-                for var item in items {
-                    item.rejectUnknownFields(allowing: ["title", "subtitle"])
-                    let title = item.string("title", required: true, maxLength: 120)
-                    let subtitle = item.string("subtitle", maxLength: 255)
-                    reader.merge(item)
-                    if let title { features.append(.object(["title": .string(title), "subtitle": .optional(subtitle)])) }
-                }
-                fields.features = features
-            }
-            fields.active = reader.boolean("active")
-            fields.unlisted = reader.boolean("unlisted")
-            fields.metadata = reader.metadata()
-            return fields
-        }
-    }
-
-    static let productFieldNames: Set<String> = ["name", "description", "image_url", "features", "active", "unlisted", "metadata"]
-
     /// POST /products
     @Sendable func createProduct(_ call: APICall) async throws -> APIResponse {
-        var reader = call.reader(allowing: Self.productFieldNames)
+        var reader = call.reader(allowing: Catalog.productFieldNames)
         if !reader.has("name") { reader.fail("name", "This field is required.") }
-        let fields = ProductFields.read(&reader)
+        let fields = Catalog.ProductFields.read(&reader)
         try reader.throwIfInvalid()
-        let id = services.ids.make(.product)
-        let product = try await services.database.transaction { db in
-            try await db.raw("""
-                INSERT INTO products (id, project_id, livemode, name, description, image_url, features, active, unlisted, metadata, created)
-                VALUES (\(bind: id), \(bind: call.caller.projectID), \(bind: call.caller.mode), \(bind: fields.name!),
-                  \(bind: fields.description ?? nil), \(bind: fields.imageURL ?? nil), \(bind: JSONValue.array(fields.features ?? []).serialized()),
-                  \(bind: (fields.active ?? true).stored), \(bind: (fields.unlisted ?? false).stored), \(bind: (fields.metadata ?? [:]).storedJSON),
-                  \(bind: services.clock.now().milliseconds))
-                """).run()
-            return try await Catalog.loadProduct(id, caller: call.caller, on: db)!
-        }
-        return APIResponse(product)
+        return APIResponse(try await Catalog.createProduct(fields, caller: call.caller, services: services))
     }
 
     /// POST /products/:id
     @Sendable func updateProduct(_ call: APICall) async throws -> APIResponse {
-        var reader = call.reader(allowing: Self.productFieldNames)
-        let fields = ProductFields.read(&reader)
+        var reader = call.reader(allowing: Catalog.productFieldNames)
+        let fields = Catalog.ProductFields.read(&reader)
         try reader.throwIfInvalid()
-        let product = try await services.database.transaction { db in
-            guard let row = try await Catalog.productRow(call.id, caller: call.caller, on: db) else { throw ServiceError.notFound("product", call.id) }
-            try await db.raw("""
-                UPDATE products SET name = \(bind: fields.name ?? row.string("name")),
-                  description = \(bind: fields.description ?? row.optionalString("description")),
-                  image_url = \(bind: fields.imageURL ?? row.optionalString("image_url")),
-                  features = \(bind: fields.features.map { JSONValue.array($0).serialized() } ?? row.string("features")),
-                  active = \(bind: fields.active?.stored ?? row.int("active")),
-                  unlisted = \(bind: fields.unlisted?.stored ?? row.int("unlisted")),
-                  metadata = \(bind: fields.metadata?.storedJSON ?? row.string("metadata"))
-                WHERE id = \(bind: call.id)
-                """).run()
-            return try await Catalog.loadProduct(call.id, caller: call.caller, on: db)!
-        }
-        return APIResponse(product)
+        return APIResponse(try await Catalog.updateProduct(call.id, fields, caller: call.caller, services: services))
     }
 
     /// GET /products/:id
@@ -158,20 +98,9 @@ struct CatalogAPI: Sendable {
             reader.fail("recurring", "Only recurring prices take this field.")
         }
         try reader.throwIfInvalid()
-        let (interval_, intervalCount_, trialDays_) = (interval, intervalCount, trialDays)
-        let id = services.ids.make(.price)
-        let price = try await services.database.transaction { db in
-            guard try await Catalog.productRow(productID!, caller: call.caller, on: db) != nil else { throw ServiceError.notFound("product", productID!) }
-            try await db.raw("""
-                INSERT INTO prices (id, project_id, livemode, product_id, unit_amount, currency, type, recurring_interval, interval_count,
-                  trial_period_days, tax_mode, active, metadata, created)
-                VALUES (\(bind: id), \(bind: call.caller.projectID), \(bind: call.caller.mode), \(bind: productID!), \(bind: unitAmount!),
-                  \(bind: currency.rawValue), \(bind: type!.rawValue), \(bind: interval_?.rawValue), \(bind: intervalCount_), \(bind: trialDays_),
-                  \(bind: taxMode.rawValue), \(bind: active.stored), \(bind: metadata.storedJSON), \(bind: services.clock.now().milliseconds))
-                """).run()
-            return try await Catalog.loadPrice(id, caller: call.caller, on: db)!
-        }
-        return APIResponse(price)
+        return APIResponse(try await Catalog.createPrice(productID: productID!, unitAmount: unitAmount!, type: type!, currency: currency, taxMode: taxMode,
+                                                              recurring: (interval, intervalCount, trialDays), active: active, metadata: metadata,
+                                                              caller: call.caller, services: services))
     }
 
     /// POST /prices/:id: `active` (false archives) and `metadata`; the amount of a price never changes.
@@ -180,15 +109,7 @@ struct CatalogAPI: Sendable {
         let active = reader.boolean("active")
         let metadata = reader.metadata()
         try reader.throwIfInvalid()
-        let price = try await services.database.transaction { db in
-            guard let row = try await Catalog.priceRow(call.id, caller: call.caller, on: db) else { throw ServiceError.notFound("price", call.id) }
-            try await db.raw("""
-                UPDATE prices SET active = \(bind: active?.stored ?? row.int("active")),
-                  metadata = \(bind: metadata?.storedJSON ?? row.string("metadata")) WHERE id = \(bind: call.id)
-                """).run()
-            return try await Catalog.loadPrice(call.id, caller: call.caller, on: db)!
-        }
-        return APIResponse(price)
+        return APIResponse(try await Catalog.updatePrice(call.id, active: active, metadata: metadata, caller: call.caller, services: services))
     }
 
     /// GET /prices/:id

@@ -27,45 +27,7 @@ struct ChargesAPI: Sendable {
         var reader = call.reader(allowing: ["amount"])
         let requested = reader.integer("amount", in: 1...Money.maximumAmount)
         try reader.throwIfInvalid()
-        let caller = call.caller
-        let now = services.clock.now()
-        let (reference, amount) = try await services.database.read { db in
-            guard let row = try await Charges.row(call.id, caller: caller, on: db) else { throw ServiceError.notFound("charge", call.id) }
-            guard try row.string("status") == "requires_capture" else {
-                throw ServiceError.rule("charge_not_capturable", "Only an authorized (requires_capture) charge can be captured; this one is \(try row.string("status")).")
-            }
-            if let until = try row.optionalTimestamp("capturable_until"), now >= until {
-                throw ServiceError.rule("charge_authorization_expired", "The authorization expired at \(until.iso8601); it can no longer be captured.")
-            }
-            let authorized = try row.int("amount")
-            let amount = requested ?? authorized
-            guard amount <= authorized else {
-                throw ServiceError.rule("capture_amount_too_large", "At most the authorized \(authorized) agorot can be captured.")
-            }
-            return (try row.optionalString("provider_reference") ?? "", amount)
-        }
-        guard case .approved = await services.provider(for: caller).capture(reference: reference, amount: amount) else {
-            throw ServiceError.rule("provider_error", "The provider did not capture the authorization; try again.", kind: .upstream)
-        }
-        let charge = try await services.database.transaction { db in
-            let claimed = try await db.raw("""
-                UPDATE charges SET status = 'succeeded', captured = 1, amount_captured = \(bind: amount), captured_at = \(bind: now.milliseconds)
-                WHERE id = \(bind: call.id) AND status = 'requires_capture' RETURNING line_items, description
-                """).first()
-            guard let claimed else { throw ServiceError.rule("charge_not_capturable", "The charge was captured or canceled meanwhile.") }
-            let session = try await db.raw("SELECT create_document FROM checkout_sessions WHERE charge_id = \(bind: call.id)").first()
-            if try session?.bool("create_document") ?? true {
-                let items = try claimed.optionalJSON("line_items")
-                let full = try await Charges.row(call.id, caller: caller, on: db)!
-                let lines = try amount == full.int("amount") ? items.map(Documents.lines(fromLineItems:)) : nil
-                try await Charges.issueReceipt(chargeID: call.id, amount: amount, caller: caller, on: db, services: services,
-                    lines: lines ?? [DocumentLine(description: try claimed.optionalString("description") ?? "Captured payment", quantity: 1, unitAmount: amount)])
-            }
-            let charge = try await Charges.load(call.id, caller: caller, on: db)!
-            try await Events.record("charge.captured", data: charge, caller: caller, on: db, services: services)
-            return charge
-        }
-        return APIResponse(charge)
+        return APIResponse(try await Charges.capture(call.id, amount: requested, caller: call.caller, services: services))
     }
 
     /// POST /charges/:id/cancel: releases an authorization.
@@ -73,16 +35,7 @@ struct ChargesAPI: Sendable {
         var reader = call.reader(allowing: ["cancellation_reason"])
         let reason: CancellationReason = reader.choice("cancellation_reason") ?? .requestedByCustomer
         try reader.throwIfInvalid()
-        let reference = try await services.database.read { db in
-            guard let row = try await Charges.row(call.id, caller: call.caller, on: db) else { throw ServiceError.notFound("charge", call.id) }
-            guard try row.string("status") == "requires_capture" else {
-                throw ServiceError.rule("charge_not_cancelable", "Only an authorized (requires_capture) charge can be canceled; refund a captured one.")
-            }
-            return try row.optionalString("provider_reference") ?? ""
-        }
-        let charge = try await Charges.void(call.id, reference: reference, reason: reason.rawValue, caller: call.caller, services: services)
-        guard let charge else { throw ServiceError.rule("charge_not_cancelable", "The charge was captured or canceled meanwhile.") }
-        return APIResponse(charge)
+        return APIResponse(try await Charges.cancel(call.id, reason: reason.rawValue, caller: call.caller, services: services))
     }
 
     /// POST /charges: create and confirm in one call.
@@ -101,34 +54,8 @@ struct ChargesAPI: Sendable {
             reader.merge(nested)
         }
         try reader.throwIfInvalid()
-
-        let caller = call.caller
-        let (card, maxInstallments) = try await services.database.read { db in
-            _ = try await Customers.requireActive(customerID!, caller: caller, on: db)
-            let card = try await Charges.chargeableCard(paymentMethodID!, customerID: customerID!, caller: caller, on: db)
-            return (card, try await services.paymentSettings(projectID: caller.projectID, on: db).maxInstallments)
-        }
-        if installments > maxInstallments {
-            throw ServiceError.invalid("installments.count", "Must be between 1 and \(maxInstallments) for this project.")
-        }
-        if installments > 1, !card.supportsInstallments {
-            throw ServiceError.invalid("installments.count", "This card does not offer installments (only cards issued in Israel do).")
-        }
-
-        let installmentCount = installments
-        let result = await services.provider(for: caller).charge(token: card.token, amount: amount!, installments: Int(installmentCount), capture: true)
-        let charge = try await services.database.transaction { db in
-            try await Charges.record(
-                Charges.NewCharge(customerID: customerID!, paymentMethodID: paymentMethodID!, amount: amount!, description: description,
-                          installments: installmentCount, metadata: metadata, card: card),
-                result: result, caller: caller, on: db, services: services)
-        }
-        if case .declined(let decline) = result {
-            var error = ServiceError(.paymentFailed, "CHARGE_FAILED", decline.message)
-            error.extra["charge"] = charge
-            throw error
-        }
-        return APIResponse(charge)
+        return APIResponse(try await Charges.create(customerID: customerID!, paymentMethodID: paymentMethodID!, amount: amount!, description: description,
+                                                          installments: installments, metadata: metadata, caller: call.caller, services: services))
     }
 
     /// GET /charges/:id

@@ -50,54 +50,10 @@ struct CheckoutSessionsAPI: Sendable {
         let metadata = reader.metadata() ?? [:]
         let locale: Language? = reader.choice("locale")
         try reader.throwIfInvalid()
-
-        let caller = call.caller, cart = lines
-        let now = services.clock.now()
-        let id = services.ids.make(.checkoutSession)
-        let session = try await services.database.transaction { db in
-            _ = try await Customers.requireActive(customerID!, caller: caller, on: db)
-            var kind = CheckoutSession.Kind.cart
-            if let priceID {
-                guard let price = try await Catalog.priceRow(priceID, caller: caller, on: db) else { throw ServiceError.notFound("price", priceID) }
-                guard try price.bool("active") else { throw ServiceError.rule("price_archived", "The price \(priceID) is archived and cannot be sold.") }
-                let recurring = try price.string("type") == "recurring"
-                if cart != nil {
-                    guard recurring else {
-                        throw ServiceError.rule("mixed_requires_recurring_price", "A price with line_items must be recurring; send a one-time price's amount as a line item instead.")
-                    }
-                    kind = .mixed
-                } else {
-                    kind = recurring ? .subscription : .oneTime
-                }
-            }
-            if capture == .manual {
-                if kind == .subscription { throw ServiceError.rule("capture_method_not_supported_for_recurring", "Manual capture is only for one-time prices and carts.") }
-                if kind == .mixed { throw ServiceError.rule("capture_method_not_supported_for_mixed", "Manual capture is only for one-time prices and carts.") }
-            }
-            do {
-                _ = try CheckoutTotals.compute(lines: cart ?? [], now: now)
-            } catch let problem as CheckoutTotals.Problem {
-                throw ServiceError.rule("cart_total_invalid", problem == .negativeTotal
-                    ? "The line items add up to less than zero; discounts cannot exceed the cart."
-                    : "The line items add up to more than one charge can carry.")
-            }
-            let items: JSONValue? = cart.map { .array($0.map(CheckoutSessions.json)) }
-            try await db.raw("""
-                INSERT INTO checkout_sessions (id, project_id, livemode, customer_id, kind, price_id, line_items, success_url, cancel_url,
-                  create_document, capture_method, locale, status, csrf_token, metadata, expires_at, created)
-                VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: customerID!), \(bind: kind.rawValue),
-                  \(bind: priceID), \(bind: items?.serialized()), \(bind: successURL!), \(bind: cancelURL!), \(bind: createDocument.stored),
-                  \(bind: capture.rawValue), \(bind: locale?.rawValue), 'pending', \(bind: services.ids.hex(byteCount: 24)),
-                  \(bind: metadata.storedJSON), \(bind: now.adding(seconds: CheckoutSessions.lifetimeSeconds).milliseconds), \(bind: now.milliseconds))
-                """).run()
-            let session = try await CheckoutSession.load(id, on: db)!
-            let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
-            if offer.totals.dueToday > Money.maximumAmount {
-                throw ServiceError.rule("cart_total_invalid", "The amount due is more than one charge can carry.")
-            }
-            return try CheckoutSessions.json(session, offer: offer, services: services)
-        }
-        return APIResponse(session)
+        return APIResponse(try await CheckoutSessions.create(
+            CheckoutSessions.NewSession(customerID: customerID!, priceID: priceID, lines: lines, successURL: successURL!, cancelURL: cancelURL!,
+                                        createDocument: createDocument, capture: capture, metadata: metadata, locale: locale),
+            caller: call.caller, services: services))
     }
 
     /// GET /checkout_sessions/:id
@@ -124,16 +80,7 @@ struct CheckoutSessionsAPI: Sendable {
     /// POST /checkout_sessions/:id/expire: the merchant withdraws a pending session (it becomes `canceled`).
     @Sendable func expire(_ call: APICall) async throws -> APIResponse {
         try call.reader(allowing: []).throwIfInvalid()
-        let now = services.clock.now()
-        let session = try await services.database.transaction { db in
-            guard let session = try await db.scopedRow("checkout_sessions", id: call.id, caller: call.caller).map(CheckoutSession.init)
-            else { throw ServiceError.notFound("checkout_session", call.id) }
-            guard try await HostedSessionRows(.checkout).apply(.cancel, to: call.id, at: now, on: db) else {
-                throw ServiceError.rule("SESSION_NOT_PENDING", "Only a pending session can be expired; this one is \(session.status(at: now).rawValue).", kind: .conflict)
-            }
-            return try await CheckoutSessions.load(call.id, caller: call.caller, on: db, services: services)!
-        }
-        return APIResponse(session)
+        return APIResponse(try await CheckoutSessions.expire(call.id, caller: call.caller, services: services))
     }
 
     // MARK: - JSON

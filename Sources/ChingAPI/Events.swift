@@ -19,14 +19,7 @@ struct EventsAPI: Sendable {
     /// POST /events/:id/resend: a new delivery to every endpoint that listens for it now.
     @Sendable func resend(_ call: APICall) async throws -> APIResponse {
         try call.reader(allowing: []).throwIfInvalid()
-        let event = try await services.database.transaction { db in
-            guard let row = try await db.scopedRow("events", id: call.id, caller: call.caller) else { throw ServiceError.notFound("event", call.id) }
-            try await Webhooks.queue(eventID: call.id, type: try row.string("type"), caller: call.caller, on: db, services: services)
-            var event = try Self.json(row).objectValue!
-            event["delivery_attempts"] = try await Webhooks.deliveries(eventID: call.id, on: db)
-            return JSONValue.object(event)
-        }
-        return APIResponse(event)
+        return APIResponse(try await Events.resend(call.id, caller: call.caller, services: services))
     }
 
     /// GET /events (`?type=charge.succeeded`)
@@ -35,7 +28,7 @@ struct EventsAPI: Sendable {
         return try await services.database.read { db in
             let page = try await ListPage.read(call, table: "events", on: db)
             let rows = try await page.rows(filter: type, on: db)
-            return page.response(try rows.map(Self.json))
+            return page.response(try rows.map(Events.json))
         }
     }
 
@@ -43,7 +36,7 @@ struct EventsAPI: Sendable {
     @Sendable func retrieve(_ call: APICall) async throws -> APIResponse {
         let event = try await services.database.read { db -> JSONValue? in
             guard let row = try await db.scopedRow("events", id: call.id, caller: call.caller) else { return nil }
-            var event = try Self.json(row).objectValue!
+            var event = try Events.json(row).objectValue!
             event["delivery_attempts"] = try await Webhooks.deliveries(eventID: call.id, on: db)
             return .object(event)
         }
@@ -51,14 +44,4 @@ struct EventsAPI: Sendable {
         return APIResponse(event)
     }
 
-    static func json(_ row: any SQLRow) throws -> JSONValue {
-        .object([
-            "id": .string(try row.string("id")),
-            "object": "event",
-            "type": .string(try row.string("type")),
-            "data": try row.json("data"),
-            "livemode": .bool(try row.bool("livemode")),
-            "created": .string(try row.timestamp("created").iso8601),
-        ])
-    }
 }

@@ -30,13 +30,7 @@ struct PaymentMethodsAPI: Sendable {
         let index = reader.integer("card_index", in: 0...Int64(SandboxProvider.testCards.count - 1)) ?? 0
         let metadata = reader.metadata() ?? [:]
         try reader.throwIfInvalid()
-        _ = try await services.database.read { db in try await Customers.requireActive(customerID!, caller: call.caller, on: db) }
-        let saved = await services.provider(for: call.caller).saveCard(SandboxProvider.testCards[Int(index)])
-        guard case .success(let card) = saved else { throw ServiceError.rule("provider_error", "The sandbox refused its own test card.", kind: .upstream) }
-        let paymentMethod = try await services.database.transaction { db in
-            try await PaymentMethods.attach(card.issuedInIsrael, customerID: customerID!, metadata: metadata, caller: call.caller, on: db, services: services)
-        }
-        return APIResponse(paymentMethod)
+        return APIResponse(try await PaymentMethods.attachTestCard(customerID: customerID!, index: Int(index), metadata: metadata, caller: call.caller, services: services))
     }
 
     /// GET /payment_methods/:id
@@ -49,28 +43,13 @@ struct PaymentMethodsAPI: Sendable {
     /// POST /payment_methods/:id/detach: the card moves to the customer's inactive list.
     @Sendable func detach(_ call: APICall) async throws -> APIResponse {
         try call.reader(allowing: []).throwIfInvalid()
-        let paymentMethod = try await services.database.transaction { db in
-            guard let row = try await PaymentMethods.row(call.id, caller: call.caller, on: db) else { throw ServiceError.notFound("payment_method", call.id) }
-            guard try row.string("status") == "active" else {
-                throw ServiceError.rule("payment_method_inactive", "This payment method is already detached.")
-            }
-            return try await PaymentMethods.detach(call.id, caller: call.caller, on: db, services: services)
-        }
-        return APIResponse(paymentMethod)
+        return APIResponse(try await PaymentMethods.detachCard(call.id, caller: call.caller, services: services))
     }
 
     /// POST /payment_methods/:id/set_default
     @Sendable func setDefault(_ call: APICall) async throws -> APIResponse {
         try call.reader(allowing: []).throwIfInvalid()
-        let paymentMethod = try await services.database.transaction { db in
-            guard let row = try await PaymentMethods.row(call.id, caller: call.caller, on: db) else { throw ServiceError.notFound("payment_method", call.id) }
-            guard try row.string("status") == "active" else {
-                throw ServiceError.rule("payment_method_inactive", "A detached payment method cannot be the default.")
-            }
-            try await PaymentMethods.setDefault(call.id, customerID: try row.string("customer_id"), caller: call.caller, on: db, services: services)
-            return try await PaymentMethods.load(call.id, caller: call.caller, on: db)!
-        }
-        return APIResponse(paymentMethod)
+        return APIResponse(try await PaymentMethods.makeDefault(call.id, caller: call.caller, services: services))
     }
 
     // MARK: - Rows

@@ -42,20 +42,8 @@ struct SetupSessionsAPI: Sendable {
         let cancelURL = reader.url("cancel_url", required: true, allowHTTP: !call.caller.livemode)
         let metadata = reader.metadata() ?? [:]
         try reader.throwIfInvalid()
-        let now = services.clock.now()
-        let id = services.ids.make(.setupSession)
-        let caller = call.caller
-        let session = try await services.database.transaction { db in
-            _ = try await Customers.requireActive(customerID!, caller: caller, on: db)
-            try await db.raw("""
-                INSERT INTO setup_sessions (id, project_id, livemode, customer_id, status, success_url, cancel_url, csrf_token, metadata, expires_at, created)
-                VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: customerID!), 'pending', \(bind: successURL!),
-                  \(bind: cancelURL!), \(bind: services.ids.hex(byteCount: 24)), \(bind: metadata.storedJSON),
-                  \(bind: now.adding(seconds: SetupSessions.lifetimeSeconds).milliseconds), \(bind: now.milliseconds))
-                """).run()
-            return try await SetupSessions.load(id, caller: caller, on: db, services: services)!
-        }
-        return APIResponse(session)
+        return APIResponse(try await SetupSessions.create(customerID: customerID!, successURL: successURL!, cancelURL: cancelURL!, metadata: metadata, caller: call.caller,
+                                                              services: services))
     }
 
     /// GET /setup_sessions/:id
@@ -77,16 +65,7 @@ struct SetupSessionsAPI: Sendable {
     /// POST /setup_sessions/:id/cancel (pending only): answers `{id, status: "canceled"}`.
     @Sendable func cancel(_ call: APICall) async throws -> APIResponse {
         try call.reader(allowing: []).throwIfInvalid()
-        let now = services.clock.now()
-        try await services.database.transaction { db in
-            guard let session = try await db.scopedRow("setup_sessions", id: call.id, caller: call.caller).map(SetupSession.init) else {
-                throw ServiceError.notFound("setup_session", call.id)
-            }
-            guard try await HostedSessionRows(.setup).apply(.cancel, to: call.id, at: now, on: db) else {
-                throw ServiceError.rule("SESSION_NOT_PENDING", "Only a pending setup session can be canceled; this one is \(session.status(at: now).rawValue).", kind: .conflict)
-            }
-        }
-        return APIResponse(.object(["id": .string(call.id), "status": "canceled"]))
+        return APIResponse(try await SetupSessions.cancel(call.id, caller: call.caller, services: services))
     }
 
 }

@@ -42,20 +42,7 @@ struct WebhooksAPI: Sendable {
             reader.fail("url", "Live endpoints cannot point at this machine's loopback address.")
         }
         try reader.throwIfInvalid()
-        let secret = "whsec_" + services.ids.hex(byteCount: 32)
-        let eventsJSON = JSONValue.array(events.map { .string($0) }).serialized()
-        let endpoint = try await services.database.transaction { db in
-            let row = try await db.raw("""
-                INSERT INTO webhook_endpoints (project_id, livemode, url, events, secret, created)
-                VALUES (\(bind: call.caller.projectID), \(bind: call.caller.mode), \(bind: url!), \(bind: eventsJSON),
-                  \(bind: secret), \(bind: services.clock.now().milliseconds))
-                RETURNING *
-                """).first()!
-            return try Self.json(row)
-        }
-        var object = endpoint.objectValue!
-        object["secret"] = .string(secret)
-        return APIResponse(.object(object))
+        return APIResponse(try await Webhooks.createEndpoint(url: url!, events: events, caller: call.caller, services: services))
     }
 
     /// GET /webhooks (without secrets)
@@ -65,32 +52,16 @@ struct WebhooksAPI: Sendable {
                 SELECT * FROM webhook_endpoints WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
                   AND deleted = 0 ORDER BY id DESC LIMIT 100
                 """).all()
-            return APIResponse(.array(try rows.map(Self.json)))
+            return APIResponse(.array(try rows.map(Webhooks.endpointJSON)))
         }
     }
 
     /// DELETE /webhooks/:id answers `{"success": true}`; pending deliveries to it stop.
     @Sendable func delete(_ call: APICall) async throws -> APIResponse {
         guard let id = Int64(call.id) else { throw ServiceError.notFound("webhook endpoint", call.id) }
-        let deleted = try await services.database.transaction { db in
-            try await db.raw("""
-                UPDATE webhook_endpoints SET deleted = 1 WHERE id = \(bind: id) AND project_id = \(bind: call.caller.projectID)
-                  AND livemode = \(bind: call.caller.mode) AND deleted = 0 RETURNING id
-                """).first()
-        }
-        guard deleted != nil else { throw ServiceError.notFound("webhook endpoint", call.id) }
+        try await Webhooks.deleteEndpoint(id, caller: call.caller, services: services)
         return APIResponse(.null, bare: true)
     }
 
-    static func json(_ row: any SQLRow) throws -> JSONValue {
-        .object([
-            "id": .int(try row.int("id")),
-            "object": "webhook_endpoint",
-            "url": .string(try row.string("url")),
-            "events": try row.json("events"),
-            "livemode": .bool(try row.bool("livemode")),
-            "created": .string(try row.timestamp("created").iso8601),
-        ])
-    }
 }
 

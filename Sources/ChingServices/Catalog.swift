@@ -68,4 +68,106 @@ package enum Catalog {
             "created": .string(try row.timestamp("created").iso8601),
         ])
     }
+
+    package struct ProductFields {
+        package var name: String?
+        package var description: String??
+        package var imageURL: String??
+        package var features: [JSONValue]?
+        package var active: Bool?
+        package var unlisted: Bool?
+        package var metadata: [String: String]?
+
+        package static func read(_ reader: inout FieldReader) -> ProductFields {
+            var fields = ProductFields()
+            fields.name = reader.string("name", maxLength: 255)
+            if reader.isNull("name") { reader.fail("name", "Must not be null.") }
+            fields.description = reader.isNull("description") ? .some(nil) : reader.string("description", maxLength: 2000).map { .some($0) }
+            fields.imageURL = reader.isNull("image_url") ? .some(nil) : reader.url("image_url", allowHTTP: false).map { .some($0) }
+            if let items = reader.array("features", count: 0...20) {
+                var features: [JSONValue] = []
+                for var item in items {
+                    item.rejectUnknownFields(allowing: ["title", "subtitle"])
+                    let title = item.string("title", required: true, maxLength: 120)
+                    let subtitle = item.string("subtitle", maxLength: 255)
+                    reader.merge(item)
+                    if let title { features.append(.object(["title": .string(title), "subtitle": .optional(subtitle)])) }
+                }
+                fields.features = features
+            }
+            fields.active = reader.boolean("active")
+            fields.unlisted = reader.boolean("unlisted")
+            fields.metadata = reader.metadata()
+            return fields
+        }
+    }
+
+    package static let productFieldNames: Set<String> = ["name", "description", "image_url", "features", "active", "unlisted", "metadata"]
+
+    /// Creates a product (`name` is required and checked by the caller).
+    package static func createProduct(_ fields: ProductFields, caller: Caller, services: AppServices) async throws -> JSONValue {
+        let id = services.ids.make(.product)
+        let product = try await services.database.transaction { db in
+            try await db.raw("""
+                INSERT INTO products (id, project_id, livemode, name, description, image_url, features, active, unlisted, metadata, created)
+                VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: fields.name!),
+                  \(bind: fields.description ?? nil), \(bind: fields.imageURL ?? nil), \(bind: JSONValue.array(fields.features ?? []).serialized()),
+                  \(bind: (fields.active ?? true).stored), \(bind: (fields.unlisted ?? false).stored), \(bind: (fields.metadata ?? [:]).storedJSON),
+                  \(bind: services.clock.now().milliseconds))
+                """).run()
+            return try await loadProduct(id, caller: caller, on: db)!
+        }
+        return product
+    }
+
+    /// Changes the fields sent.
+    package static func updateProduct(_ id: String, _ fields: ProductFields, caller: Caller, services: AppServices) async throws -> JSONValue {
+        let product = try await services.database.transaction { db in
+            guard let row = try await productRow(id, caller: caller, on: db) else { throw ServiceError.notFound("product", id) }
+            try await db.raw("""
+                UPDATE products SET name = \(bind: fields.name ?? row.string("name")),
+                  description = \(bind: fields.description ?? row.optionalString("description")),
+                  image_url = \(bind: fields.imageURL ?? row.optionalString("image_url")),
+                  features = \(bind: fields.features.map { JSONValue.array($0).serialized() } ?? row.string("features")),
+                  active = \(bind: fields.active?.stored ?? row.int("active")),
+                  unlisted = \(bind: fields.unlisted?.stored ?? row.int("unlisted")),
+                  metadata = \(bind: fields.metadata?.storedJSON ?? row.string("metadata"))
+                WHERE id = \(bind: id)
+                """).run()
+            return try await loadProduct(id, caller: caller, on: db)!
+        }
+        return product
+    }
+
+    /// Creates a price of one of the caller's products.
+    package static func createPrice(productID: String, unitAmount: Int64, type: PriceType, currency: Currency, taxMode: TaxMode,
+                                    recurring: (interval: Interval?, count: Int64?, trialDays: Int64?), active: Bool, metadata: [String: String],
+                                    caller: Caller, services: AppServices) async throws -> JSONValue {
+        let id = services.ids.make(.price)
+        let price = try await services.database.transaction { db in
+            guard try await productRow(productID, caller: caller, on: db) != nil else { throw ServiceError.notFound("product", productID) }
+            try await db.raw("""
+                INSERT INTO prices (id, project_id, livemode, product_id, unit_amount, currency, type, recurring_interval, interval_count,
+                  trial_period_days, tax_mode, active, metadata, created)
+                VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: productID), \(bind: unitAmount),
+                  \(bind: currency.rawValue), \(bind: type.rawValue), \(bind: recurring.interval?.rawValue), \(bind: recurring.count), \(bind: recurring.trialDays),
+                  \(bind: taxMode.rawValue), \(bind: active.stored), \(bind: metadata.storedJSON), \(bind: services.clock.now().milliseconds))
+                """).run()
+            return try await loadPrice(id, caller: caller, on: db)!
+        }
+        return price
+    }
+
+    /// Archives or restores a price and changes its metadata; its amount never changes.
+    package static func updatePrice(_ id: String, active: Bool?, metadata: [String: String]?, caller: Caller, services: AppServices) async throws -> JSONValue {
+        let price = try await services.database.transaction { db in
+            guard let row = try await priceRow(id, caller: caller, on: db) else { throw ServiceError.notFound("price", id) }
+            try await db.raw("""
+                UPDATE prices SET active = \(bind: active?.stored ?? row.int("active")),
+                  metadata = \(bind: metadata?.storedJSON ?? row.string("metadata")) WHERE id = \(bind: id)
+                """).run()
+            return try await loadPrice(id, caller: caller, on: db)!
+        }
+        return price
+    }
 }

@@ -173,4 +173,90 @@ package enum Charges {
         }
         return .object(object)
     }
+
+    /// Takes `requested` (default all) of an authorization (the rest is released) and issues its document (`charge.captured`).
+    package static func capture(_ id: String, amount requested: Int64?, caller: Caller, services: AppServices) async throws -> JSONValue {
+        let now = services.clock.now()
+        let (reference, amount) = try await services.database.read { db in
+            guard let row = try await Charges.row(id, caller: caller, on: db) else { throw ServiceError.notFound("charge", id) }
+            guard try row.string("status") == "requires_capture" else {
+                throw ServiceError.rule("charge_not_capturable", "Only an authorized (requires_capture) charge can be captured; this one is \(try row.string("status")).")
+            }
+            if let until = try row.optionalTimestamp("capturable_until"), now >= until {
+                throw ServiceError.rule("charge_authorization_expired", "The authorization expired at \(until.iso8601); it can no longer be captured.")
+            }
+            let authorized = try row.int("amount")
+            let amount = requested ?? authorized
+            guard amount <= authorized else {
+                throw ServiceError.rule("capture_amount_too_large", "At most the authorized \(authorized) agorot can be captured.")
+            }
+            return (try row.optionalString("provider_reference") ?? "", amount)
+        }
+        guard case .approved = await services.provider(for: caller).capture(reference: reference, amount: amount) else {
+            throw ServiceError.rule("provider_error", "The provider did not capture the authorization; try again.", kind: .upstream)
+        }
+        let charge = try await services.database.transaction { db in
+            let claimed = try await db.raw("""
+                UPDATE charges SET status = 'succeeded', captured = 1, amount_captured = \(bind: amount), captured_at = \(bind: now.milliseconds)
+                WHERE id = \(bind: id) AND status = 'requires_capture' RETURNING line_items, description
+                """).first()
+            guard let claimed else { throw ServiceError.rule("charge_not_capturable", "The charge was captured or canceled meanwhile.") }
+            let session = try await db.raw("SELECT create_document FROM checkout_sessions WHERE charge_id = \(bind: id)").first()
+            if try session?.bool("create_document") ?? true {
+                let items = try claimed.optionalJSON("line_items")
+                let full = try await Charges.row(id, caller: caller, on: db)!
+                let lines = try amount == full.int("amount") ? items.map(Documents.lines(fromLineItems:)) : nil
+                try await Charges.issueReceipt(chargeID: id, amount: amount, caller: caller, on: db, services: services,
+                    lines: lines ?? [DocumentLine(description: try claimed.optionalString("description") ?? "Captured payment", quantity: 1, unitAmount: amount)])
+            }
+            let charge = try await Charges.load(id, caller: caller, on: db)!
+            try await Events.record("charge.captured", data: charge, caller: caller, on: db, services: services)
+            return charge
+        }
+        return charge
+    }
+
+    /// Releases an authorization (`charge.canceled`).
+    package static func cancel(_ id: String, reason: String, caller: Caller, services: AppServices) async throws -> JSONValue {
+        let reference = try await services.database.read { db in
+            guard let row = try await Charges.row(id, caller: caller, on: db) else { throw ServiceError.notFound("charge", id) }
+            guard try row.string("status") == "requires_capture" else {
+                throw ServiceError.rule("charge_not_cancelable", "Only an authorized (requires_capture) charge can be canceled; refund a captured one.")
+            }
+            return try row.optionalString("provider_reference") ?? ""
+        }
+        let charge = try await Charges.void(id, reference: reference, reason: reason, caller: caller, services: services)
+        guard let charge else { throw ServiceError.rule("charge_not_cancelable", "The charge was captured or canceled meanwhile.") }
+        return charge
+    }
+
+    /// Charges a saved card now (`POST /charges`). A decline is recorded, then thrown as `CHARGE_FAILED` with the failed charge.
+    package static func create(customerID: String, paymentMethodID: String, amount: Int64, description: String?, installments: Int64,
+                               metadata: [String: String], caller: Caller, services: AppServices) async throws -> JSONValue {
+        let (card, maxInstallments) = try await services.database.read { db in
+            _ = try await Customers.requireActive(customerID, caller: caller, on: db)
+            let card = try await Charges.chargeableCard(paymentMethodID, customerID: customerID, caller: caller, on: db)
+            return (card, try await services.paymentSettings(projectID: caller.projectID, on: db).maxInstallments)
+        }
+        if installments > maxInstallments {
+            throw ServiceError.invalid("installments.count", "Must be between 1 and \(maxInstallments) for this project.")
+        }
+        if installments > 1, !card.supportsInstallments {
+            throw ServiceError.invalid("installments.count", "This card does not offer installments (only cards issued in Israel do).")
+        }
+
+        let result = await services.provider(for: caller).charge(token: card.token, amount: amount, installments: Int(installments), capture: true)
+        let charge = try await services.database.transaction { db in
+            try await Charges.record(
+                Charges.NewCharge(customerID: customerID, paymentMethodID: paymentMethodID, amount: amount, description: description,
+                          installments: installments, metadata: metadata, card: card),
+                result: result, caller: caller, on: db, services: services)
+        }
+        if case .declined(let decline) = result {
+            var error = ServiceError(.paymentFailed, "CHARGE_FAILED", decline.message)
+            error.extra["charge"] = charge
+            throw error
+        }
+        return charge
+    }
 }

@@ -115,6 +115,25 @@ package struct CheckoutOffer: Sendable {
 
 /// Checkout sessions as the API returns them.
 package enum CheckoutSessions {
+    /// What `POST /checkout_sessions` asks for, as validated.
+    package struct NewSession: Sendable {
+        let customerID: String
+        let priceID: String?
+        let lines: [CartLine]?
+        let successURL: String
+        let cancelURL: String
+        let createDocument: Bool
+        let capture: CaptureMethod
+        let metadata: [String: String]
+        let locale: Language?
+
+        package init(customerID: String, priceID: String?, lines: [CartLine]?, successURL: String, cancelURL: String, createDocument: Bool,
+                     capture: CaptureMethod, metadata: [String: String], locale: Language?) {
+            self.customerID = customerID; self.priceID = priceID; self.lines = lines; self.successURL = successURL; self.cancelURL = cancelURL
+            self.createDocument = createDocument; self.capture = capture; self.metadata = metadata; self.locale = locale
+        }
+    }
+
     package static let lifetimeSeconds: Int64 = 30 * 60
 
     package enum CaptureMethod: String, CaseIterable { case automatic, manual }
@@ -171,5 +190,71 @@ package enum CheckoutSessions {
             "completed_at": .optional(session.completedAt?.iso8601),
             "created": .string(session.created.iso8601),
         ])
+    }
+
+    /// Opens a hosted checkout for a price, a cart, or a recurring price with items; refuses what cannot be sold or paid.
+    package static func create(_ new: NewSession, caller: Caller, services: AppServices) async throws -> JSONValue {
+        let (customerID, priceID, cart, successURL, cancelURL) = (new.customerID, new.priceID, new.lines, new.successURL, new.cancelURL)
+        let (createDocument, capture, metadata, locale) = (new.createDocument, new.capture, new.metadata, new.locale)
+        let now = services.clock.now()
+        let id = services.ids.make(.checkoutSession)
+        let session = try await services.database.transaction { db in
+            _ = try await Customers.requireActive(customerID, caller: caller, on: db)
+            var kind = CheckoutSession.Kind.cart
+            if let priceID {
+                guard let price = try await Catalog.priceRow(priceID, caller: caller, on: db) else { throw ServiceError.notFound("price", priceID) }
+                guard try price.bool("active") else { throw ServiceError.rule("price_archived", "The price \(priceID) is archived and cannot be sold.") }
+                let recurring = try price.string("type") == "recurring"
+                if cart != nil {
+                    guard recurring else {
+                        throw ServiceError.rule("mixed_requires_recurring_price", "A price with line_items must be recurring; send a one-time price's amount as a line item instead.")
+                    }
+                    kind = .mixed
+                } else {
+                    kind = recurring ? .subscription : .oneTime
+                }
+            }
+            if capture == .manual {
+                if kind == .subscription { throw ServiceError.rule("capture_method_not_supported_for_recurring", "Manual capture is only for one-time prices and carts.") }
+                if kind == .mixed { throw ServiceError.rule("capture_method_not_supported_for_mixed", "Manual capture is only for one-time prices and carts.") }
+            }
+            do {
+                _ = try CheckoutTotals.compute(lines: cart ?? [], now: now)
+            } catch let problem as CheckoutTotals.Problem {
+                throw ServiceError.rule("cart_total_invalid", problem == .negativeTotal
+                    ? "The line items add up to less than zero; discounts cannot exceed the cart."
+                    : "The line items add up to more than one charge can carry.")
+            }
+            let items: JSONValue? = cart.map { .array($0.map(json)) }
+            try await db.raw("""
+                INSERT INTO checkout_sessions (id, project_id, livemode, customer_id, kind, price_id, line_items, success_url, cancel_url,
+                  create_document, capture_method, locale, status, csrf_token, metadata, expires_at, created)
+                VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: customerID), \(bind: kind.rawValue),
+                  \(bind: priceID), \(bind: items?.serialized()), \(bind: successURL), \(bind: cancelURL), \(bind: createDocument.stored),
+                  \(bind: capture.rawValue), \(bind: locale?.rawValue), 'pending', \(bind: services.ids.hex(byteCount: 24)),
+                  \(bind: metadata.storedJSON), \(bind: now.adding(seconds: lifetimeSeconds).milliseconds), \(bind: now.milliseconds))
+                """).run()
+            let session = try await CheckoutSession.load(id, on: db)!
+            let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
+            if offer.totals.dueToday > Money.maximumAmount {
+                throw ServiceError.rule("cart_total_invalid", "The amount due is more than one charge can carry.")
+            }
+            return try json(session, offer: offer, services: services)
+        }
+        return session
+    }
+
+    /// The merchant withdraws a pending session (it becomes `canceled`); `SESSION_NOT_PENDING` otherwise.
+    package static func expire(_ id: String, caller: Caller, services: AppServices) async throws -> JSONValue {
+        let now = services.clock.now()
+        let session = try await services.database.transaction { db in
+            guard let session = try await db.scopedRow("checkout_sessions", id: id, caller: caller).map(CheckoutSession.init)
+            else { throw ServiceError.notFound("checkout_session", id) }
+            guard try await HostedSessionRows(.checkout).apply(.cancel, to: id, at: now, on: db) else {
+                throw ServiceError.rule("SESSION_NOT_PENDING", "Only a pending session can be expired; this one is \(session.status(at: now).rawValue).", kind: .conflict)
+            }
+            return try await load(id, caller: caller, on: db, services: services)!
+        }
+        return session
     }
 }

@@ -12,4 +12,28 @@ package enum Events {
             """).run()
         try await Webhooks.queue(eventID: id, type: type, caller: caller, on: db, services: services)
     }
+
+    /// An event as the API returns it.
+    package static func json(_ row: any SQLRow) throws -> JSONValue {
+        .object([
+            "id": .string(try row.string("id")),
+            "object": "event",
+            "type": .string(try row.string("type")),
+            "data": try row.json("data"),
+            "livemode": .bool(try row.bool("livemode")),
+            "created": .string(try row.timestamp("created").iso8601),
+        ])
+    }
+
+    /// Queues a new delivery of the event to every endpoint that listens for it now; answers the event with its attempts.
+    package static func resend(_ id: String, caller: Caller, services: AppServices) async throws -> JSONValue {
+        let event = try await services.database.transaction { db in
+            guard let row = try await db.scopedRow("events", id: id, caller: caller) else { throw ServiceError.notFound("event", id) }
+            try await Webhooks.queue(eventID: id, type: try row.string("type"), caller: caller, on: db, services: services)
+            var event = try json(row).objectValue!
+            event["delivery_attempts"] = try await Webhooks.deliveries(eventID: id, on: db)
+            return JSONValue.object(event)
+        }
+        return event
+    }
 }

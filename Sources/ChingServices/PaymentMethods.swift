@@ -87,4 +87,40 @@ package enum PaymentMethods {
             "created": .string(try row.timestamp("created").iso8601),
         ])
     }
+
+    /// Saves the sandbox's test card `index` to the customer, Israeli-issued whatever its number (API.md's decision).
+    package static func attachTestCard(customerID: String, index: Int, metadata: [String: String], caller: Caller, services: AppServices) async throws -> JSONValue {
+        _ = try await services.database.read { db in try await Customers.requireActive(customerID, caller: caller, on: db) }
+        let saved = await services.provider(for: caller).saveCard(SandboxProvider.testCards[index])
+        guard case .success(let card) = saved else { throw ServiceError.rule("provider_error", "The sandbox refused its own test card.", kind: .upstream) }
+        let paymentMethod = try await services.database.transaction { db in
+            try await attach(card.issuedInIsrael, customerID: customerID, metadata: metadata, caller: caller, on: db, services: services)
+        }
+        return paymentMethod
+    }
+
+    /// Detaches an active card (`payment_method.detached`); the card moves to the customer's inactive list.
+    package static func detachCard(_ id: String, caller: Caller, services: AppServices) async throws -> JSONValue {
+        let paymentMethod = try await services.database.transaction { db in
+            guard let row = try await row(id, caller: caller, on: db) else { throw ServiceError.notFound("payment_method", id) }
+            guard try row.string("status") == "active" else {
+                throw ServiceError.rule("payment_method_inactive", "This payment method is already detached.")
+            }
+            return try await detach(id, caller: caller, on: db, services: services)
+        }
+        return paymentMethod
+    }
+
+    /// Makes an active card its customer's default (`customer.updated`).
+    package static func makeDefault(_ id: String, caller: Caller, services: AppServices) async throws -> JSONValue {
+        let paymentMethod = try await services.database.transaction { db in
+            guard let row = try await row(id, caller: caller, on: db) else { throw ServiceError.notFound("payment_method", id) }
+            guard try row.string("status") == "active" else {
+                throw ServiceError.rule("payment_method_inactive", "A detached payment method cannot be the default.")
+            }
+            try await setDefault(id, customerID: try row.string("customer_id"), caller: caller, on: db, services: services)
+            return try await load(id, caller: caller, on: db)!
+        }
+        return paymentMethod
+    }
 }

@@ -63,4 +63,36 @@ package enum SetupSessions {
             "created": .string(session.created.iso8601),
         ])
     }
+
+    /// Opens a hosted page that saves a card to the customer.
+    package static func create(customerID: String, successURL: String, cancelURL: String, metadata: [String: String], caller: Caller,
+                               services: AppServices) async throws -> JSONValue {
+        let now = services.clock.now()
+        let id = services.ids.make(.setupSession)
+        let session = try await services.database.transaction { db in
+            _ = try await Customers.requireActive(customerID, caller: caller, on: db)
+            try await db.raw("""
+                INSERT INTO setup_sessions (id, project_id, livemode, customer_id, status, success_url, cancel_url, csrf_token, metadata, expires_at, created)
+                VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: customerID), 'pending', \(bind: successURL),
+                  \(bind: cancelURL), \(bind: services.ids.hex(byteCount: 24)), \(bind: metadata.storedJSON),
+                  \(bind: now.adding(seconds: lifetimeSeconds).milliseconds), \(bind: now.milliseconds))
+                """).run()
+            return try await load(id, caller: caller, on: db, services: services)!
+        }
+        return session
+    }
+
+    /// Withdraws a pending setup session; `SESSION_NOT_PENDING` otherwise.
+    package static func cancel(_ id: String, caller: Caller, services: AppServices) async throws -> JSONValue {
+        let now = services.clock.now()
+        try await services.database.transaction { db in
+            guard let session = try await db.scopedRow("setup_sessions", id: id, caller: caller).map(SetupSession.init) else {
+                throw ServiceError.notFound("setup_session", id)
+            }
+            guard try await HostedSessionRows(.setup).apply(.cancel, to: id, at: now, on: db) else {
+                throw ServiceError.rule("SESSION_NOT_PENDING", "Only a pending setup session can be canceled; this one is \(session.status(at: now).rawValue).", kind: .conflict)
+            }
+        }
+        return .object(["id": .string(id), "status": "canceled"])
+    }
 }

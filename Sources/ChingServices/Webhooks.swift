@@ -70,4 +70,45 @@ package enum Webhooks {
         }
         return .array(result)
     }
+
+    /// A webhook endpoint as the API returns it (never with its secret).
+    package static func endpointJSON(_ row: any SQLRow) throws -> JSONValue {
+        .object([
+            "id": .int(try row.int("id")),
+            "object": "webhook_endpoint",
+            "url": .string(try row.string("url")),
+            "events": try row.json("events"),
+            "livemode": .bool(try row.bool("livemode")),
+            "created": .string(try row.timestamp("created").iso8601),
+        ])
+    }
+
+    /// Adds an endpoint; the answer carries its `whsec_` secret, shown only this once.
+    package static func createEndpoint(url: String, events: [String], caller: Caller, services: AppServices) async throws -> JSONValue {
+        let secret = "whsec_" + services.ids.hex(byteCount: 32)
+        let eventsJSON = JSONValue.array(events.map { .string($0) }).serialized()
+        let endpoint = try await services.database.transaction { db in
+            let row = try await db.raw("""
+                INSERT INTO webhook_endpoints (project_id, livemode, url, events, secret, created)
+                VALUES (\(bind: caller.projectID), \(bind: caller.mode), \(bind: url), \(bind: eventsJSON),
+                  \(bind: secret), \(bind: services.clock.now().milliseconds))
+                RETURNING *
+                """).first()!
+            return try endpointJSON(row)
+        }
+        var object = endpoint.objectValue!
+        object["secret"] = .string(secret)
+        return .object(object)
+    }
+
+    /// Deletes an endpoint; its pending deliveries stop.
+    package static func deleteEndpoint(_ id: Int64, caller: Caller, services: AppServices) async throws {
+        let deleted = try await services.database.transaction { db in
+            try await db.raw("""
+                UPDATE webhook_endpoints SET deleted = 1 WHERE id = \(bind: id) AND project_id = \(bind: caller.projectID)
+                  AND livemode = \(bind: caller.mode) AND deleted = 0 RETURNING id
+                """).first()
+        }
+        guard deleted != nil else { throw ServiceError.notFound("webhook endpoint", String(id)) }
+    }
 }
