@@ -107,7 +107,7 @@ package enum Catalog {
     /// Creates a product (`name` is required and checked by the caller).
     package static func createProduct(_ fields: ProductFields, caller: Caller, services: AppServices) async throws -> JSONValue {
         let id = services.ids.make(.product)
-        let product = try await services.database.transaction { db in
+        return try await services.database.transaction { db in
             try await db.raw("""
                 INSERT INTO products (id, project_id, livemode, name, description, image_url, features, active, unlisted, metadata, created)
                 VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: fields.name!),
@@ -117,12 +117,11 @@ package enum Catalog {
                 """).run()
             return try await loadProduct(id, caller: caller, on: db)!
         }
-        return product
     }
 
     /// Changes the fields sent.
     package static func updateProduct(_ id: String, _ fields: ProductFields, caller: Caller, services: AppServices) async throws -> JSONValue {
-        let product = try await services.database.transaction { db in
+        return try await services.database.transaction { db in
             guard let row = try await productRow(id, caller: caller, on: db) else { throw ServiceError.notFound("product", id) }
             try await db.raw("""
                 UPDATE products SET name = \(bind: fields.name ?? row.string("name")),
@@ -136,7 +135,6 @@ package enum Catalog {
                 """).run()
             return try await loadProduct(id, caller: caller, on: db)!
         }
-        return product
     }
 
     /// Creates a price of one of the caller's products.
@@ -144,7 +142,7 @@ package enum Catalog {
                                     recurring: (interval: Interval?, count: Int64?, trialDays: Int64?), active: Bool, metadata: [String: String],
                                     caller: Caller, services: AppServices) async throws -> JSONValue {
         let id = services.ids.make(.price)
-        let price = try await services.database.transaction { db in
+        return try await services.database.transaction { db in
             guard try await productRow(productID, caller: caller, on: db) != nil else { throw ServiceError.notFound("product", productID) }
             try await db.raw("""
                 INSERT INTO prices (id, project_id, livemode, product_id, unit_amount, currency, type, recurring_interval, interval_count,
@@ -155,12 +153,11 @@ package enum Catalog {
                 """).run()
             return try await loadPrice(id, caller: caller, on: db)!
         }
-        return price
     }
 
     /// Archives or restores a price and changes its metadata; its amount never changes.
     package static func updatePrice(_ id: String, active: Bool?, metadata: [String: String]?, caller: Caller, services: AppServices) async throws -> JSONValue {
-        let price = try await services.database.transaction { db in
+        return try await services.database.transaction { db in
             guard let row = try await priceRow(id, caller: caller, on: db) else { throw ServiceError.notFound("price", id) }
             try await db.raw("""
                 UPDATE prices SET active = \(bind: active?.stored ?? row.int("active")),
@@ -168,6 +165,5 @@ package enum Catalog {
                 """).run()
             return try await loadPrice(id, caller: caller, on: db)!
         }
-        return price
     }
 }

@@ -195,7 +195,7 @@ package enum Charges {
         guard case .approved = await services.provider(for: caller).capture(reference: reference, amount: amount) else {
             throw ServiceError.rule("provider_error", "The provider did not capture the authorization; try again.", kind: .upstream)
         }
-        let charge = try await services.database.transaction { db in
+        return try await services.database.transaction { db in
             let claimed = try await db.raw("""
                 UPDATE charges SET status = 'succeeded', captured = 1, amount_captured = \(bind: amount), captured_at = \(bind: now.milliseconds)
                 WHERE id = \(bind: id) AND status = 'requires_capture' RETURNING line_items, description
@@ -213,7 +213,6 @@ package enum Charges {
             try await Events.record("charge.captured", data: charge, caller: caller, on: db, services: services)
             return charge
         }
-        return charge
     }
 
     /// Releases an authorization (`charge.canceled`).

@@ -198,7 +198,7 @@ package enum CheckoutSessions {
         let (createDocument, capture, metadata, locale) = (new.createDocument, new.capture, new.metadata, new.locale)
         let now = services.clock.now()
         let id = services.ids.make(.checkoutSession)
-        let session = try await services.database.transaction { db in
+        return try await services.database.transaction { db in
             _ = try await Customers.requireActive(customerID, caller: caller, on: db)
             var kind = CheckoutSession.Kind.cart
             if let priceID {
@@ -241,13 +241,12 @@ package enum CheckoutSessions {
             }
             return try json(session, offer: offer, services: services)
         }
-        return session
     }
 
     /// The merchant withdraws a pending session (it becomes `canceled`); `SESSION_NOT_PENDING` otherwise.
     package static func expire(_ id: String, caller: Caller, services: AppServices) async throws -> JSONValue {
         let now = services.clock.now()
-        let session = try await services.database.transaction { db in
+        return try await services.database.transaction { db in
             guard let session = try await db.scopedRow("checkout_sessions", id: id, caller: caller).map(CheckoutSession.init)
             else { throw ServiceError.notFound("checkout_session", id) }
             guard try await HostedSessionRows(.checkout).apply(.cancel, to: id, at: now, on: db) else {
@@ -255,6 +254,5 @@ package enum CheckoutSessions {
             }
             return try await load(id, caller: caller, on: db, services: services)!
         }
-        return session
     }
 }

@@ -27,13 +27,12 @@ package enum Events {
 
     /// Queues a new delivery of the event to every endpoint that listens for it now; answers the event with its attempts.
     package static func resend(_ id: String, caller: Caller, services: AppServices) async throws -> JSONValue {
-        let event = try await services.database.transaction { db in
+        return try await services.database.transaction { db in
             guard let row = try await db.scopedRow("events", id: id, caller: caller) else { throw ServiceError.notFound("event", id) }
             try await Webhooks.queue(eventID: id, type: try row.string("type"), caller: caller, on: db, services: services)
             var event = try json(row).objectValue!
             event["delivery_attempts"] = try await Webhooks.deliveries(eventID: id, on: db)
             return JSONValue.object(event)
         }
-        return event
     }
 }

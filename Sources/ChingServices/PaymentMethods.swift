@@ -93,34 +93,32 @@ package enum PaymentMethods {
         _ = try await services.database.read { db in try await Customers.requireActive(customerID, caller: caller, on: db) }
         let saved = await services.provider(for: caller).saveCard(SandboxProvider.testCards[index])
         guard case .success(let card) = saved else { throw ServiceError.rule("provider_error", "The sandbox refused its own test card.", kind: .upstream) }
-        let paymentMethod = try await services.database.transaction { db in
+        return try await services.database.transaction { db in
             try await attach(card.issuedInIsrael, customerID: customerID, metadata: metadata, caller: caller, on: db, services: services)
         }
-        return paymentMethod
     }
 
     /// Detaches an active card (`payment_method.detached`); the card moves to the customer's inactive list.
     package static func detachCard(_ id: String, caller: Caller, services: AppServices) async throws -> JSONValue {
-        let paymentMethod = try await services.database.transaction { db in
-            guard let row = try await row(id, caller: caller, on: db) else { throw ServiceError.notFound("payment_method", id) }
-            guard try row.string("status") == "active" else {
-                throw ServiceError.rule("payment_method_inactive", "This payment method is already detached.")
-            }
+        return try await services.database.transaction { db in
+            _ = try await activeRow(id, caller: caller, on: db, refusal: "This payment method is already detached.")
             return try await detach(id, caller: caller, on: db, services: services)
         }
-        return paymentMethod
     }
 
     /// Makes an active card its customer's default (`customer.updated`).
     package static func makeDefault(_ id: String, caller: Caller, services: AppServices) async throws -> JSONValue {
-        let paymentMethod = try await services.database.transaction { db in
-            guard let row = try await row(id, caller: caller, on: db) else { throw ServiceError.notFound("payment_method", id) }
-            guard try row.string("status") == "active" else {
-                throw ServiceError.rule("payment_method_inactive", "A detached payment method cannot be the default.")
-            }
+        return try await services.database.transaction { db in
+            let row = try await activeRow(id, caller: caller, on: db, refusal: "A detached payment method cannot be the default.")
             try await setDefault(id, customerID: try row.string("customer_id"), caller: caller, on: db, services: services)
             return try await load(id, caller: caller, on: db)!
         }
-        return paymentMethod
+    }
+
+    /// The card's row when it is active; `payment_method_inactive` with `refusal` otherwise.
+    private static func activeRow(_ id: String, caller: Caller, on db: any SQLDatabase, refusal: String) async throws -> any SQLRow {
+        guard let row = try await row(id, caller: caller, on: db) else { throw ServiceError.notFound("payment_method", id) }
+        guard try row.string("status") == "active" else { throw ServiceError.rule("payment_method_inactive", refusal) }
+        return row
     }
 }

@@ -69,7 +69,7 @@ package enum SetupSessions {
                                services: AppServices) async throws -> JSONValue {
         let now = services.clock.now()
         let id = services.ids.make(.setupSession)
-        let session = try await services.database.transaction { db in
+        return try await services.database.transaction { db in
             _ = try await Customers.requireActive(customerID, caller: caller, on: db)
             try await db.raw("""
                 INSERT INTO setup_sessions (id, project_id, livemode, customer_id, status, success_url, cancel_url, csrf_token, metadata, expires_at, created)
@@ -79,7 +79,6 @@ package enum SetupSessions {
                 """).run()
             return try await load(id, caller: caller, on: db, services: services)!
         }
-        return session
     }
 
     /// Withdraws a pending setup session; `SESSION_NOT_PENDING` otherwise.
