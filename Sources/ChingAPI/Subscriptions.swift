@@ -6,14 +6,40 @@ import HTTPTypes
 import Hummingbird
 import SQLKit
 
-/// `/subscriptions`: a customer's plan. Created by a checkout with a recurring price; renewals
-/// and the rest of the lifecycle come in a later issue.
+/// `/subscriptions`: a customer's plan. Created by a checkout with a recurring price; changed,
+/// canceled (now or at the period end) and resumed here. Renewals come with the rest of issue 15.
 struct SubscriptionsAPI: Sendable {
     let services: AppServices
 
     func addRoutes(to group: RouterGroup<AppRequestContext>, endpoint: EndpointWrapper) {
         group.get("subscriptions", use: endpoint(list))
         group.get("subscriptions/:id", use: endpoint(retrieve))
+        group.post("subscriptions/:id", use: endpoint(update))
+        group.post("subscriptions/:id/cancel", use: endpoint(cancel))
+        group.post("subscriptions/:id/resume", use: endpoint(resume))
+    }
+
+    /// POST /subscriptions/:id: `metadata`, `default_payment_method` (an active card of the customer).
+    @Sendable func update(_ call: APICall) async throws -> APIResponse {
+        var reader = call.reader(allowing: ["metadata", "default_payment_method"])
+        let changes = Subscriptions.Changes(metadata: reader.metadata(),
+                                            defaultPaymentMethod: reader.id("default_payment_method", prefix: .paymentMethod))
+        try reader.throwIfInvalid()
+        return APIResponse(try await Subscriptions.update(call.id, changes, caller: call.caller, services: services))
+    }
+
+    /// POST /subscriptions/:id/cancel: now (default), or `cancel_at_period_end: true`.
+    @Sendable func cancel(_ call: APICall) async throws -> APIResponse {
+        var reader = call.reader(allowing: ["cancel_at_period_end"])
+        let atPeriodEnd = reader.boolean("cancel_at_period_end") ?? false
+        try reader.throwIfInvalid()
+        return APIResponse(try await Subscriptions.cancel(call.id, atPeriodEnd: atPeriodEnd, caller: call.caller, services: services))
+    }
+
+    /// POST /subscriptions/:id/resume: undoes a pending cancel at the period end.
+    @Sendable func resume(_ call: APICall) async throws -> APIResponse {
+        try call.reader(allowing: []).throwIfInvalid()
+        return APIResponse(try await Subscriptions.resume(call.id, caller: call.caller, services: services))
     }
 
     /// GET /subscriptions/:id
@@ -23,13 +49,21 @@ struct SubscriptionsAPI: Sendable {
         return APIResponse(subscription)
     }
 
-    /// GET /subscriptions (`?customer=`); rows add `customer_name`.
+    /// GET /subscriptions (`?customer=`, `?status=`, `?price=`); rows add `customer_name`.
     @Sendable func list(_ call: APICall) async throws -> APIResponse {
-        let customer: SQLQueryString = call.query["customer"].map { " AND customer_id = \(bind: $0)" } ?? ""
+        var reader = FieldReader(body: .strings(call.query))
+        let customer = reader.id("customer", prefix: .customer), price = reader.id("price", prefix: .price)
+        let status: Subscriptions.Status? = reader.choice("status")
+        try reader.throwIfInvalid()
+        var filter: SQLQueryString = ""
+        if let customer { filter = filter + " AND customer_id = \(bind: customer)" }
+        if let status { filter = filter + " AND status = \(bind: status.rawValue)" }
+        if let price { filter = filter + " AND price_id = \(bind: price)" }
+        let subscriptions = filter
         return try await services.database.read { db in
             let page = try await ListPage.read(call, table: "subscriptions", on: db)
             let rows = try await page.rows("*, (SELECT name FROM customers c WHERE c.id = subscriptions.customer_id) AS customer_name",
-                                           filter: customer, on: db)
+                                           filter: subscriptions, on: db)
             return page.response(try rows.map { try withCustomerName($0, Subscriptions.json) })
         }
     }

@@ -397,3 +397,13 @@ enum UTF8Validation {
         return nil
     }
 }
+
+extension JSONValue {
+    /// The members of object `old` whose values differ in object `new`, with their old values
+    /// (`previous_attributes` of an `*.updated` event).
+    public static func changedAttributes(from old: JSONValue, to new: JSONValue) -> JSONObject {
+        var changed = JSONObject()
+        for (key, value) in old.objectValue?.entries ?? [] where new[key] != value { changed[key] = value }
+        return changed
+    }
+}

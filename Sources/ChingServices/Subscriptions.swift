@@ -2,8 +2,23 @@ import ChingDomain
 import ChingStore
 import SQLKit
 
-/// Subscriptions: starting one from a plan's checkout; the object as the API returns it.
+/// Subscriptions: starting one from a plan's checkout, changing, canceling and resuming it, ending
+/// it at its period end; the object as the API returns it.
 package enum Subscriptions {
+    /// API.md's statuses. A subscription is *live* (billed, blocks deleting its customer) until it
+    /// is `canceled` or `incomplete_expired`.
+    package enum Status: String, CaseIterable, Sendable {
+        case trialing, active, pastDue = "past_due", canceled, incomplete, incompleteExpired = "incomplete_expired"
+
+        /// The statuses that can still be canceled, now or at the period end.
+        static let cancelable: [Status] = [.trialing, .active, .pastDue, .incomplete]
+        static let runningPeriod: [Status] = [.trialing, .active, .pastDue]
+
+        static func sqlList(_ statuses: [Status]) -> SQLQueryString {
+            SQLQueryString(statuses.map { "'\($0.rawValue)'" }.joined(separator: ", "))
+        }
+    }
+
     /// Starts a subscription inside the checkout's transaction (`subscription.created`): trialing
     /// until the trial ends, otherwise active with its first period paid by `chargeID`.
     package static func create(id: String, customerID: String, priceID: String, plan: Plan, paymentMethodID: String?, chargeID: String?, sessionID: String,
@@ -43,9 +58,107 @@ package enum Subscriptions {
             "cancel_at_period_end": .bool(try row.bool("cancel_at_period_end")),
             "canceled_at": try time("canceled_at"),
             "latest_charge": .optional(try row.optionalString("latest_charge")),
+            "pending_price": .optional(try row.optionalString("pending_price")),
+            "pending_effective_at": try time("pending_effective_at"),
             "metadata": try row.metadata(),
             "livemode": .bool(try row.bool("livemode")),
             "created": .string(try row.timestamp("created").iso8601),
         ])
+    }
+
+    /// What `POST /subscriptions/:id` may change (nil: not sent).
+    package struct Changes: Sendable {
+        package var metadata: [String: String]?
+        package var defaultPaymentMethod: String?
+        package init(metadata: [String: String]?, defaultPaymentMethod: String?) {
+            self.metadata = metadata; self.defaultPaymentMethod = defaultPaymentMethod
+        }
+    }
+
+    /// Changes the metadata or the default card (an active card of the subscription's customer);
+    /// `subscription.updated` with the old values when anything changed.
+    package static func update(_ id: String, _ changes: Changes, caller: Caller, services: AppServices) async throws -> JSONValue {
+        try await services.database.transaction { db in
+            let row = try await existing(id, caller: caller, on: db)
+            if let card = changes.defaultPaymentMethod {
+                _ = try await Charges.chargeableCard(card, customerID: try row.string("customer_id"), caller: caller, on: db)
+            }
+            try await db.raw("""
+                UPDATE subscriptions SET metadata = \(bind: try changes.metadata?.storedJSON ?? row.string("metadata")),
+                  default_payment_method = \(bind: try changes.defaultPaymentMethod ?? row.optionalString("default_payment_method"))
+                WHERE id = \(bind: id)
+                """).run()
+            return try await recordUpdate(id, before: try json(row), caller: caller, on: db, services: services)
+        }
+    }
+
+    /// Cancels now (`canceled`, `canceled_at`, `subscription.canceled`; nothing is refunded), or at
+    /// the end of the current period (`cancel_at_period_end`, `subscription.updated`; the sweeper
+    /// ends it then, without a charge).
+    package static func cancel(_ id: String, atPeriodEnd: Bool, caller: Caller, services: AppServices) async throws -> JSONValue {
+        let now = services.clock.now()
+        return try await services.database.transaction { db in
+            let row = try await existing(id, caller: caller, on: db)
+            let allowed = atPeriodEnd ? Status.runningPeriod : Status.cancelable
+            let moved = try await db.raw(atPeriodEnd
+                ? "UPDATE subscriptions SET cancel_at_period_end = 1 WHERE id = \(bind: id) AND status IN (" + Status.sqlList(allowed) + ") RETURNING id"
+                : "UPDATE subscriptions SET status = 'canceled', canceled_at = \(bind: now.milliseconds), cancel_at_period_end = 0 WHERE id = \(bind: id) AND status IN ("
+                    + Status.sqlList(allowed) + ") RETURNING id").first()
+            guard moved != nil else {
+                let status = try row.string("status")
+                throw ServiceError.rule("subscription_not_cancelable", status == "incomplete"
+                    ? "An incomplete subscription has no period to finish; cancel it now (cancel_at_period_end: false)."
+                    : "This subscription has already ended (\(status)).", kind: .conflict)
+            }
+            if atPeriodEnd { return try await recordUpdate(id, before: try json(row), caller: caller, on: db, services: services) }
+            let canceled = try await load(id, caller: caller, on: db)!
+            try await Events.record("subscription.canceled", data: canceled, caller: caller, on: db, services: services)
+            return canceled
+        }
+    }
+
+    /// Undoes a pending cancel at the period end (`subscription.updated`).
+    package static func resume(_ id: String, caller: Caller, services: AppServices) async throws -> JSONValue {
+        try await services.database.transaction { db in
+            let row = try await existing(id, caller: caller, on: db)
+            let moved = try await db.raw("""
+                UPDATE subscriptions SET cancel_at_period_end = 0
+                WHERE id = \(bind: id) AND cancel_at_period_end = 1 AND status IN (
+                """ + Status.sqlList(Status.runningPeriod) + ") RETURNING id").first()
+            guard moved != nil else {
+                throw ServiceError.rule("subscription_not_canceling", "Only a subscription set to cancel at its period end can be resumed.", kind: .conflict)
+            }
+            return try await recordUpdate(id, before: try json(row), caller: caller, on: db, services: services)
+        }
+    }
+
+    /// Ends a subscription whose period ran out while it was set to cancel then (the sweeper's
+    /// step): `canceled` at the period's end, `subscription.canceled`. False when it no longer applies.
+    package static func endAtPeriodEnd(_ id: String, now: Timestamp, services: AppServices) async throws -> Bool {
+        try await services.database.transaction { db in
+            guard let row = try await db.raw("""
+                UPDATE subscriptions SET status = 'canceled', canceled_at = current_period_end, cancel_at_period_end = 0
+                WHERE id = \(bind: id) AND cancel_at_period_end = 1 AND current_period_end <= \(bind: now.milliseconds) AND status IN (
+                """ + Status.sqlList(Status.runningPeriod) + ") RETURNING project_id, livemode").first()
+            else { return false }
+            let caller = Caller(projectID: try row.string("project_id"), livemode: try row.bool("livemode"))
+            try await Events.record("subscription.canceled", data: try await load(id, caller: caller, on: db)!, caller: caller, on: db, services: services)
+            return true
+        }
+    }
+
+    private static func existing(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> any SQLRow {
+        guard let row = try await db.scopedRow("subscriptions", id: id, caller: caller) else { throw ServiceError.notFound("subscription", id) }
+        return row
+    }
+
+    /// `subscription.updated` with the fields that changed since `before` (nothing is recorded when none did); returns the subscription.
+    private static func recordUpdate(_ id: String, before: JSONValue, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws -> JSONValue {
+        let after = try await load(id, caller: caller, on: db)!
+        let previous = JSONValue.changedAttributes(from: before, to: after)
+        if !previous.isEmpty {
+            try await Events.record("subscription.updated", data: after, previousAttributes: previous, caller: caller, on: db, services: services)
+        }
+        return after
     }
 }

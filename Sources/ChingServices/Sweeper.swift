@@ -36,6 +36,7 @@ package struct Sweeper: Service {
         package var expiredSessions = 0
         package var canceledAuthorizations = 0
         package var expiredSetupSessions = 0
+        package var endedSubscriptions = 0
     }
 
     package func sweep() async throws -> Report {
@@ -71,6 +72,14 @@ package struct Sweeper: Service {
                 report.canceledAuthorizations += 1
             }
         }
+
+        let ending = try await services.database.read { db in
+            try await db.raw("""
+                SELECT id FROM subscriptions WHERE status IN ('trialing', 'active', 'past_due') AND cancel_at_period_end = 1
+                  AND current_period_end <= \(bind: now.milliseconds)
+                """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
+        }
+        for id in ending where try await Subscriptions.endAtPeriodEnd(id, now: now, services: services) { report.endedSubscriptions += 1 }
         return report
     }
 

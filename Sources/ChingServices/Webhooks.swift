@@ -1,7 +1,6 @@
 import ChingDomain
 import ChingStore
 import Crypto
-import Foundation
 import SQLKit
 
 /// The delivery side that the rest of the product touches: queueing (in the event's own
@@ -32,11 +31,13 @@ package enum Webhooks {
         }
     }
 
-    /// The request body, built from the stored event so that every retry sends the same bytes.
+    /// The request body, built from the stored event so that every retry sends the same bytes:
+    /// `{"id", "type", "data" (the stored object's own bytes), "livemode", "created", "previous_attributes"?}`.
     package static func body(eventRow row: any SQLRow) throws -> String {
-        let envelope: JSONValue = .object(["id": .string(try row.string("id")), "type": .string(try row.string("type")), "data": "DATA",
-                                           "livemode": .bool(try row.bool("livemode")), "created": .string(try row.timestamp("created").iso8601)])
-        return envelope.serialized().replacingOccurrences(of: #""data":"DATA""#, with: #""data":"# + (try row.string("data")))
+        let head = JSONValue.object(["id": .string(try row.string("id")), "type": .string(try row.string("type"))]).serialized()
+        var tail: JSONObject = ["livemode": .bool(try row.bool("livemode")), "created": .string(try row.timestamp("created").iso8601)]
+        if let previous = try row.optionalJSON("previous_attributes") { tail["previous_attributes"] = previous }
+        return head.dropLast() + #","data":"# + (try row.string("data")) + "," + JSONValue.object(tail).serialized().dropFirst()
     }
 
     /// `Ching-Signature`: lowercase hex HMAC-SHA256 of the exact body, keyed with the whole secret.

@@ -191,6 +191,15 @@ public enum Migrations {
                 "CREATE INDEX customers_phone ON customers (project_id, livemode, phone)",
                 "CREATE INDEX customers_tax_id ON customers (project_id, livemode, tax_id)",
             ]),
+            (7, [
+                // subscription.updated carries the changed fields' old values beside data.
+                "ALTER TABLE events ADD COLUMN previous_attributes TEXT",
+                // A downgrade waits for the period end (issue 15).
+                "ALTER TABLE subscriptions ADD COLUMN pending_price TEXT",
+                "ALTER TABLE subscriptions ADD COLUMN pending_effective_at BIGINT",
+                // The sweeper ends subscriptions that cancel at their period end.
+                "CREATE INDEX subscriptions_period_end ON subscriptions (status, current_period_end)",
+            ]),
         ]
     }
 

@@ -1,0 +1,167 @@
+import ChingApp
+import ChingDomain
+import Foundation
+import HTTPTypes
+import Testing
+
+extension API {
+    /// A customer who bought the monthly ₪49 plan on the hosted checkout (at 2026-04-19T09:15:22Z,
+    /// so the period ends 2026-05-19T09:15:22Z): the subscription, customer and price ids.
+    func subscribed() async throws -> (subscription: String, customer: String, price: String) {
+        let price = try await product(price: ["unit_amount": 4900, "type": "recurring", "recurring": ["interval": "month"]])
+        let customer = try await customer()
+        let session = try await checkoutSession(["price": .string(price)], customer: customer)
+        #expect(try await pay(session.id).status == 303)
+        let subscription = try await get("/checkout_sessions/\(session.id)").data["subscription"]?.stringValue ?? ""
+        return (subscription, customer, price)
+    }
+
+    /// The newest event of `type`, as `GET /events` lists it.
+    func lastEvent(_ type: String) async throws -> JSONValue? {
+        try await get("/events?type=\(type)&limit=1").data[0]
+    }
+}
+
+@Suite("Subscriptions: cancel, resume, change")
+struct SubscriptionLifecycleTests {
+    @Test("Cancel now: canceled at once with subscription.canceled; a second cancel is refused; the customer can then be deleted")
+    func cancelNow() async throws {
+        try await TestApp().run { api in
+            let (subscription, customer, _) = try await api.subscribed()
+            #expect(try await api.request(.delete, "/customers/\(customer)").errorCode == "CUSTOMER_HAS_ACTIVE_SUBSCRIPTION")
+            let canceled = try await api.post("/subscriptions/\(subscription)/cancel")
+            #expect(canceled.status == 200, "\(canceled.text)")
+            #expect(canceled.data["status"] == "canceled")
+            #expect(canceled.data["canceled_at"] == "2026-04-19T09:15:22.000Z")
+            #expect(canceled.data["cancel_at_period_end"] == false)
+            #expect(try await api.eventTypes().last == "subscription.canceled")
+            #expect(try await api.lastEvent("subscription.canceled")?["data"] == canceled.data)
+            // Nothing is refunded: the period's charge stays as it was.
+            let charge = try await api.get("/charges/\(canceled.data["latest_charge"]?.stringValue ?? "")").data
+            #expect(charge["refunded_amount"] == 0)
+
+            let again = try await api.post("/subscriptions/\(subscription)/cancel", ["cancel_at_period_end": true])
+            #expect(again.status == 409)
+            #expect(again.errorCode == "subscription_not_cancelable")
+            #expect(try await api.post("/subscriptions/\(subscription)/cancel").errorCode == "subscription_not_cancelable")
+            #expect(try await api.request(.delete, "/customers/\(customer)").status == 200)
+        }
+    }
+
+    @Test("Cancel at period end: stays active and flagged (subscription.updated with previous_attributes) until the sweeper ends it at the period's end")
+    func cancelAtPeriodEnd() async throws {
+        let app = TestApp()
+        try await app.run { api in
+            let (subscription, _, _) = try await api.subscribed()
+            let pending = try await api.post("/subscriptions/\(subscription)/cancel", ["cancel_at_period_end": true])
+            #expect(pending.status == 200, "\(pending.text)")
+            #expect(pending.data["status"] == "active")
+            #expect(pending.data["cancel_at_period_end"] == true)
+            #expect(pending.data["canceled_at"] == .null)
+            let updated = try #require(try await api.lastEvent("subscription.updated"))
+            #expect(updated["previous_attributes"] == ["cancel_at_period_end": false])
+            #expect(updated["data"] == pending.data)
+
+            app.clock.advance(seconds: 29 * 86_400)
+            #expect(try await app.sweep(api.projectID).endedSubscriptions == 0, "the period has a day left")
+            app.clock.advance(seconds: 86_400)
+            #expect(try await app.sweep(api.projectID).endedSubscriptions == 1)
+            #expect(try await app.sweep(api.projectID).endedSubscriptions == 0)
+            let ended = try await api.get("/subscriptions/\(subscription)").data
+            #expect(ended["status"] == "canceled")
+            #expect(ended["canceled_at"] == "2026-05-19T09:15:22.000Z")
+            #expect(ended["cancel_at_period_end"] == false)
+            #expect(try await api.lastEvent("subscription.canceled")?["data"] == ended)
+            // No renewal charge was made.
+            #expect(try await api.get("/charges").data.arrayValue?.count == 1)
+        }
+    }
+
+    @Test("Resume undoes a pending cancel: the subscription then outlives its period end; resuming twice is refused")
+    func resume() async throws {
+        let app = TestApp()
+        try await app.run { api in
+            let (subscription, _, _) = try await api.subscribed()
+            #expect(try await api.post("/subscriptions/\(subscription)/resume").errorCode == "subscription_not_canceling")
+            _ = try await api.post("/subscriptions/\(subscription)/cancel", ["cancel_at_period_end": true])
+            let resumed = try await api.post("/subscriptions/\(subscription)/resume")
+            #expect(resumed.status == 200, "\(resumed.text)")
+            #expect(resumed.data["cancel_at_period_end"] == false)
+            #expect(try await api.lastEvent("subscription.updated")?["previous_attributes"] == ["cancel_at_period_end": true])
+            let again = try await api.post("/subscriptions/\(subscription)/resume")
+            #expect(again.status == 409)
+            #expect(again.errorCode == "subscription_not_canceling")
+            app.clock.advance(seconds: 31 * 86_400)
+            #expect(try await app.sweep(api.projectID).endedSubscriptions == 0)
+            #expect(try await api.get("/subscriptions/\(subscription)").data["status"] == "active")
+        }
+    }
+
+    @Test("POST /subscriptions/:id changes metadata and the default card (one of the customer's active cards), with previous_attributes")
+    func update() async throws {
+        try await TestApp().run { api in
+            let (subscription, customer, _) = try await api.subscribed()
+            let before = try await api.get("/subscriptions/\(subscription)").data
+            let tagged = try await api.post("/subscriptions/\(subscription)", ["metadata": ["order": "1234"]])
+            #expect(tagged.status == 200, "\(tagged.text)")
+            #expect(tagged.data["metadata"] == ["order": "1234"])
+            #expect(try await api.lastEvent("subscription.updated")?["previous_attributes"] == ["metadata": [:]])
+
+            let newCard = try await api.testCard(customer: customer, index: 1)
+            let switched = try await api.post("/subscriptions/\(subscription)", ["default_payment_method": .string(newCard)])
+            #expect(switched.data["default_payment_method"] == .string(newCard))
+            #expect(try await api.lastEvent("subscription.updated")?["previous_attributes"]
+                    == ["default_payment_method": before["default_payment_method"] ?? .null])
+
+            let updatesSoFar = try await api.get("/events?type=subscription.updated").data.arrayValue?.count
+            #expect(try await api.post("/subscriptions/\(subscription)", ["metadata": ["order": "1234"]]).status == 200)
+            #expect(try await api.get("/events?type=subscription.updated").data.arrayValue?.count == updatesSoFar, "nothing changed, no event")
+
+            let stranger = try await api.testCard(customer: try await api.customer("Noa"))
+            #expect(try await api.post("/subscriptions/\(subscription)", ["default_payment_method": .string(stranger)]).errorCode == "payment_method_not_owned")
+            #expect(try await api.post("/payment_methods/\(newCard)/detach").status == 200)
+            #expect(try await api.post("/subscriptions/\(subscription)", ["default_payment_method": .string(newCard)]).errorCode == "payment_method_inactive")
+            #expect(try await api.post("/subscriptions/\(subscription)", ["default_payment_method": "cus_wrongprefix1"]).issuePaths == ["default_payment_method"])
+            #expect(try await api.post("/subscriptions/\(subscription)", ["status": "canceled"]).issuePaths == ["status"])
+            #expect(try await api.post("/subscriptions/sub_nothere12345", ["metadata": [:]]).status == 404)
+            #expect(try await api.post("/subscriptions/sub_nothere12345/cancel").status == 404)
+            #expect(try await api.post("/subscriptions/\(subscription)/cancel", ["cancel_at_period_end": "yes"]).issuePaths == ["cancel_at_period_end"])
+        }
+    }
+
+    @Test("GET /subscriptions filters by status, price and customer")
+    func listFilters() async throws {
+        try await TestApp().run { api in
+            let first = try await api.subscribed()
+            let second = try await api.subscribed()
+            _ = try await api.post("/subscriptions/\(first.subscription)/cancel")
+            func ids(_ query: String) async throws -> [String] {
+                let result = try await api.get("/subscriptions?\(query)")
+                #expect(result.status == 200, "\(result.text)")
+                return result.data.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+            }
+            #expect(try await ids("status=canceled") == [first.subscription])
+            #expect(try await ids("status=active") == [second.subscription])
+            #expect(try await ids("price=\(second.price)") == [second.subscription])
+            #expect(try await ids("customer=\(first.customer)&status=active") == [])
+            #expect(try await api.get("/subscriptions?status=paused").issuePaths == ["status"])
+            #expect(try await api.get("/subscriptions?price=prod_123456789012").issuePaths == ["price"])
+        }
+    }
+
+    @Test("A webhook for subscription.updated carries previous_attributes beside data")
+    func webhookPreviousAttributes() async throws {
+        let app = TestApp()
+        try await app.runWithReceiver { api, receiver, url in
+            _ = try await api.post("/webhooks", ["url": .string(url), "events": ["subscription.updated"]])
+            let (subscription, _, _) = try await api.subscribed()
+            _ = try await api.post("/subscriptions/\(subscription)/cancel", ["cancel_at_period_end": true])
+            #expect(try await app.deliver(api.projectID) == 1)
+            let body = try #require(receiver.received.first?.json)
+            #expect(body["type"] == "subscription.updated")
+            #expect(body["previous_attributes"] == ["cancel_at_period_end": false])
+            #expect(body["data"]?["cancel_at_period_end"] == true)
+            #expect(body.objectValue?.keys == ["id", "type", "data", "livemode", "created", "previous_attributes"])
+        }
+    }
+}
