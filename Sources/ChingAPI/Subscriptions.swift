@@ -12,11 +12,24 @@ struct SubscriptionsAPI: Sendable {
     let services: AppServices
 
     func addRoutes(to group: RouterGroup<AppRequestContext>, endpoint: EndpointWrapper) {
+        group.post("subscriptions", use: endpoint(create))
         group.get("subscriptions", use: endpoint(list))
         group.get("subscriptions/:id", use: endpoint(retrieve))
         group.post("subscriptions/:id", use: endpoint(update))
         group.post("subscriptions/:id/cancel", use: endpoint(cancel))
         group.post("subscriptions/:id/resume", use: endpoint(resume))
+    }
+
+    /// POST /subscriptions: `customer`, a recurring `price`, `payment_method` (unless the price is free), `metadata`.
+    @Sendable func create(_ call: APICall) async throws -> APIResponse {
+        var reader = call.reader(allowing: ["customer", "price", "payment_method", "metadata"])
+        let customerID = reader.id("customer", required: true, prefix: .customer)
+        let priceID = reader.id("price", required: true, prefix: .price)
+        let paymentMethodID = reader.id("payment_method", prefix: .paymentMethod)
+        let metadata = reader.metadata() ?? [:]
+        try reader.throwIfInvalid()
+        return APIResponse(try await Subscriptions.start(customerID: customerID!, priceID: priceID!, paymentMethodID: paymentMethodID,
+                                                         metadata: metadata, caller: call.caller, services: services))
     }
 
     /// POST /subscriptions/:id: `metadata`, `default_payment_method` (an active card of the customer).

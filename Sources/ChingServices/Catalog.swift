@@ -166,4 +166,11 @@ package enum Catalog {
             return try await loadPrice(id, caller: caller, on: db)!
         }
     }
+
+    /// A recurring price's plan (nil for a one-time price).
+    package static func plan(_ price: any SQLRow) throws -> Plan? {
+        guard let interval = try price.optionalString("recurring_interval").flatMap(BillingInterval.init(rawValue:)) else { return nil }
+        return Plan(unitAmount: try price.int("unit_amount"), interval: interval, intervalCount: try price.optionalInt("interval_count") ?? 1,
+                    trialDays: try price.optionalInt("trial_period_days") ?? 0, vatExclusive: try price.string("tax_mode") == "exclusive")
+    }
 }

@@ -333,7 +333,8 @@ package struct CheckoutPayment: Sendable {
             let chargeID = result != nil ? services.ids.make(.charge) : nil
             // subscription.created comes before the first charge.succeeded (as CHING's docs say); each names the other.
             if let plan = offer.plan, let subscriptionID, let priceID = session.priceID {
-                try await Subscriptions.create(id: subscriptionID, customerID: session.customerID, priceID: priceID, plan: plan,
+                try await Subscriptions.create(id: subscriptionID, status: plan.hasTrial ? .trialing : .active, customerID: session.customerID,
+                                               priceID: priceID, plan: plan,
                                                   paymentMethodID: paymentMethodID, chargeID: chargeID, sessionID: session.id,
                                                   metadata: session.metadata, caller: caller, on: db, services: services)
             }

@@ -100,13 +100,8 @@ package struct CheckoutOffer: Sendable {
             }
             product = Product(name: try productRow.string("name"), description: try productRow.optionalString("description"),
                               imageURL: try productRow.optionalString("image_url"), features: features)
-            let exclusive = try price.string("tax_mode") == "exclusive"
-            if let interval = try price.optionalString("recurring_interval").flatMap(BillingInterval.init(rawValue:)) {
-                plan = Plan(unitAmount: try price.int("unit_amount"), interval: interval, intervalCount: try price.optionalInt("interval_count") ?? 1,
-                            trialDays: try price.optionalInt("trial_period_days") ?? 0, vatExclusive: exclusive)
-            } else {
-                oneTime = (try price.int("unit_amount"), exclusive)
-            }
+            plan = try Catalog.plan(price)
+            if plan == nil { oneTime = (try price.int("unit_amount"), try price.string("tax_mode") == "exclusive") }
         }
         let totals = try CheckoutTotals.compute(lines: session.lines, oneTimePrice: oneTime, plan: plan, now: now)
         return CheckoutOffer(product: product, oneTimePrice: oneTime, plan: plan, totals: totals)

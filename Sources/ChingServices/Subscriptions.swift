@@ -1,4 +1,5 @@
 import ChingDomain
+import ChingProviders
 import ChingStore
 import SQLKit
 
@@ -19,16 +20,17 @@ package enum Subscriptions {
         }
     }
 
-    /// Starts a subscription inside the checkout's transaction (`subscription.created`): trialing
-    /// until the trial ends, otherwise active with its first period paid by `chargeID`.
-    package static func create(id: String, customerID: String, priceID: String, plan: Plan, paymentMethodID: String?, chargeID: String?, sessionID: String,
-                       metadata: JSONValue, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws {
+    /// Writes a new subscription inside the caller's transaction (`subscription.created`): `status`
+    /// is trialing until the trial ends, active with its first period paid by `chargeID` (or free),
+    /// or incomplete when that charge was declined. `sessionID`: the checkout that sold it.
+    package static func create(id: String, status: Status, customerID: String, priceID: String, plan: Plan, paymentMethodID: String?, chargeID: String?,
+                               sessionID: String?, metadata: JSONValue, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws {
         let now = services.clock.now()
         let periodEnd = BillingSchedule.firstBilling(of: plan, at: now)
         try await db.raw("""
             INSERT INTO subscriptions (id, project_id, livemode, customer_id, status, metadata, created, price_id, item_id, default_payment_method,
               billing_cycle_anchor, current_period_start, current_period_end, trial_end, latest_charge, checkout_session_id)
-            VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: customerID), \(bind: plan.hasTrial ? "trialing" : "active"),
+            VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: customerID), \(bind: status.rawValue),
               \(bind: metadata.serialized()), \(bind: now.milliseconds), \(bind: priceID), \(bind: services.ids.make(.subscriptionItem)),
               \(bind: paymentMethodID), \(bind: periodEnd.milliseconds), \(bind: now.milliseconds), \(bind: periodEnd.milliseconds),
               \(bind: plan.hasTrial ? periodEnd.milliseconds : nil), \(bind: chargeID), \(bind: sessionID))
@@ -160,5 +162,74 @@ package enum Subscriptions {
             try await Events.record("subscription.updated", data: after, previousAttributes: previous, caller: caller, on: db, services: services)
         }
         return after
+    }
+
+    /// How long a subscription whose first charge was declined may wait to be paid.
+    package static let incompleteLifetimeSeconds: Int64 = 23 * 3600
+
+    /// `POST /subscriptions`: the trial comes from the price; otherwise the first period is charged
+    /// now to `paymentMethodID` (needed unless the price is free). A declined first charge still
+    /// starts the subscription, `incomplete`, with that charge as `latest_charge`.
+    /// `subscription.created` comes before the charge's events.
+    package static func start(customerID: String, priceID: String, paymentMethodID: String?, metadata: [String: String], caller: Caller,
+                              services: AppServices) async throws -> JSONValue {
+        let now = services.clock.now()
+        let (plan, productName, card) = try await services.database.read { db in
+            _ = try await Customers.requireActive(customerID, caller: caller, on: db)
+            guard let price = try await Catalog.priceRow(priceID, caller: caller, on: db) else { throw ServiceError.notFound("price", priceID) }
+            guard try price.bool("active") else { throw ServiceError.rule("price_archived", "The price \(priceID) is archived and cannot be sold.") }
+            guard let plan = try Catalog.plan(price) else {
+                throw ServiceError.rule("price_not_recurring", "A subscription needs a recurring price; \(priceID) is one-time.")
+            }
+            let product = try await Catalog.productRow(try price.string("product_id"), caller: caller, on: db)
+            var card: Charges.ChargeableCard?
+            if let paymentMethodID { card = try await Charges.chargeableCard(paymentMethodID, customerID: customerID, caller: caller, on: db) }
+            return (plan, try product?.string("name") ?? "Subscription", card)
+        }
+        guard plan.unitAmount == 0 || card != nil else {
+            throw ServiceError.invalid("payment_method", "Required: the price is not free, so its periods are charged to a card.")
+        }
+        let due: Int64
+        do {
+            due = try CheckoutTotals.compute(lines: [], plan: plan, now: now).dueToday
+        } catch {
+            throw ServiceError.rule("amount_too_large", "A period of this price, VAT added, is more than one charge can carry.")
+        }
+        let result = due > 0 ? await services.provider(for: caller).charge(token: card!.token, amount: due, installments: 1, capture: true) : nil
+        let status: Status = switch result {
+        case nil: plan.hasTrial ? .trialing : .active
+        case .approved: .active
+        case .declined: .incomplete
+        }
+        let id = services.ids.make(.subscription), chargeID = result.map { _ in services.ids.make(.charge) }
+        return try await services.database.transaction { db in
+            try await create(id: id, status: status, customerID: customerID, priceID: priceID, plan: plan, paymentMethodID: paymentMethodID,
+                             chargeID: chargeID, sessionID: nil, metadata: JSONValue.strings(metadata), caller: caller, on: db, services: services)
+            if let result, let card {
+                var new = Charges.NewCharge(customerID: customerID, paymentMethodID: paymentMethodID, amount: due, description: productName,
+                                            installments: 1, metadata: [:], card: card)
+                new.id = chargeID
+                new.subscriptionID = id
+                new.documentLines = [DocumentLine(description: productName, quantity: 1, unitAmount: due)]
+                _ = try await Charges.record(new, result: result, caller: caller, on: db, services: services)
+            }
+            return try await load(id, caller: caller, on: db)!
+        }
+    }
+
+    /// An `incomplete` subscription not paid within 23 hours becomes `incomplete_expired`
+    /// (`subscription.updated`); the sweeper's step. False when it no longer applies.
+    package static func expireIncomplete(_ id: String, now: Timestamp, services: AppServices) async throws -> Bool {
+        try await services.database.transaction { db in
+            guard let row = try await db.raw("""
+                SELECT * FROM subscriptions WHERE id = \(bind: id) AND status = 'incomplete'
+                  AND created <= \(bind: now.adding(seconds: -incompleteLifetimeSeconds).milliseconds)
+                """).first() else { return false }
+            let caller = Caller(projectID: try row.string("project_id"), livemode: try row.bool("livemode"))
+            let moved = try await db.raw("UPDATE subscriptions SET status = 'incomplete_expired' WHERE id = \(bind: id) AND status = 'incomplete' RETURNING id").first()
+            guard moved != nil else { return false }
+            _ = try await recordUpdate(id, before: try json(row), caller: caller, on: db, services: services)
+            return true
+        }
     }
 }

@@ -37,6 +37,7 @@ package struct Sweeper: Service {
         package var canceledAuthorizations = 0
         package var expiredSetupSessions = 0
         package var endedSubscriptions = 0
+        package var expiredSubscriptions = 0
     }
 
     package func sweep() async throws -> Report {
@@ -80,6 +81,14 @@ package struct Sweeper: Service {
                 """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
         }
         for id in ending where try await Subscriptions.endAtPeriodEnd(id, now: now, services: services) { report.endedSubscriptions += 1 }
+
+        let unpaid = try await services.database.read { db in
+            try await db.raw("""
+                SELECT id FROM subscriptions WHERE status = 'incomplete'
+                  AND created <= \(bind: now.adding(seconds: -Subscriptions.incompleteLifetimeSeconds).milliseconds)
+                """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
+        }
+        for id in unpaid where try await Subscriptions.expireIncomplete(id, now: now, services: services) { report.expiredSubscriptions += 1 }
         return report
     }
 

@@ -83,7 +83,7 @@ extension API {
 
 extension TestApp {
     /// One round of the background sweeper over one project, at the test clock's time.
-    func sweep(_ projectID: String) async throws -> (expiredSessions: Int, canceledAuthorizations: Int, expiredSetupSessions: Int, endedSubscriptions: Int) {
+    func sweep(_ projectID: String) async throws -> (expiredSessions: Int, canceledAuthorizations: Int, expiredSetupSessions: Int, endedSubscriptions: Int, expiredSubscriptions: Int) {
         try await ChingApp.sweep(configuration, projectID: projectID)
     }
 }

@@ -164,4 +164,98 @@ struct SubscriptionLifecycleTests {
             #expect(body.objectValue?.keys == ["id", "type", "data", "livemode", "created", "previous_attributes"])
         }
     }
+
+    @Test("POST /subscriptions charges the first period now; subscription.created comes before its charge's events")
+    func createPaid() async throws {
+        try await TestApp().run { api in
+            let customer = try await api.customer()
+            let card = try await api.testCard(customer: customer)
+            // VAT exclusive: ₪100.00 + 18% is charged.
+            let price = try await api.product(price: ["unit_amount": 10000, "type": "recurring", "tax_mode": "exclusive", "recurring": ["interval": "month"]])
+            let created = try await api.post("/subscriptions", ["customer": .string(customer), "price": .string(price), "payment_method": .string(card),
+                                                                "metadata": ["plan": "pro"]])
+            #expect(created.status == 200, "\(created.text)")
+            #expect(created.data["status"] == "active")
+            #expect(created.data["default_payment_method"] == .string(card))
+            #expect(created.data["current_period_end"] == "2026-05-19T09:15:22.000Z")
+            #expect(created.data["metadata"] == ["plan": "pro"])
+            let charge = try await api.get("/charges/\(created.data["latest_charge"]?.stringValue ?? "")").data
+            #expect(charge["status"] == "succeeded")
+            #expect(charge["amount"] == 11800)
+            #expect(charge["subscription"] == .string(created.id))
+            #expect(charge["document"] != .null)
+            #expect(try await api.eventTypes().suffix(3) == ["subscription.created", "document.issued", "charge.succeeded"])
+        }
+    }
+
+    @Test("POST /subscriptions with a trial or a free price charges nothing; a price that is not free needs a card")
+    func createTrialAndFree() async throws {
+        try await TestApp().run { api in
+            let customer = try await api.customer()
+            let trial = try await api.product(price: ["unit_amount": 4900, "type": "recurring", "recurring": ["interval": "month", "trial_period_days": 14]])
+            #expect(try await api.post("/subscriptions", ["customer": .string(customer), "price": .string(trial)]).issuePaths == ["payment_method"])
+            let card = try await api.testCard(customer: customer)
+            let trialing = try await api.post("/subscriptions", ["customer": .string(customer), "price": .string(trial), "payment_method": .string(card)])
+            #expect(trialing.data["status"] == "trialing")
+            #expect(trialing.data["trial_end"] == "2026-05-03T09:15:22.000Z")
+            #expect(trialing.data["latest_charge"] == .null)
+            let free = try await api.product(price: ["unit_amount": 0, "type": "recurring", "recurring": ["interval": "year"]])
+            let freeSubscription = try await api.post("/subscriptions", ["customer": .string(customer), "price": .string(free)])
+            #expect(freeSubscription.data["status"] == "active")
+            #expect(freeSubscription.data["latest_charge"] == .null)
+            #expect(try await api.get("/charges").data == [])
+        }
+    }
+
+    @Test("A declined first charge answers 200 with status incomplete and the failed charge; unpaid, it expires after 23 hours")
+    func createDeclined() async throws {
+        let app = TestApp()
+        try await app.run { api in
+            let customer = try await api.customer()
+            let card = try await api.attachCard(number: "4000000000000341", customer: customer)
+            let price = try await api.product(price: ["unit_amount": 4900, "type": "recurring", "recurring": ["interval": "month"]])
+            let incomplete = try await api.post("/subscriptions", ["customer": .string(customer), "price": .string(price), "payment_method": .string(card)])
+            #expect(incomplete.status == 200, "\(incomplete.text)")
+            #expect(incomplete.data["status"] == "incomplete")
+            let charge = try await api.get("/charges/\(incomplete.data["latest_charge"]?.stringValue ?? "")").data
+            #expect(charge["status"] == "failed")
+            #expect(charge["failure_code"] == "card_declined")
+            #expect(try await api.eventTypes().suffix(2) == ["subscription.created", "charge.failed"])
+            // Incomplete has no period to finish: it can only be canceled now.
+            #expect(try await api.post("/subscriptions/\(incomplete.id)/cancel", ["cancel_at_period_end": true]).errorCode == "subscription_not_cancelable")
+
+            app.clock.advance(seconds: 22 * 3600)
+            #expect(try await app.sweep(api.projectID).expiredSubscriptions == 0)
+            app.clock.advance(seconds: 3600)
+            #expect(try await app.sweep(api.projectID).expiredSubscriptions == 1)
+            let expired = try await api.get("/subscriptions/\(incomplete.id)").data
+            #expect(expired["status"] == "incomplete_expired")
+            let updated = try await api.lastEvent("subscription.updated")
+            #expect(updated?["previous_attributes"] == ["status": "incomplete"])
+            #expect(try await app.sweep(api.projectID).expiredSubscriptions == 0)
+        }
+    }
+
+    @Test("POST /subscriptions refuses a one-time or archived price, another customer's card, and bad fields")
+    func createRefusals() async throws {
+        try await TestApp().run { api in
+            let customer = try await api.customer()
+            let card = try await api.testCard(customer: customer)
+            let oneTime = try await api.product(price: ["unit_amount": 4900, "type": "one_time"])
+            let monthly = try await api.product(price: ["unit_amount": 4900, "type": "recurring", "recurring": ["interval": "month"]])
+            func create(_ body: JSONObject) async throws -> APIResult { try await api.post("/subscriptions", .object(body)) }
+            #expect(try await create(["customer": .string(customer), "price": .string(oneTime), "payment_method": .string(card)]).errorCode == "price_not_recurring")
+            let stranger = try await api.testCard(customer: try await api.customer("Noa"))
+            #expect(try await create(["customer": .string(customer), "price": .string(monthly), "payment_method": .string(stranger)]).errorCode
+                    == "payment_method_not_owned")
+            #expect(try await create([:]).issuePaths == ["customer", "price"])
+            #expect(try await create(["customer": .string(customer), "price": .string(monthly), "payment_method": .string(card), "trial_days": 3]).issuePaths
+                    == ["trial_days"])
+            #expect(try await create(["customer": .string(customer), "price": "price_nothere12345", "payment_method": .string(card)]).status == 404)
+            #expect(try await api.post("/prices/\(monthly)", ["active": false]).status == 200)
+            #expect(try await create(["customer": .string(customer), "price": .string(monthly), "payment_method": .string(card)]).errorCode == "price_archived")
+            #expect(try await api.get("/subscriptions").data == [])
+            #expect(try await api.get("/charges").data == [])
+        }
+    }
 }
