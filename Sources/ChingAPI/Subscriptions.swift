@@ -18,6 +18,7 @@ struct SubscriptionsAPI: Sendable {
         group.post("subscriptions/:id", use: endpoint(update))
         group.post("subscriptions/:id/cancel", use: endpoint(cancel))
         group.post("subscriptions/:id/resume", use: endpoint(resume))
+        group.post("subscriptions/:id/change_price", use: endpoint(changePrice))
     }
 
     /// POST /subscriptions: `customer`, a recurring `price`, `payment_method` (unless the price is free), `metadata`.
@@ -47,6 +48,15 @@ struct SubscriptionsAPI: Sendable {
         let atPeriodEnd = reader.boolean("cancel_at_period_end") ?? false
         try reader.throwIfInvalid()
         return APIResponse(try await Subscriptions.cancel(call.id, atPeriodEnd: atPeriodEnd, caller: call.caller, services: services))
+    }
+
+    /// POST /subscriptions/:id/change_price: `price`, `change_timing` (`immediately` | `at_period_end`).
+    @Sendable func changePrice(_ call: APICall) async throws -> APIResponse {
+        var reader = call.reader(allowing: ["price", "change_timing"])
+        let priceID = reader.id("price", required: true, prefix: .price)
+        let timing: Subscriptions.ChangeTiming? = reader.choice("change_timing")
+        try reader.throwIfInvalid()
+        return APIResponse(try await Subscriptions.changePrice(call.id, to: priceID!, timing: timing, caller: call.caller, services: services))
     }
 
     /// POST /subscriptions/:id/resume: undoes a pending cancel at the period end.

@@ -57,3 +57,31 @@ public struct PaymentSettings: Sendable, Equatable {
     }
 }
 
+
+/// Changing a subscription's price within its billing interval: which way it goes, and what the
+/// rest of the current period costs in addition. The anchor never moves.
+public enum PlanChange: String, Sendable, Equatable {
+    case upgrade, downgrade, same
+
+    /// A change between two period amounts (VAT included) of the same interval: a higher amount is
+    /// a higher price per day.
+    public static func kind(from old: Int64, to new: Int64) -> PlanChange {
+        new > old ? .upgrade : (new < old ? .downgrade : .same)
+    }
+
+    /// The prorated difference for the rest of the period: (new − old) × remaining / period,
+    /// in agorot, rounded half up; 0 unless it is an upgrade. Exact for any amounts and lengths
+    /// (the product is taken in 128 bits).
+    public static func prorated(from old: Int64, to new: Int64, periodStart: Timestamp, periodEnd: Timestamp, now: Timestamp) -> Int64 {
+        let total = periodEnd.milliseconds - periodStart.milliseconds
+        let remaining = min(max(periodEnd.milliseconds - now.milliseconds, 0), total)
+        guard new > old, total > 0, remaining > 0 else { return 0 }
+        let difference = new - old
+        let product = difference.multipliedFullWidth(by: remaining)
+        // (difference × remaining + total / 2) / total, in 128 bits; the quotient fits (remaining ≤ total).
+        let half = UInt64(total / 2)
+        let (low, carry) = product.low.addingReportingOverflow(half)
+        let high = product.high + (carry ? 1 : 0)
+        return total.dividingFullWidth((high: high, low: low)).quotient
+    }
+}

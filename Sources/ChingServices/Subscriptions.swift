@@ -232,4 +232,123 @@ package enum Subscriptions {
             return true
         }
     }
+
+    /// When `change_price` applies a change (default: an upgrade now, a downgrade at the period end).
+    package enum ChangeTiming: String, CaseIterable, Sendable {
+        case immediately, atPeriodEnd = "at_period_end"
+    }
+
+    /// `POST /subscriptions/:id/change_price`: an upgrade (a higher amount per period) applies now
+    /// and charges the prorated difference for the rest of the period to the default card (nothing
+    /// during a trial); a downgrade is scheduled for the period end (`pending_price`). The anchor
+    /// stays, so the new price must have the same interval.
+    package static func changePrice(_ id: String, to priceID: String, timing: ChangeTiming?, caller: Caller,
+                                    services: AppServices) async throws -> JSONValue {
+        let now = services.clock.now()
+        let (row, oldPlan, newPlan, productName) = try await services.database.read { db in
+            let row = try await existing(id, caller: caller, on: db)
+            guard let price = try await Catalog.priceRow(priceID, caller: caller, on: db) else { throw ServiceError.notFound("price", priceID) }
+            guard try price.bool("active") else { throw ServiceError.rule("price_archived", "The price \(priceID) is archived and cannot be sold.") }
+            guard let newPlan = try Catalog.plan(price) else {
+                throw ServiceError.rule("price_not_recurring", "A subscription needs a recurring price; \(priceID) is one-time.")
+            }
+            let current = try await Catalog.priceRow(try row.optionalString("price_id") ?? "", caller: caller, on: db)
+            guard let current, let oldPlan = try Catalog.plan(current) else { throw ServiceError.notFound("price", try row.optionalString("price_id") ?? "") }
+            let product = try await Catalog.productRow(try price.string("product_id"), caller: caller, on: db)
+            return (row, oldPlan, newPlan, try product?.string("name") ?? "Subscription")
+        }
+        let status = Status(rawValue: try row.string("status")) ?? .canceled
+        guard Status.runningPeriod.contains(status) else {
+            throw ServiceError.rule("subscription_not_changeable", "Only a trialing, active or past-due subscription can change its price; this one is \(status.rawValue).",
+                                    kind: .conflict)
+        }
+        guard newPlan.interval == oldPlan.interval, newPlan.intervalCount == oldPlan.intervalCount else {
+            throw ServiceError.rule("price_interval_mismatch", "The new price must bill every \(oldPlan.intervalCount) \(oldPlan.interval.rawValue)(s), as the current one does: the billing dates stay.")
+        }
+        let (oldAmount, newAmount) = (try periodAmount(oldPlan), try periodAmount(newPlan))
+        let oldPriceID = try row.optionalString("price_id") ?? ""
+        let kind = oldPriceID == priceID ? PlanChange.same : PlanChange.kind(from: oldAmount, to: newAmount)
+        if kind == .downgrade, timing == .immediately {
+            throw ServiceError.rule("DOWNGRADE_IMMEDIATE_NOT_SUPPORTED", "A downgrade takes effect at the end of the paid period; send change_timing: at_period_end.")
+        }
+        let periodStart = try row.timestamp("current_period_start"), periodEnd = try row.timestamp("current_period_end")
+        func answer(applied: Bool, scheduledFor: Timestamp?, charged: Int64, subscription: JSONValue) -> JSONValue {
+            .object(["kind": .string(kind.rawValue), "applied": .bool(applied), "scheduled_for": .optional(scheduledFor?.iso8601),
+                     "charge_amount": .int(charged), "charge_currency": "ils", "subscription": subscription])
+        }
+        if oldPriceID == priceID { return answer(applied: false, scheduledFor: nil, charged: 0, subscription: try json(row)) }
+
+        if (timing ?? (kind == .downgrade ? .atPeriodEnd : .immediately)) == .atPeriodEnd {
+            let subscription = try await services.database.transaction { db in
+                let moved = try await db.raw("""
+                    UPDATE subscriptions SET pending_price = \(bind: priceID), pending_effective_at = current_period_end
+                    WHERE id = \(bind: id) AND price_id = \(bind: oldPriceID) AND status IN (
+                    """ + Status.sqlList(Status.runningPeriod) + ") RETURNING id").first()
+                guard moved != nil else { throw changedMeanwhile() }
+                return try await recordUpdate(id, before: try json(row), caller: caller, on: db, services: services)
+            }
+            return answer(applied: false, scheduledFor: periodEnd, charged: 0, subscription: subscription)
+        }
+
+        let due = status == .trialing ? 0 : PlanChange.prorated(from: oldAmount, to: newAmount, periodStart: periodStart, periodEnd: periodEnd, now: now)
+        var card: Charges.ChargeableCard?
+        if due > 0 {
+            guard let cardID = try row.optionalString("default_payment_method") else {
+                throw ServiceError.rule("payment_method_required", "The subscription has no default card to charge the prorated difference to.")
+            }
+            card = try await services.database.read { db in
+                try await Charges.chargeableCard(cardID, customerID: try row.string("customer_id"), caller: caller, on: db)
+            }
+        }
+        let result = due > 0 ? await services.provider(for: caller).charge(token: card!.token, amount: due, installments: 1, capture: true) : nil
+        var charge: Charges.NewCharge?
+        if let card {
+            let description = "\(productName): the rest of the current period"
+            var new = Charges.NewCharge(customerID: try row.string("customer_id"), paymentMethodID: try row.optionalString("default_payment_method"),
+                                        amount: due, description: description, installments: 1, metadata: [:], card: card)
+            new.id = services.ids.make(.charge)
+            new.subscriptionID = id
+            new.documentLines = [DocumentLine(description: description, quantity: 1, unitAmount: due)]
+            charge = new
+        }
+        let newCharge = charge, latestCharge = try charge?.id ?? row.optionalString("latest_charge")
+        if let result, let newCharge, case .declined(let decline) = result {
+            let charge = try await services.database.transaction { db in
+                try await Charges.record(newCharge, result: result, caller: caller, on: db, services: services)
+            }
+            var error = ServiceError(.paymentFailed, "CHARGE_FAILED", decline.message)
+            error.extra["charge"] = charge
+            throw error
+        }
+        do {
+            let subscription = try await services.database.transaction { db in
+                let moved = try await db.raw("""
+                    UPDATE subscriptions SET price_id = \(bind: priceID), pending_price = NULL, pending_effective_at = NULL,
+                      latest_charge = \(bind: latestCharge)
+                    WHERE id = \(bind: id) AND price_id = \(bind: oldPriceID) AND status IN (
+                    """ + Status.sqlList(Status.runningPeriod) + ") RETURNING id").first()
+                guard moved != nil else { throw changedMeanwhile() }
+                if let result, let newCharge { _ = try await Charges.record(newCharge, result: result, caller: caller, on: db, services: services) }
+                return try await recordUpdate(id, before: try json(row), caller: caller, on: db, services: services)
+            }
+            return answer(applied: true, scheduledFor: nil, charged: due, subscription: subscription)
+        } catch let error as ServiceError where error.code == "subscription_changed_meanwhile" {
+            // Another change won the race: the money just taken goes back, and nothing is recorded.
+            if case .approved(let reference) = result { _ = await services.provider(for: caller).refund(reference: reference, amount: due) }
+            throw error
+        }
+    }
+
+    /// A plan's amount per period, VAT included.
+    private static func periodAmount(_ plan: Plan) throws -> Int64 {
+        do {
+            return plan.vatExclusive ? try VAT.gross(ofExclusive: plan.unitAmount) : plan.unitAmount
+        } catch {
+            throw ServiceError.rule("amount_too_large", "A period of this price, VAT added, is more than one charge can carry.")
+        }
+    }
+
+    private static func changedMeanwhile() -> ServiceError {
+        ServiceError.rule("subscription_changed_meanwhile", "The subscription changed while this request ran; read it again and retry.", kind: .conflict)
+    }
 }

@@ -258,4 +258,105 @@ struct SubscriptionLifecycleTests {
             #expect(try await api.get("/charges").data == [])
         }
     }
+
+    @Test("An upgrade applies now and charges the prorated rest of the period; the billing dates stay")
+    func upgrade() async throws {
+        let app = TestApp()
+        try await app.run { api in
+            let (subscription, _, _) = try await api.subscribed()
+            let pro = try await api.product("Pro", price: ["unit_amount": 9900, "type": "recurring", "recurring": ["interval": "month"]])
+            app.clock.advance(seconds: 10 * 86_400)
+            let changed = try await api.post("/subscriptions/\(subscription)/change_price", ["price": .string(pro)])
+            #expect(changed.status == 200, "\(changed.text)")
+            // (9,900 − 4,900) × 20 / 30 days = 3,333.33 agorot.
+            #expect(changed.data["kind"] == "upgrade")
+            #expect(changed.data["applied"] == true)
+            #expect(changed.data["scheduled_for"] == .null)
+            #expect(changed.data["charge_amount"] == 3333)
+            #expect(changed.data["charge_currency"] == "ils")
+            let after = try #require(changed.data["subscription"])
+            #expect(after["items"]?[0]?["price"] == .string(pro))
+            #expect(after["current_period_end"] == "2026-05-19T09:15:22.000Z")
+            let charge = try await api.get("/charges/\(after["latest_charge"]?.stringValue ?? "")").data
+            #expect(charge["amount"] == 3333)
+            #expect(charge["subscription"] == .string(subscription))
+            #expect(charge["document"] != .null)
+            let previous = try await api.lastEvent("subscription.updated")?["previous_attributes"]
+            #expect(previous?["items"]?[0]?["price"] != .string(pro))
+            #expect(previous?["latest_charge"] != nil)
+            #expect(try await api.eventTypes().suffix(3) == ["document.issued", "charge.succeeded", "subscription.updated"])
+            // The same price again changes nothing.
+            let same = try await api.post("/subscriptions/\(subscription)/change_price", ["price": .string(pro)])
+            #expect(same.data["kind"] == "same")
+            #expect(same.data["applied"] == false)
+            #expect(try await api.eventTypes().last == "subscription.updated")
+            #expect(try await api.get("/charges").data.arrayValue?.count == 2)
+        }
+    }
+
+    @Test("A downgrade waits for the period end (pending_price); asked for immediately, it is refused")
+    func downgrade() async throws {
+        try await TestApp().run { api in
+            let (subscription, _, price) = try await api.subscribed()
+            let lite = try await api.product("Lite", price: ["unit_amount": 1900, "type": "recurring", "recurring": ["interval": "month"]])
+            let now = try await api.post("/subscriptions/\(subscription)/change_price", ["price": .string(lite), "change_timing": "immediately"])
+            #expect(now.status == 400)
+            #expect(now.errorCode == "DOWNGRADE_IMMEDIATE_NOT_SUPPORTED")
+            let scheduled = try await api.post("/subscriptions/\(subscription)/change_price", ["price": .string(lite)])
+            #expect(scheduled.status == 200, "\(scheduled.text)")
+            #expect(scheduled.data["kind"] == "downgrade")
+            #expect(scheduled.data["applied"] == false)
+            #expect(scheduled.data["scheduled_for"] == "2026-05-19T09:15:22.000Z")
+            #expect(scheduled.data["charge_amount"] == 0)
+            let after = try #require(scheduled.data["subscription"])
+            #expect(after["items"]?[0]?["price"] == .string(price))
+            #expect(after["pending_price"] == .string(lite))
+            #expect(after["pending_effective_at"] == "2026-05-19T09:15:22.000Z")
+            #expect(try await api.lastEvent("subscription.updated")?["previous_attributes"] == ["pending_price": nil, "pending_effective_at": nil])
+            #expect(try await api.get("/charges").data.arrayValue?.count == 1)
+        }
+    }
+
+    @Test("change_price refuses another interval, a one-time price, an ended subscription; a declined prorated charge changes nothing")
+    func changeRefusals() async throws {
+        try await TestApp().run { api in
+            let (subscription, customer, price) = try await api.subscribed()
+            let yearly = try await api.product(price: ["unit_amount": 49000, "type": "recurring", "recurring": ["interval": "year"]])
+            #expect(try await api.post("/subscriptions/\(subscription)/change_price", ["price": .string(yearly)]).errorCode == "price_interval_mismatch")
+            let oneTime = try await api.product(price: ["unit_amount": 9900, "type": "one_time"])
+            #expect(try await api.post("/subscriptions/\(subscription)/change_price", ["price": .string(oneTime)]).errorCode == "price_not_recurring")
+            #expect(try await api.post("/subscriptions/\(subscription)/change_price", ["price": .string(price), "change_timing": "later"]).issuePaths
+                    == ["change_timing"])
+            #expect(try await api.post("/subscriptions/\(subscription)/change_price").issuePaths == ["price"])
+
+            let declining = try await api.attachCard(number: "4000000000000341", customer: customer)
+            #expect(try await api.post("/subscriptions/\(subscription)", ["default_payment_method": .string(declining)]).status == 200)
+            let pro = try await api.product("Pro", price: ["unit_amount": 9900, "type": "recurring", "recurring": ["interval": "month"]])
+            let declined = try await api.post("/subscriptions/\(subscription)/change_price", ["price": .string(pro)])
+            #expect(declined.status == 402)
+            #expect(declined.errorCode == "CHARGE_FAILED")
+            #expect(declined.json["error"]?["charge"]?["subscription"] == .string(subscription))
+            #expect(try await api.get("/subscriptions/\(subscription)").data["items"]?[0]?["price"] == .string(price))
+
+            _ = try await api.post("/subscriptions/\(subscription)/cancel")
+            #expect(try await api.post("/subscriptions/\(subscription)/change_price", ["price": .string(pro)]).errorCode == "subscription_not_changeable")
+        }
+    }
+
+    @Test("An upgrade during a trial applies at once and charges nothing")
+    func upgradeDuringTrial() async throws {
+        try await TestApp().run { api in
+            let customer = try await api.customer()
+            let card = try await api.testCard(customer: customer)
+            let trial = try await api.product(price: ["unit_amount": 4900, "type": "recurring", "recurring": ["interval": "month", "trial_period_days": 14]])
+            let subscription = try await api.post("/subscriptions", ["customer": .string(customer), "price": .string(trial), "payment_method": .string(card)]).id
+            let pro = try await api.product("Pro", price: ["unit_amount": 9900, "type": "recurring", "recurring": ["interval": "month"]])
+            let changed = try await api.post("/subscriptions/\(subscription)/change_price", ["price": .string(pro)])
+            #expect(changed.data["kind"] == "upgrade")
+            #expect(changed.data["applied"] == true)
+            #expect(changed.data["charge_amount"] == 0)
+            #expect(changed.data["subscription"]?["status"] == "trialing")
+            #expect(try await api.get("/charges").data == [])
+        }
+    }
 }

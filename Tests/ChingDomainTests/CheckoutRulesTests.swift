@@ -457,3 +457,41 @@ struct HostedSessionStatusTests {
         #expect(HostedSessionStatus.at(now, stored: stored, expiresAt: Self.expiresAt) == stored)
     }
 }
+
+@Suite("Plan changes")
+struct PlanChangeTests {
+    let start = Timestamp(milliseconds: 1_777_000_000_000)
+    var end: Timestamp { start.adding(days: 30) }
+
+    @Test("A higher period amount is an upgrade, a lower one a downgrade")
+    func kinds() {
+        #expect(PlanChange.kind(from: 4900, to: 9900) == .upgrade)
+        #expect(PlanChange.kind(from: 9900, to: 4900) == .downgrade)
+        #expect(PlanChange.kind(from: 4900, to: 4900) == .same)
+    }
+
+    @Test("The prorated difference is (new − old) × remaining / period, rounded half up", arguments: [
+        // (old, new, days into a 30-day period, expected)
+        (Int64(4900), Int64(9900), Int64(0), Int64(5000)),
+        (4900, 9900, 15, 2500),
+        (4900, 9900, 30, 0),
+        (1000, 1001, 15, 1),      // 0.5 agora rounds up
+        (1000, 1001, 16, 0),      // 0.4667 rounds down
+        (4900, 9900, 10, 3333),   // 3333.33
+        (4900, 9950, 10, 3367),   // 3366.67
+        (9900, 4900, 5, 0),       // a downgrade charges nothing
+    ])
+    func prorated(old: Int64, new: Int64, daysIn: Int64, expected: Int64) {
+        #expect(PlanChange.prorated(from: old, to: new, periodStart: start, periodEnd: end, now: start.adding(days: daysIn)) == expected)
+    }
+
+    @Test("Proration never overflows: the largest charge over a year's period, one millisecond in")
+    func largeAmounts() {
+        let yearEnd = start.adding(days: 365)
+        let amount = PlanChange.prorated(from: 0, to: Money.maximumAmount, periodStart: start, periodEnd: yearEnd,
+                                         now: Timestamp(milliseconds: start.milliseconds + 1))
+        #expect(amount == Money.maximumAmount)
+        #expect(PlanChange.prorated(from: 0, to: 100, periodStart: start, periodEnd: end, now: end.adding(days: 3)) == 0, "after the period: nothing")
+        #expect(PlanChange.prorated(from: 0, to: 100, periodStart: start, periodEnd: end, now: start.adding(days: -3)) == 100, "before it: all of it")
+    }
+}
