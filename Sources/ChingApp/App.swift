@@ -127,13 +127,9 @@ func makeServices(_ configuration: AppConfiguration, database: Database) -> AppS
 
 /// One round of the background clean-up (expired sessions, stale authorizations, subscriptions that end at their period end), for tests
 /// (scoped to their project) and for running by hand.
-public func sweep(_ configuration: AppConfiguration, projectID: String? = nil)
-    async throws -> (expiredSessions: Int, canceledAuthorizations: Int, expiredSetupSessions: Int, endedSubscriptions: Int, expiredSubscriptions: Int)
-{
+package func sweep(_ configuration: AppConfiguration, projectID: String? = nil) async throws -> Sweeper.Report {
     try await Database.withMigrated(configuration.databaseURL, logger: configuration.logger) { database in
-        let report = try await Sweeper(services: makeServices(configuration, database: database), projectID: projectID).sweep()
-        return (report.expiredSessions, report.canceledAuthorizations, report.expiredSetupSessions, report.endedSubscriptions,
-                report.expiredSubscriptions)
+        try await Sweeper(services: makeServices(configuration, database: database), projectID: projectID).sweep()
     }
 }
 

@@ -58,8 +58,9 @@ public enum ProviderResult: Sendable, Equatable {
 public protocol PaymentProvider: Sendable {
     /// A short name stored with what it produced ("sandbox").
     var name: String { get }
-    /// Charges (capture: true) or authorizes (capture: false) a saved card.
-    func charge(token: String, amount: Int64, installments: Int, capture: Bool) async -> ProviderResult
+    /// Charges (capture: true) or authorizes (capture: false) a saved card. The same
+    /// `idempotencyKey` asked again (a retry after a crash) gets the first answer, not a second charge.
+    func charge(token: String, amount: Int64, installments: Int, capture: Bool, idempotencyKey: String?) async -> ProviderResult
     func capture(reference: String, amount: Int64) async -> ProviderResult
     func void(reference: String) async -> ProviderResult
     func refund(reference: String, amount: Int64) async -> ProviderResult

@@ -79,9 +79,18 @@ public struct SandboxProvider: CardFormProvider {
         Self.behaviour(ofToken: card.token) == .requiresAuthentication
     }
 
-    public func charge(token: String, amount: Int64, installments: Int, capture: Bool) async -> ProviderResult {
+    /// The outcome depends on the token alone, and a keyed charge's reference on its key alone, so
+    /// asking again with the same key answers the same transaction, across restarts too.
+    public func charge(token: String, amount: Int64, installments: Int, capture: Bool, idempotencyKey: String?) async -> ProviderResult {
         if let decline = Self.decline(for: Self.behaviour(ofToken: token)) { return .declined(decline) }
-        return .approved(reference: "sbx_txn_" + ids.hex(byteCount: 8))
+        return .approved(reference: "sbx_txn_" + (idempotencyKey.map(Self.digest) ?? ids.hex(byteCount: 8)))
+    }
+
+    /// FNV-1a of the key, in hex: a stable name for a keyed transaction (not a secret).
+    static func digest(_ key: String) -> String {
+        let hash = key.utf8.reduce(UInt64(0xcbf29ce484222325)) { ($0 ^ UInt64($1)) &* 0x100000001b3 }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     public func capture(reference: String, amount: Int64) async -> ProviderResult { .approved(reference: reference) }

@@ -244,7 +244,7 @@ package enum Charges {
             throw ServiceError.invalid("installments.count", "This card does not offer installments (only cards issued in Israel do).")
         }
 
-        let result = await services.provider(for: caller).charge(token: card.token, amount: amount, installments: Int(installments), capture: true)
+        let result = await services.provider(for: caller).charge(token: card.token, amount: amount, installments: Int(installments), capture: true, idempotencyKey: nil)
         let charge = try await services.database.transaction { db in
             try await Charges.record(
                 Charges.NewCharge(customerID: customerID, paymentMethodID: paymentMethodID, amount: amount, description: description,

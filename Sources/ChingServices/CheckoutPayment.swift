@@ -293,7 +293,7 @@ package struct CheckoutPayment: Sendable {
         }
         let due = offer.totals.dueToday
         let result = due > 0
-            ? await services.provider(for: session.caller).charge(token: card.token, amount: due, installments: Int(installments), capture: !session.manualCapture)
+            ? await services.provider(for: session.caller).charge(token: card.token, amount: due, installments: Int(installments), capture: !session.manualCapture, idempotencyKey: nil)
             : nil
         if case .declined(let decline) = result {
             try await recordDecline(decline, session: session, offer: offer, brand: card.brand, last4: card.last4, installments: installments, lease: lease)

@@ -21,4 +21,24 @@ package enum Outbox {
               \(bind: subject), \(bind: body), \(bind: documentID), 'pending', \(bind: services.clock.now().milliseconds))
             """).run()
     }
+
+    /// "Your payment failed": to the customer (when they have an email), in their language.
+    package static func queuePaymentFailedNotice(customerID: String, productName: String, amount: Int64, nextTry: Timestamp?, caller: Caller,
+                                                 on db: any SQLDatabase, services: AppServices) async throws {
+        guard let customer = try await db.raw("SELECT email, locale FROM customers WHERE id = \(bind: customerID)").first(),
+              let address = try customer.optionalString("email") else { return }
+        let locale = Language(rawValue: try customer.string("locale")) ?? .he
+        let formatted = Money.format(amount, locale: locale)
+        let when = nextTry.map { String($0.iso8601.prefix(10)) }
+        let (subject, body): (String, String) = switch locale {
+        case .he: ("התשלום עבור \(productName) נכשל", "החיוב של \(formatted) עבור \(productName) לא עבר." + (when.map { " ננסה שוב ב-\($0)." } ?? " המנוי בוטל."))
+        case .en: ("Your payment for \(productName) failed", "The charge of \(formatted) for \(productName) did not go through."
+                   + (when.map { " We will try again on \($0)." } ?? " The subscription has been canceled."))
+        }
+        try await db.raw("""
+            INSERT INTO email_outbox (id, project_id, livemode, kind, to_address, locale, subject, body, related_id, status, created)
+            VALUES (\(bind: services.ids.make(.email)), \(bind: caller.projectID), \(bind: caller.mode), 'payment_failed', \(bind: address),
+              \(bind: locale.rawValue), \(bind: subject), \(bind: body), \(bind: customerID), 'pending', \(bind: services.clock.now().milliseconds))
+            """).run()
+    }
 }

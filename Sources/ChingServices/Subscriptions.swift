@@ -26,14 +26,17 @@ package enum Subscriptions {
     package static func create(id: String, status: Status, customerID: String, priceID: String, plan: Plan, paymentMethodID: String?, chargeID: String?,
                                sessionID: String?, metadata: JSONValue, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws {
         let now = services.clock.now()
+        // Periods are counted from the anchor: the trial's end, or the purchase itself, whose first
+        // period (0) is paid now. A plan bought on 31 January then renews on 28 February, 31 March...
         let periodEnd = BillingSchedule.firstBilling(of: plan, at: now)
+        let anchor = plan.hasTrial ? periodEnd : now
         try await db.raw("""
             INSERT INTO subscriptions (id, project_id, livemode, customer_id, status, metadata, created, price_id, item_id, default_payment_method,
-              billing_cycle_anchor, current_period_start, current_period_end, trial_end, latest_charge, checkout_session_id)
+              billing_cycle_anchor, periods_billed, current_period_start, current_period_end, trial_end, latest_charge, checkout_session_id)
             VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: customerID), \(bind: status.rawValue),
               \(bind: metadata.serialized()), \(bind: now.milliseconds), \(bind: priceID), \(bind: services.ids.make(.subscriptionItem)),
-              \(bind: paymentMethodID), \(bind: periodEnd.milliseconds), \(bind: now.milliseconds), \(bind: periodEnd.milliseconds),
-              \(bind: plan.hasTrial ? periodEnd.milliseconds : nil), \(bind: chargeID), \(bind: sessionID))
+              \(bind: paymentMethodID), \(bind: anchor.milliseconds), \(bind: plan.hasTrial ? Int64(0) : 1), \(bind: now.milliseconds),
+              \(bind: periodEnd.milliseconds), \(bind: plan.hasTrial ? periodEnd.milliseconds : nil), \(bind: chargeID), \(bind: sessionID))
             """).run()
         let subscription = try await load(id, caller: caller, on: db)!
         try await Events.record("subscription.created", data: subscription, caller: caller, on: db, services: services)
@@ -195,7 +198,7 @@ package enum Subscriptions {
         } catch {
             throw ServiceError.rule("amount_too_large", "A period of this price, VAT added, is more than one charge can carry.")
         }
-        let result = due > 0 ? await services.provider(for: caller).charge(token: card!.token, amount: due, installments: 1, capture: true) : nil
+        let result = due > 0 ? await services.provider(for: caller).charge(token: card!.token, amount: due, installments: 1, capture: true, idempotencyKey: nil) : nil
         let status: Status = switch result {
         case nil: plan.hasTrial ? .trialing : .active
         case .approved: .active
@@ -300,7 +303,7 @@ package enum Subscriptions {
                 try await Charges.chargeableCard(cardID, customerID: try row.string("customer_id"), caller: caller, on: db)
             }
         }
-        let result = due > 0 ? await services.provider(for: caller).charge(token: card!.token, amount: due, installments: 1, capture: true) : nil
+        let result = due > 0 ? await services.provider(for: caller).charge(token: card!.token, amount: due, installments: 1, capture: true, idempotencyKey: nil) : nil
         var charge: Charges.NewCharge?
         if let card {
             let description = "\(productName): the rest of the current period"

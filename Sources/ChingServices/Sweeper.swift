@@ -38,6 +38,9 @@ package struct Sweeper: Service {
         package var expiredSetupSessions = 0
         package var endedSubscriptions = 0
         package var expiredSubscriptions = 0
+        /// Renewals and retries whose outcome (paid or declined) was recorded.
+        package var renewals = 0
+        package var trialNotices = 0
     }
 
     package func sweep() async throws -> Report {
@@ -89,6 +92,20 @@ package struct Sweeper: Service {
                 """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
         }
         for id in unpaid where try await Subscriptions.expireIncomplete(id, now: now, services: services) { report.expiredSubscriptions += 1 }
+
+        let trials = try await services.database.read { db in try await Renewals.trialsEnding(at: now, scope: scope, on: db) }
+        for id in trials where try await Renewals.noticeTrialEnd(id, now: now, services: services) { report.trialNotices += 1 }
+        // After the subscriptions that end at their period end, so that none of them is renewed.
+        let due = try await services.database.read { db in try await Renewals.due(at: now, scope: scope, on: db) }
+        for id in due {
+            // One subscription that cannot be renewed (its data broken) must not hold up the others.
+            do {
+                if try await Renewals.renew(id, now: now, services: services) { report.renewals += 1 }
+            } catch {
+                services.logger.error("A renewal failed; it is tried again once its lease runs out",
+                                      metadata: ["subscription": "\(id)", "error": "\(String(reflecting: type(of: error)))"])
+            }
+        }
         return report
     }
 

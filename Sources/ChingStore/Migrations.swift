@@ -200,6 +200,18 @@ public enum Migrations {
                 // The sweeper ends subscriptions that cancel at their period end.
                 "CREATE INDEX subscriptions_period_end ON subscriptions (status, current_period_end)",
             ]),
+            (8, [
+                // Renewals: which period is next (from the anchor), the lease of a renewal in flight,
+                // and dunning (failures since the first one, when to retry).
+                "ALTER TABLE subscriptions ADD COLUMN periods_billed BIGINT NOT NULL DEFAULT 0",
+                "ALTER TABLE subscriptions ADD COLUMN renewal_owner TEXT",
+                "ALTER TABLE subscriptions ADD COLUMN renewal_started_at BIGINT",
+                "ALTER TABLE subscriptions ADD COLUMN failed_attempts BIGINT NOT NULL DEFAULT 0",
+                "ALTER TABLE subscriptions ADD COLUMN first_failed_at BIGINT",
+                "ALTER TABLE subscriptions ADD COLUMN next_retry_at BIGINT",
+                "ALTER TABLE subscriptions ADD COLUMN trial_will_end_sent BIGINT NOT NULL DEFAULT 0",
+                "CREATE INDEX subscriptions_retry ON subscriptions (status, next_retry_at)",
+            ]),
         ]
     }
 

@@ -1,5 +1,6 @@
 @testable import ChingApp
 import ChingDomain
+import ChingServices
 import ChingHTTP
 import ChingStore
 @testable import ChingWeb

@@ -1,5 +1,6 @@
 import ChingApp
 import ChingDomain
+import ChingServices
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -83,7 +84,7 @@ extension API {
 
 extension TestApp {
     /// One round of the background sweeper over one project, at the test clock's time.
-    func sweep(_ projectID: String) async throws -> (expiredSessions: Int, canceledAuthorizations: Int, expiredSetupSessions: Int, endedSubscriptions: Int, expiredSubscriptions: Int) {
+    func sweep(_ projectID: String) async throws -> Sweeper.Report {
         try await ChingApp.sweep(configuration, projectID: projectID)
     }
 }

@@ -8,7 +8,10 @@ final class ScriptedProvider: CardFormProvider {
     let name = "scripted"
     enum Call: Equatable { case saveCard(last4: String), charge(token: String, amount: Int64), capture(String), void(String), refund(String, Int64) }
 
-    private let state = Mutex((script: [ProviderResult](), calls: [Call](), next: 0))
+    /// The idempotency keys charges were asked with, in order (nil for unkeyed ones).
+    var chargeKeys: [String?] { state.withLock { $0.keys } }
+
+    private let state = Mutex((script: [ProviderResult](), calls: [Call](), next: 0, keys: [String?]()))
     /// Runs inside the next charge, before it answers (what happens elsewhere while the provider works).
     private let duringCharge = Mutex<(@Sendable () async throws -> Void)?>(nil)
 
@@ -35,8 +38,9 @@ final class ScriptedProvider: CardFormProvider {
 
     func requiresAuthentication(_ card: ProviderCard) -> Bool { false }
 
-    func charge(token: String, amount: Int64, installments: Int, capture: Bool) async -> ProviderResult {
+    func charge(token: String, amount: Int64, installments: Int, capture: Bool, idempotencyKey: String?) async -> ProviderResult {
         let n = record(.charge(token: token, amount: amount))
+        state.withLock { $0.keys.append(idempotencyKey) }
         if let work = duringCharge.withLock({ work in defer { work = nil }; return work }) { try? await work() }
         return state.withLock { $0.script.isEmpty ? nil : $0.script.removeFirst() } ?? .approved(reference: "scr_txn_\(n)")
     }

@@ -1,5 +1,6 @@
 import ChingApp
 import ChingDomain
+import ChingServices
 import Foundation
 import HTTPTypes
 import HummingbirdTesting

@@ -17,6 +17,8 @@ final class TestClock: Sendable {
     private let now = Mutex<Int64>(1_776_590_122_000)
     var clock: AppClock { AppClock { [self] in Timestamp(milliseconds: now.withLock { $0 }) } }
     func advance(seconds: Int64) { now.withLock { $0 += seconds * 1000 } }
+    func set(_ time: Timestamp) { now.withLock { $0 = time.milliseconds } }
+    var time: Timestamp { Timestamp(milliseconds: now.withLock { $0 }) }
 }
 
 /// Collects every log line (message and metadata) the application writes, at every level.

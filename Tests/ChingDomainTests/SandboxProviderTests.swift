@@ -61,7 +61,7 @@ struct SandboxProviderTests {
             #expect(card.supportsInstallments == installments)
             #expect(card.supportsRecurring)
             #expect(provider.requiresAuthentication(card) == threeDS)
-            let result = await provider.charge(token: card.token, amount: 10_000, installments: installments ? 3 : 1, capture: true)
+            let result = await provider.charge(token: card.token, amount: 10_000, installments: installments ? 3 : 1, capture: true, idempotencyKey: nil)
             #expect(result == .approved(reference: "sbx_txn_abababababababab"))
         case .declined(let code, let retryable):
             guard case .failure(let decline) = saved else {
@@ -76,7 +76,7 @@ struct SandboxProviderTests {
             #expect(card.brand == brand)
             #expect(!provider.requiresAuthentication(card))
             for (amount, capture) in [(Int64(100), true), (10_000, true), (5_000, false), (1, true)] {
-                let result = await provider.charge(token: card.token, amount: amount, installments: 1, capture: capture)
+                let result = await provider.charge(token: card.token, amount: amount, installments: 1, capture: capture, idempotencyKey: nil)
                 #expect(result == .declined(Decline(code: code, message: "The card was declined.")))
             }
         }
@@ -150,7 +150,7 @@ struct SandboxProviderTests {
     @Test("An authorization without capture is approved for an ordinary card")
     func authorizeOnly() async throws {
         let card = try await Self.provider.saveCard(Self.card("4242424242424242")).get()
-        let result = await Self.provider.charge(token: card.token, amount: 5_000, installments: 1, capture: false)
+        let result = await Self.provider.charge(token: card.token, amount: 5_000, installments: 1, capture: false, idempotencyKey: nil)
         #expect(result == .approved(reference: "sbx_txn_abababababababab"))
     }
 
@@ -214,8 +214,23 @@ struct SandboxProviderTests {
     func testCardsSucceed() async throws {
         for input in SandboxProvider.testCards {
             let card = try await Self.provider.saveCard(input).get()
-            let result = await Self.provider.charge(token: card.token, amount: 100, installments: 1, capture: true)
+            let result = await Self.provider.charge(token: card.token, amount: 100, installments: 1, capture: true, idempotencyKey: nil)
             #expect(result == .approved(reference: "sbx_txn_abababababababab"))
         }
+    }
+}
+
+@Suite("Sandbox: idempotent charges")
+struct SandboxIdempotencyTests {
+    @Test("The same idempotency key answers the same transaction, even from a new provider (a restarted server); another key, another one")
+    func sameKeySameTransaction() async throws {
+        guard case .success(let card) = await SandboxProvider().saveCard(SandboxProvider.testCards[0]) else { throw CancellationError() }
+        let first = await SandboxProvider().charge(token: card.token, amount: 4900, installments: 1, capture: true, idempotencyKey: "renewal:sub_1:3:0")
+        let again = await SandboxProvider().charge(token: card.token, amount: 4900, installments: 1, capture: true, idempotencyKey: "renewal:sub_1:3:0")
+        let other = await SandboxProvider().charge(token: card.token, amount: 4900, installments: 1, capture: true, idempotencyKey: "renewal:sub_1:4:0")
+        #expect(first == again)
+        #expect(first != other)
+        guard case .approved(let reference) = first else { throw CancellationError() }
+        #expect(reference.hasPrefix("sbx_txn_") && reference.count == "sbx_txn_".count + 16)
     }
 }
