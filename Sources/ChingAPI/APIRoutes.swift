@@ -34,6 +34,7 @@ package enum APIRoutes {
             SetupSessionsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
             WebhooksAPI(services: services).addRoutes(to: group, endpoint: endpoint)
             OperatorAPI(services: services).addRoutes(to: group, endpoint: endpoint)
+            TestClocksAPI(services: services).addRoutes(to: group, endpoint: endpoint)
         }
         DocumentsAPI.addPublicRoute(to: router, services: services)
     }

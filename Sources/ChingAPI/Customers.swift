@@ -23,11 +23,12 @@ struct CustomersAPI: Sendable {
 
     /// POST /customers
     @Sendable func create(_ call: APICall) async throws -> APIResponse {
-        var reader = call.reader(allowing: Customers.Fields.names)
+        var reader = call.reader(allowing: Customers.Fields.names.union(["test_clock"]))
         let fields = Customers.Fields.read(&reader)
+        let testClock = reader.id("test_clock", prefix: .testClock)
         if !reader.has("name") { reader.fail("name", "This field is required.") }
         try reader.throwIfInvalid()
-        return APIResponse(try await Customers.create(fields, caller: call.caller, services: services))
+        return APIResponse(try await Customers.create(fields, testClock: testClock, caller: call.caller, services: services))
     }
 
     /// GET /customers/:id (a deleted customer reads back as `{id, object, deleted: true}`)

@@ -197,6 +197,21 @@ public struct FieldReader {
         return valid ? metadata : nil
     }
 
+    /// A moment: an ISO 8601 string in UTC or with an offset (`2027-01-31T09:15:22Z`), or whole
+    /// seconds since 1970.
+    public mutating func timestamp(_ key: String, required: Bool = false) -> Timestamp? {
+        guard let value = value(key, required: required) else { return nil }
+        switch value {
+        case .string(let text):
+            if let time = Timestamp(iso8601: text) { return time }
+        case .int(let seconds) where (0...253_402_300_799).contains(seconds):
+            return Timestamp(milliseconds: seconds * 1000)
+        default: break
+        }
+        fail(key, "Must be a time in ISO 8601 (2027-01-31T09:15:22Z) or seconds since 1970.")
+        return nil
+    }
+
     /// An email address: one "@", a non-empty local part, a dotted domain, no spaces, ≤ 254 characters.
     public mutating func email(_ key: String, required: Bool = false) -> String? {
         guard let string = string(key, required: required, maxLength: 254) else { return nil }

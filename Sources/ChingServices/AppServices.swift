@@ -24,7 +24,10 @@ public protocol BrandSource: Sendable {
 /// The long-lived things every operation needs, created once by `buildApplication`.
 public struct AppServices: Sendable {
     public let database: Database
-    public let clock: AppClock
+    /// The time operations run at: the server's clock, or a test clock's frozen time (see `at(_:)`).
+    public private(set) var clock: AppClock
+    /// The server's own clock, for what happens in real time whatever the test clock says (webhook delivery).
+    package let wallClock: AppClock
     public let ids: IDGenerator
     /// The test-mode provider (and, until a live one exists, what a project configured with
     /// `live_provider = 'sandbox'` uses in live mode; only tests do that).
@@ -40,8 +43,31 @@ public struct AppServices: Sendable {
 
     package init(database: Database, clock: AppClock, ids: IDGenerator, sandbox: any CardFormProvider, publicURL: String,
                  instanceID: String, documentFont: DocumentFont, logger: Logger) {
-        self.database = database; self.clock = clock; self.ids = ids; self.sandbox = sandbox; self.publicURL = publicURL
+        self.database = database; self.clock = clock; self.wallClock = clock; self.ids = ids; self.sandbox = sandbox; self.publicURL = publicURL
         self.instanceID = instanceID; self.documentFont = documentFont; self.logger = logger
+    }
+
+    /// The same services with time frozen at `time` (a test clock's customers live on it).
+    package func at(_ time: Timestamp) -> AppServices {
+        var frozen = self
+        frozen.clock = AppClock { time }
+        return frozen
+    }
+
+    /// The services a customer's operations run with: frozen at their test clock's time, if they have one.
+    package func forCustomer(_ customerID: String, on db: any SQLDatabase) async throws -> AppServices {
+        let row = try await db.raw("""
+            SELECT t.frozen_time FROM customers c JOIN test_clocks t ON t.id = c.test_clock WHERE c.id = \(bind: customerID)
+            """).first()
+        return try row.map { at(try $0.timestamp("frozen_time")) } ?? self
+    }
+
+    /// The same for the customer of a subscription.
+    package func forSubscription(_ id: String) async throws -> AppServices {
+        try await database.read { db in
+            guard let row = try await db.raw("SELECT customer_id FROM subscriptions WHERE id = \(bind: id)").first() else { return self }
+            return try await forCustomer(try row.string("customer_id"), on: db)
+        }
     }
 
     /// The project's payment settings, from its row (`max_installments`, `require_israeli_id`,

@@ -232,6 +232,7 @@ package enum Charges {
     /// Charges a saved card now (`POST /charges`). A decline is recorded, then thrown as `CHARGE_FAILED` with the failed charge.
     package static func create(customerID: String, paymentMethodID: String, amount: Int64, description: String?, installments: Int64,
                                metadata: [String: String], caller: Caller, services: AppServices) async throws -> JSONValue {
+        let services = try await services.database.read { db in try await services.forCustomer(customerID, on: db) }
         let (card, maxInstallments) = try await services.database.read { db in
             _ = try await Customers.requireActive(customerID, caller: caller, on: db)
             let card = try await Charges.chargeableCard(paymentMethodID, customerID: customerID, caller: caller, on: db)

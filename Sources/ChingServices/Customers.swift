@@ -33,6 +33,7 @@ package enum Customers {
             "phone": .optional(try row.optionalString("phone")),
             "locale": .string(try row.string("locale")),
             "taxId": .optional(try row.optionalString("tax_id")),
+            "test_clock": .optional(try row.optionalString("test_clock")),
             "metadata": try row.metadata(),
             "default_payment_method": .optional(try row.optionalString("default_payment_method")),
             "livemode": .bool(try row.bool("livemode")),
@@ -64,15 +65,23 @@ package enum Customers {
         }
     }
 
-    private static func insert(_ fields: Fields, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws -> JSONValue {
+    /// `testClock`: the test clock the customer lives on (test mode only); then it is created at the clock's time.
+    private static func insert(_ fields: Fields, testClock: String? = nil, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws -> JSONValue {
         let id = services.ids.make(.customer)
         let email = fields.email ?? nil
         if let email { try await ensureEmailFree(email, except: nil, caller: caller, on: db) }
+        var services = services
+        if let testClock {
+            guard !caller.livemode else {
+                throw ServiceError.rule("livemode_not_allowed", "Test clocks exist only in test mode.", kind: .forbidden)
+            }
+            services = services.at(try await TestClocks.existing(testClock, caller: caller, on: db).timestamp("frozen_time"))
+        }
         try await db.raw("""
-            INSERT INTO customers (id, project_id, livemode, name, email, phone, locale, tax_id, metadata, created)
+            INSERT INTO customers (id, project_id, livemode, name, email, phone, locale, tax_id, metadata, test_clock, created)
             VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: fields.name ?? ""), \(bind: email),
               \(bind: fields.phone ?? nil), \(bind: (fields.locale ?? .he).rawValue), \(bind: fields.taxID ?? nil),
-              \(bind: (fields.metadata ?? [:]).storedJSON), \(bind: services.clock.now().milliseconds))
+              \(bind: (fields.metadata ?? [:]).storedJSON), \(bind: testClock), \(bind: services.clock.now().milliseconds))
             """).run()
         let customer = try await load(id, caller: caller, on: db)!
         try await Events.record("customer.created", data: customer, caller: caller, on: db, services: services)
@@ -110,8 +119,8 @@ package enum Customers {
     }
 
     /// Creates a customer (`customer.created`); an email already in use is `EMAIL_EXISTS`.
-    package static func create(_ fields: Fields, caller: Caller, services: AppServices) async throws -> JSONValue {
-        try await services.database.transaction { db in try await insert(fields, caller: caller, on: db, services: services) }
+    package static func create(_ fields: Fields, testClock: String? = nil, caller: Caller, services: AppServices) async throws -> JSONValue {
+        try await services.database.transaction { db in try await insert(fields, testClock: testClock, caller: caller, on: db, services: services) }
     }
 
     /// Changes the fields sent (`customer.updated`).

@@ -83,7 +83,8 @@ package enum Subscriptions {
     /// Changes the metadata or the default card (an active card of the subscription's customer);
     /// `subscription.updated` with the old values when anything changed.
     package static func update(_ id: String, _ changes: Changes, caller: Caller, services: AppServices) async throws -> JSONValue {
-        try await services.database.transaction { db in
+        let services = try await services.forSubscription(id)
+        return try await services.database.transaction { db in
             let row = try await existing(id, caller: caller, on: db)
             if let card = changes.defaultPaymentMethod {
                 _ = try await Charges.chargeableCard(card, customerID: try row.string("customer_id"), caller: caller, on: db)
@@ -101,6 +102,7 @@ package enum Subscriptions {
     /// the end of the current period (`cancel_at_period_end`, `subscription.updated`; the sweeper
     /// ends it then, without a charge).
     package static func cancel(_ id: String, atPeriodEnd: Bool, caller: Caller, services: AppServices) async throws -> JSONValue {
+        let services = try await services.forSubscription(id)
         let now = services.clock.now()
         return try await services.database.transaction { db in
             let row = try await existing(id, caller: caller, on: db)
@@ -124,7 +126,8 @@ package enum Subscriptions {
 
     /// Undoes a pending cancel at the period end (`subscription.updated`).
     package static func resume(_ id: String, caller: Caller, services: AppServices) async throws -> JSONValue {
-        try await services.database.transaction { db in
+        let services = try await services.forSubscription(id)
+        return try await services.database.transaction { db in
             let row = try await existing(id, caller: caller, on: db)
             let moved = try await db.raw("""
                 UPDATE subscriptions SET cancel_at_period_end = 0
@@ -176,6 +179,7 @@ package enum Subscriptions {
     /// `subscription.created` comes before the charge's events.
     package static func start(customerID: String, priceID: String, paymentMethodID: String?, metadata: [String: String], caller: Caller,
                               services: AppServices) async throws -> JSONValue {
+        let services = try await services.database.read { db in try await services.forCustomer(customerID, on: db) }
         let now = services.clock.now()
         let (plan, productName, card) = try await services.database.read { db in
             _ = try await Customers.requireActive(customerID, caller: caller, on: db)
@@ -247,6 +251,7 @@ package enum Subscriptions {
     /// stays, so the new price must have the same interval.
     package static func changePrice(_ id: String, to priceID: String, timing: ChangeTiming?, caller: Caller,
                                     services: AppServices) async throws -> JSONValue {
+        let services = try await services.forSubscription(id)
         let now = services.clock.now()
         let (row, oldPlan, newPlan, productName) = try await services.database.read { db in
             let row = try await existing(id, caller: caller, on: db)

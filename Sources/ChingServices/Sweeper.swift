@@ -14,9 +14,14 @@ package struct Sweeper: Service {
     /// Only this project's rows when set (a test sharing a database with others sweeps its own).
     package var projectID: String? = nil
 
-    package init(services: AppServices, projectID: String? = nil) {
+    /// Only this test clock's customers' subscriptions, at the clock's time (its advance); when
+    /// nil, everything else: a test clock's customers never move with the server's clock.
+    package var testClockID: String? = nil
+
+    package init(services: AppServices, projectID: String? = nil, testClockID: String? = nil) {
         self.services = services
         self.projectID = projectID
+        self.testClockID = testClockID
     }
 
     package func run() async throws {
@@ -47,6 +52,15 @@ package struct Sweeper: Service {
         var report = Report()
         let now = services.clock.now()
         let scope: SQLQueryString = projectID.map { " AND project_id = \(bind: $0)" } ?? ""
+        if testClockID == nil { try await sweepSessions(now: now, scope: scope, into: &report) }
+        let clockScope: SQLQueryString = testClockID.map { " AND customer_id IN (SELECT id FROM customers WHERE test_clock = \(bind: $0))" }
+            ?? " AND customer_id NOT IN (SELECT id FROM customers WHERE test_clock IS NOT NULL)"
+        try await sweepSubscriptions(now: now, scope: scope + clockScope, into: &report)
+        return report
+    }
+
+    /// Expired checkout and setup sessions, and authorizations past their capture window.
+    private func sweepSessions(now: Timestamp, scope: SQLQueryString, into report: inout Report) async throws {
         let sessions = try await services.database.read { db in
             try await db.raw("""
                 SELECT id FROM checkout_sessions WHERE status = 'pending' AND expires_at <= \(bind: now.milliseconds)
@@ -76,7 +90,11 @@ package struct Sweeper: Service {
                 report.canceledAuthorizations += 1
             }
         }
+    }
 
+    /// Subscriptions that end at their period end, incomplete ones past their 23 hours, trial
+    /// notices, then renewals and retries.
+    private func sweepSubscriptions(now: Timestamp, scope: SQLQueryString, into report: inout Report) async throws {
         let ending = try await services.database.read { db in
             try await db.raw("""
                 SELECT id FROM subscriptions WHERE status IN ('trialing', 'active', 'past_due') AND cancel_at_period_end = 1
@@ -106,7 +124,6 @@ package struct Sweeper: Service {
                                       metadata: ["subscription": "\(id)", "error": "\(String(reflecting: type(of: error)))"])
             }
         }
-        return report
     }
 
     private func expireSetupSession(_ id: String, now: Timestamp) async throws -> Bool {

@@ -20,7 +20,8 @@ package enum Webhooks {
         let endpoints = try await db.raw("""
             SELECT id, events FROM webhook_endpoints WHERE project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode) AND deleted = 0
             """).all()
-        let now = services.clock.now().milliseconds
+        // Delivery runs in real time, even for an event stamped with a test clock's time.
+        let now = services.wallClock.now().milliseconds
         for endpoint in endpoints {
             let types = (try endpoint.json("events").arrayValue ?? []).compactMap(\.stringValue)
             guard types.contains("*") || types.contains(type) else { continue }

@@ -212,6 +212,16 @@ public enum Migrations {
                 "ALTER TABLE subscriptions ADD COLUMN trial_will_end_sent BIGINT NOT NULL DEFAULT 0",
                 "CREATE INDEX subscriptions_retry ON subscriptions (status, next_retry_at)",
             ]),
+            (9, [
+                // Test clocks: a customer on one lives on its frozen time (issue 15).
+                """
+                CREATE TABLE test_clocks (\(common), name TEXT, frozen_time BIGINT NOT NULL, status TEXT NOT NULL,
+                  deleted BIGINT NOT NULL DEFAULT 0, created BIGINT NOT NULL)
+                """,
+                "CREATE INDEX test_clocks_scope ON test_clocks (project_id, livemode, seq)",
+                "ALTER TABLE customers ADD COLUMN test_clock TEXT",
+                "CREATE INDEX customers_test_clock ON customers (test_clock)",
+            ]),
         ]
     }
 

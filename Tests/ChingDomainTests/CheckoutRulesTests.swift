@@ -495,3 +495,26 @@ struct PlanChangeTests {
         #expect(PlanChange.prorated(from: 0, to: 100, periodStart: start, periodEnd: end, now: start.adding(days: -3)) == 100, "before it: all of it")
     }
 }
+
+@Suite("ISO 8601 times")
+struct ISO8601Tests {
+    @Test("Accepted forms read back as the API writes them", arguments: [
+        ("2027-01-31T09:15:22Z", "2027-01-31T09:15:22.000Z"),
+        ("2027-01-31T09:15:22.5Z", "2027-01-31T09:15:22.500Z"),
+        ("2027-01-31T09:15:22.123456Z", "2027-01-31T09:15:22.123Z"),
+        ("2027-01-31T09:15Z", "2027-01-31T09:15:00.000Z"),
+        ("2027-01-31T11:15:22+02:00", "2027-01-31T09:15:22.000Z"),
+        ("2027-01-31T00:15:22-03:30", "2027-01-31T03:45:22.000Z"),
+        ("2028-02-29T00:00:00Z", "2028-02-29T00:00:00.000Z"),
+    ])
+    func accepted(text: String, written: String) {
+        #expect(Timestamp(iso8601: text)?.iso8601 == written)
+    }
+
+    @Test("Other strings are refused", arguments: ["", "2027-01-31", "2027-02-29T00:00:00Z", "2027-13-01T00:00:00Z", "2027-01-31T24:00:00Z",
+                                                    "2027-01-31T09:15:22", "2027-01-31T09:15:22+0200", "1969-12-31T23:59:59Z", "2027-01-31T09:15:22Zx",
+                                                    "２０２７-01-31T09:15:22Z", "2027-01-31T09:15:22.Z"])
+    func refused(text: String) {
+        #expect(Timestamp(iso8601: text) == nil)
+    }
+}
