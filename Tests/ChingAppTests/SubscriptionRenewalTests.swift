@@ -214,4 +214,22 @@ struct SubscriptionRenewalTests {
             }
         }
     }
+
+    @Test("A scheduled downgrade takes effect at the renewal: the new period is charged at the lower price")
+    func downgradeAtRenewal() async throws {
+        let app = TestApp()
+        try await app.run { api in
+            let (subscription, _) = try await api.subscribe(to: try await api.monthlyPrice())
+            let lite = try await api.monthlyPrice(1900)
+            #expect(try await api.post("/subscriptions/\(subscription)/change_price", ["price": .string(lite)]).data["applied"] == false)
+            #expect(try await app.sweepAtPeriodEnd(subscription, api: api).renewals == 1)
+            let renewed = try await api.get("/subscriptions/\(subscription)").data
+            #expect(renewed["items"]?[0]?["price"] == .string(lite))
+            #expect(renewed["pending_price"] == .null)
+            #expect(renewed["pending_effective_at"] == .null)
+            #expect(try await api.get("/charges").data[0]?["amount"] == 1900)
+            let previous = try await api.lastEvent("subscription.updated")?["previous_attributes"]
+            #expect(previous?["pending_price"] == .string(lite))
+        }
+    }
 }
