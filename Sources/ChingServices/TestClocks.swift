@@ -44,6 +44,9 @@ package enum TestClocks {
     /// Deletes the clock; its customers' live subscriptions are canceled at the clock's time.
     package static func delete(_ id: String, caller: Caller, services: AppServices) async throws -> JSONValue {
         let row = try await services.database.read { db in try await existing(id, caller: caller, on: db) }
+        guard try row.string("status") == "ready" else {
+            throw ServiceError.rule("test_clock_advancing", "The clock is still advancing; delete it once its status is ready.", kind: .conflict)
+        }
         let clocked = services.at(try row.timestamp("frozen_time"))
         let live = try await services.database.read { db in
             try await db.raw("""
