@@ -56,6 +56,13 @@ public struct CheckoutTotals: Sendable, Equatable {
     /// When the plan's first (trial) or next (no trial) period is billed.
     public let firstBillingAt: Timestamp?
 
+    /// A checkout that changes a customer's plan: `due` now (the prorated difference of an
+    /// upgrade, 0 for a downgrade or during a trial), then `period` from `nextBilling`.
+    public static func planChange(due: Int64, period: Int64, nextBilling: Timestamp) -> CheckoutTotals {
+        CheckoutTotals(subtotal: due, discounts: 0, cartTotal: 0, dueToday: due, vat: VAT.includedIn(due), vatIncluded: true,
+                       recurringAmount: period, firstBillingAt: nextBilling)
+    }
+
     public enum Problem: Error, Equatable, Sendable {
         /// The cart sums to less than zero.
         case negativeTotal

@@ -329,20 +329,26 @@ package struct CheckoutPayment: Sendable {
                                                                   caller: caller, on: db, services: services)
                 paymentMethodID = attached["id"]?.stringValue
             }
-            let subscriptionID = offer.plan != nil ? services.ids.make(.subscription) : nil
+            // A customer who already has a plan changes it; anyone else starts one.
+            let subscriptionID = offer.planSwitch?.subscriptionID ?? (offer.plan != nil ? services.ids.make(.subscription) : nil)
             let chargeID = result != nil ? services.ids.make(.charge) : nil
             // subscription.created comes before the first charge.succeeded (as CHING's docs say); each names the other.
-            if let plan = offer.plan, let subscriptionID, let priceID = session.priceID {
+            if offer.planSwitch == nil, let plan = offer.plan, let subscriptionID, let priceID = session.priceID {
                 try await Subscriptions.create(id: subscriptionID, status: plan.hasTrial ? .trialing : .active, customerID: session.customerID,
-                                               priceID: priceID, plan: plan,
-                                                  paymentMethodID: paymentMethodID, chargeID: chargeID, sessionID: session.id,
-                                                  metadata: session.metadata, caller: caller, on: db, services: services)
+                                               priceID: priceID, plan: plan, paymentMethodID: paymentMethodID, chargeID: chargeID,
+                                               sessionID: session.id, metadata: session.metadata, caller: caller, on: db, services: services)
             }
             if let result {
                 var new = newCharge(session: session, offer: offer, card: card.chargeable, paymentMethodID: paymentMethodID,
                                     installments: installments, subscriptionID: subscriptionID)
                 new.id = chargeID
                 _ = try await Charges.record(new, result: result, caller: caller, on: db, services: services)
+            }
+            if let change = offer.planSwitch, let priceID = session.priceID {
+                // The subscription changed since the page was shown: nothing is recorded, and what was charged is given back.
+                guard try await Subscriptions.applySwitch(change, to: priceID, chargeID: chargeID, paymentMethodID: paymentMethodID,
+                                                          caller: caller, on: db, services: services)
+                else { throw LeaseLost() }
             }
             let moved = try await attempts.rows.apply(.complete, to: session.id, at: now, by: lease, on: db, set: """
                 , charge_id = \(bind: chargeID), subscription_id = \(bind: subscriptionID), payment_method_id = \(bind: paymentMethodID)

@@ -72,13 +72,27 @@ package struct CheckoutOffer: Sendable {
         package let features: [(title: String, subtitle: String?)]
     }
 
+    /// A customer who already has a live subscription changes its plan instead of starting a second one.
+    package struct PlanSwitch: Sendable {
+        package let subscriptionID: String
+        package let fromPriceID: String
+        package let fromProductName: String
+        package let kind: PlanChange
+        /// When a downgrade (or a same-amount swap during a trial) takes effect: the period end.
+        package let periodEnd: Timestamp
+    }
+
     package let product: Product?
     package let oneTimePrice: (amount: Int64, vatExclusive: Bool)?
     package let plan: Plan?
     package let totals: CheckoutTotals
+    package var planSwitch: PlanSwitch? = nil
 
     /// The lines of the charge and its document: the cart, then the price or the plan's first period when billed now.
     package func chargeLines(_ session: CheckoutSession) -> [CartLine] {
+        if planSwitch != nil {
+            return [CartLine(name: "\(product?.name ?? "Subscription"): the rest of the current period", unitAmount: totals.dueToday, quantity: 1)]
+        }
         var lines = session.lines
         if let product, let price = oneTimePrice {
             // The totals were computed (and checked) from the same price: this sum fits.
@@ -102,6 +116,11 @@ package struct CheckoutOffer: Sendable {
                               imageURL: try productRow.optionalString("image_url"), features: features)
             plan = try Catalog.plan(price)
             if plan == nil { oneTime = (try price.int("unit_amount"), try price.string("tax_mode") == "exclusive") }
+        }
+        if session.kind == .subscription, let plan, let priceID = session.priceID,
+           let change = try await Subscriptions.planSwitch(customerID: session.customerID, to: priceID, plan: plan, caller: session.caller, now: now, on: db) {
+            return CheckoutOffer(product: product, oneTimePrice: nil, plan: plan,
+                                 totals: .planChange(due: change.due, period: change.period, nextBilling: change.switch.periodEnd), planSwitch: change.switch)
         }
         let totals = try CheckoutTotals.compute(lines: session.lines, oneTimePrice: oneTime, plan: plan, now: now)
         return CheckoutOffer(product: product, oneTimePrice: oneTime, plan: plan, totals: totals)
@@ -208,6 +227,10 @@ package enum CheckoutSessions {
                 } else {
                     kind = recurring ? .subscription : .oneTime
                 }
+            }
+            if kind == .subscription, let priceID, let price = try await Catalog.priceRow(priceID, caller: caller, on: db), let plan = try Catalog.plan(price) {
+                // A customer with a live plan changes it: refused now if it cannot be changed to this price.
+                _ = try await Subscriptions.planSwitch(customerID: customerID, to: priceID, plan: plan, caller: caller, now: now, on: db)
             }
             if capture == .manual {
                 if kind == .subscription { throw ServiceError.rule("capture_method_not_supported_for_recurring", "Manual capture is only for one-time prices and carts.") }

@@ -359,4 +359,48 @@ package enum Subscriptions {
     private static func changedMeanwhile() -> ServiceError {
         ServiceError.rule("subscription_changed_meanwhile", "The subscription changed while this request ran; read it again and retry.", kind: .conflict)
     }
+
+    /// The plan change a checkout for `priceID` would be for this customer (nil when they have no
+    /// live subscription): what is due now and the new period amount.
+    package static func planSwitch(customerID: String, to priceID: String, plan: Plan, caller: Caller, now: Timestamp,
+                                   on db: any SQLDatabase) async throws -> (switch: CheckoutOffer.PlanSwitch, due: Int64, period: Int64)? {
+        guard let row = try await db.raw("""
+            SELECT * FROM subscriptions WHERE customer_id = \(bind: customerID) AND project_id = \(bind: caller.projectID)
+              AND livemode = \(bind: caller.mode) AND status IN ('active', 'trialing') ORDER BY seq DESC LIMIT 1
+            """).first(),
+              let current = try await Catalog.priceRow(try row.optionalString("price_id") ?? "", caller: caller, on: db),
+              let currentPlan = try Catalog.plan(current)
+        else { return nil }
+        guard currentPlan.interval == plan.interval, currentPlan.intervalCount == plan.intervalCount else {
+            throw ServiceError.rule("price_interval_mismatch", "The customer's plan bills every \(currentPlan.intervalCount) \(currentPlan.interval.rawValue)(s); a plan change keeps the billing dates, so the new price must too.")
+        }
+        let (old, new) = (try periodAmount(currentPlan), try periodAmount(plan))
+        let fromPriceID = try current.string("id")
+        let kind = fromPriceID == priceID ? PlanChange.same : PlanChange.kind(from: old, to: new)
+        let periodEnd = try row.timestamp("current_period_end")
+        let due = try row.string("status") == "trialing" ? 0
+            : PlanChange.prorated(from: old, to: new, periodStart: try row.timestamp("current_period_start"), periodEnd: periodEnd, now: now)
+        let product = try await Catalog.productRow(try current.string("product_id"), caller: caller, on: db)
+        let change = CheckoutOffer.PlanSwitch(subscriptionID: try row.string("id"), fromPriceID: fromPriceID,
+                                              fromProductName: try product?.string("name") ?? "", kind: kind, periodEnd: periodEnd)
+        return (change, due, new)
+    }
+
+    /// Carries out a paid (or free) plan change inside the caller's transaction: an upgrade switches
+    /// the price now, a downgrade is scheduled for the period end; `subscription.updated`. False
+    /// when the subscription changed meanwhile (the caller then undoes what it charged).
+    package static func applySwitch(_ change: CheckoutOffer.PlanSwitch, to priceID: String, chargeID: String?, paymentMethodID: String?,
+                                    caller: Caller, on db: any SQLDatabase, services: AppServices) async throws -> Bool {
+        guard let before = try await db.scopedRow("subscriptions", id: change.subscriptionID, caller: caller) else { return false }
+        let set: SQLQueryString = change.kind == .downgrade
+            ? "pending_price = \(bind: priceID), pending_effective_at = current_period_end"
+            : "price_id = \(bind: priceID), pending_price = NULL, pending_effective_at = NULL, latest_charge = \(bind: try chargeID ?? before.optionalString("latest_charge"))"
+        let card: SQLQueryString = paymentMethodID.map { ", default_payment_method = \(bind: $0)" } ?? ""
+        let moved = try await db.raw("UPDATE subscriptions SET " + set + card + """
+             WHERE id = \(bind: change.subscriptionID) AND price_id = \(bind: change.fromPriceID) AND status IN ('active', 'trialing') RETURNING id
+            """).first()
+        guard moved != nil else { return false }
+        _ = try await recordUpdate(change.subscriptionID, before: try json(before), caller: caller, on: db, services: services)
+        return true
+    }
 }

@@ -12,6 +12,7 @@ struct HostedPageSnapshotTests {
     enum State: String, CaseIterable, Sendable {
         case pendingCart = "pending-cart", planWithTrial = "plan-with-trial", mixed, manualCapture = "manual-capture"
         case fieldErrors = "field-errors", declined, threeDSecure = "3d-secure", paid, expired, canceled, notFound = "not-found", setup
+        case planChange = "plan-change"
     }
 
     static let cart: JSONValue = [["name": "Coffee beans", "amount_agorot": 4500, "quantity": 2],
@@ -72,6 +73,12 @@ struct HostedPageSnapshotTests {
             return try await api.page("/checkout/co_000000000000000000000000\(query)").html
         case .setup:
             return try await api.page("/setup/\(try await api.setupSession().id)\(query)").html
+        case .planChange:
+            let (_, customer, _) = try await api.subscribed()
+            let pro = try await api.product("Pro", price: ["unit_amount": 9900, "type": "recurring", "recurring": ["interval": "month"]])
+            api.app.clock.advance(seconds: 10 * 86_400)
+            let id = try await api.checkoutSession(["price": .string(pro)], customer: customer).id
+            return try await api.page("/checkout/\(id)\(query)").html
         }
     }
 }

@@ -360,4 +360,54 @@ struct SubscriptionLifecycleTests {
             #expect(try await api.get("/charges").data == [])
         }
     }
+
+    @Test("A checkout for a customer who already has a plan is a plan change: the page says so, charges the prorated difference, and switches the plan")
+    func checkoutUpgrade() async throws {
+        let app = TestApp()
+        try await app.run { api in
+            let (subscription, customer, _) = try await api.subscribed()
+            let pro = try await api.product("Pro", price: ["unit_amount": 9900, "type": "recurring", "recurring": ["interval": "month"]])
+            app.clock.advance(seconds: 10 * 86_400)
+            let session = try await api.checkoutSession(["price": .string(pro), "locale": "en"], customer: customer)
+            #expect(session.data["amount_due_today"] == 3333)
+            let page = try await api.page("/checkout/\(session.id)")
+            #expect(page.contains(#"<p class="plan-change" id="plan-change">Change plan from Pro plan to Pro</p>"#))
+            #expect(page.contains(#"<dd id="due-today">₪33.33</dd>"#))
+            #expect(page.contains("then ₪99.00 every month from 19 May 2026"))
+            #expect(try await api.pay(session.id).status == 303)
+
+            let completed = try await api.get("/checkout_sessions/\(session.id)").data
+            #expect(completed["subscription"] == .string(subscription))
+            let changed = try await api.get("/subscriptions/\(subscription)").data
+            #expect(changed["items"]?[0]?["price"] == .string(pro))
+            #expect(changed["current_period_end"] == "2026-05-19T09:15:22.000Z")
+            #expect(changed["latest_charge"] == completed["charge"])
+            let charge = try await api.get("/charges/\(completed["charge"]?.stringValue ?? "")").data
+            #expect(charge["amount"] == 3333)
+            #expect(charge["subscription"] == .string(subscription))
+            #expect(try await api.get("/subscriptions?customer=\(customer)").data.arrayValue?.count == 1, "no second subscription")
+            #expect(try await api.eventTypes().suffix(4) == ["document.issued", "charge.succeeded", "subscription.updated", "checkout_session.completed"])
+        }
+    }
+
+    @Test("A checkout that downgrades charges nothing and schedules the new plan for the period end")
+    func checkoutDowngrade() async throws {
+        try await TestApp().run { api in
+            let (subscription, customer, price) = try await api.subscribed()
+            let lite = try await api.product("Lite", price: ["unit_amount": 1900, "type": "recurring", "recurring": ["interval": "month"]])
+            let session = try await api.checkoutSession(["price": .string(lite), "locale": "en"], customer: customer)
+            let page = try await api.page("/checkout/\(session.id)")
+            #expect(page.contains("Change plan from Pro plan to Lite"))
+            #expect(page.contains("Your plan changes on 19 May 2026; nothing is charged today."))
+            #expect(page.contains(#"<dd id="due-today">₪0.00</dd>"#))
+            #expect(try await api.pay(session.id).status == 303)
+            let changed = try await api.get("/subscriptions/\(subscription)").data
+            #expect(changed["items"]?[0]?["price"] == .string(price))
+            #expect(changed["pending_price"] == .string(lite))
+            #expect(try await api.get("/charges").data.arrayValue?.count == 1)
+            // A yearly price cannot replace a monthly plan (the billing dates stay): refused when the session is made.
+            let yearly = try await api.product(price: ["unit_amount": 49000, "type": "recurring", "recurring": ["interval": "year"]])
+            #expect(try await api.checkoutSession(["price": .string(yearly)], customer: customer).errorCode == "price_interval_mismatch")
+        }
+    }
 }

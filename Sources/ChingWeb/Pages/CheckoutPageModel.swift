@@ -112,6 +112,9 @@ struct CheckoutPageModel: Equatable, Sendable {
     let lines: [CartLine]
     let totals: Totals
     let plan: Plan?
+    /// The plan the customer changes from, and whether the change waits for the period end.
+    struct PlanChangeShown: Equatable, Sendable { let from: String, atPeriodEnd: Bool }
+    let planChange: PlanChangeShown?
     let showVAT: Bool
     let manualCapture: Bool
     let savedCards: [SavedCard]
@@ -139,6 +142,7 @@ struct CheckoutPageModel: Equatable, Sendable {
         self.totals = Totals(subtotal: totals.subtotal, discounts: totals.discounts, dueToday: totals.dueToday, vat: totals.vat,
                              vatIncluded: totals.vatIncluded, recurringAmount: totals.recurringAmount, firstBillingDay: totals.firstBillingAt?.date)
         plan = state.offer.plan
+        planChange = state.offer.planSwitch.map { PlanChangeShown(from: $0.fromProductName, atPeriodEnd: $0.kind == .downgrade) }
         showVAT = state.brand?.brand.showVATLine ?? true
         manualCapture = session.manualCapture
         savedCards = state.savedCards.map { SavedCard(id: $0.id, brand: $0.brand, last4: $0.last4, expMonth: $0.expMonth, expYear: $0.expYear) }
@@ -174,10 +178,16 @@ struct CheckoutPageModel: Equatable, Sendable {
         page["vatLabel"] = l.text(totals.vatIncluded ? "vat_included" : "vat_added", language, ["rate": VAT.percentLabel])
         page["vat"] = money(totals.vat)
         page["dueToday"] = money(totals.dueToday)
+        if let planChange, let product {
+            page["planChangeLine"] = l.text("plan_change", language, ["from": planChange.from, "to": product.name])
+            if planChange.atPeriodEnd, let day = totals.firstBillingDay {
+                page["planChangeNote"] = l.text("plan_change_later", language, ["date": l.date(day, language)])
+            }
+        }
         if let plan, let recurring = totals.recurringAmount, let day = totals.firstBillingDay {
             page["planLine"] = l.text("plan_then", language, ["amount": money(recurring), "interval": l.interval(plan.interval, count: plan.intervalCount, language),
                                                               "date": l.date(day, language)])
-            if plan.hasTrial { page["trialLine"] = l.text("plan_trial", language, ["days": String(plan.trialDays)]) }
+            if plan.hasTrial, planChange == nil { page["trialLine"] = l.text("plan_trial", language, ["days": String(plan.trialDays)]) }
         }
         page["manualCapture"] = manualCapture
         let chosen = form.typed.paymentMethod ?? savedCards.first?.id ?? "new"
