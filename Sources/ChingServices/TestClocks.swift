@@ -8,6 +8,8 @@ import SQLKit
 /// customer's subscriptions that falls due on the way (renewals, retries, trial notices, ends), each
 /// at its own moment, so a year of renewals takes one call.
 package enum TestClocks {
+    package static let maximumAdvanceYears: Int64 = 2
+
     package static func json(_ row: any SQLRow) throws -> JSONValue {
         if try row.bool("deleted") { return .object(["id": .string(try row.string("id")), "object": "test_clock", "deleted": true]) }
         return .object([
@@ -68,6 +70,10 @@ package enum TestClocks {
             let row = try await existing(id, caller: caller, on: db)
             let frozen = try row.timestamp("frozen_time")
             guard target > frozen else { throw ServiceError.invalid("frozen_time", "Must be later than the clock's time, \(frozen.iso8601).") }
+            // Each step writes charges, documents and events: a bounded walk keeps one request from occupying the database for long.
+            guard target <= BillingCalendar.add(.year, count: maximumAdvanceYears, to: frozen) else {
+                throw ServiceError.invalid("frozen_time", "A clock moves at most \(maximumAdvanceYears) years at a time; advance it again from there.")
+            }
             let moved = try await db.raw("UPDATE test_clocks SET status = 'advancing' WHERE id = \(bind: id) AND status = 'ready' RETURNING id").first()
             guard moved != nil else {
                 throw ServiceError.rule("test_clock_advancing", "The clock is still advancing; wait until its status is ready.", kind: .conflict)
