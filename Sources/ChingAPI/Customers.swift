@@ -41,7 +41,7 @@ struct CustomersAPI: Sendable {
     /// GET /customers (deleted customers are left out). Filters `email` (exact, case-insensitive),
     /// `phone` (normalised as on create) and `taxId`: clients look a customer up and take the first row.
     @Sendable func list(_ call: APICall) async throws -> APIResponse {
-        var reader = FieldReader(body: .strings(call.query))
+        var reader = call.queryReader
         let email = reader.email("email"), phone = reader.phone("phone"), taxID = reader.string("taxId", maxLength: 32)
         try reader.throwIfInvalid()
         var filter: SQLQueryString = " AND deleted = 0"

@@ -20,6 +20,9 @@ struct APICall: Sendable {
     /// The `:id` path parameter.
     var id: String { parameters.get("id") ?? "" }
 
+    /// A reader of the query's filters, validated like body fields (`?email=` must be an email).
+    var queryReader: FieldReader { FieldReader(body: .strings(query)) }
+
     /// A body reader that refuses fields not in `allowed`.
     func reader(allowing allowed: Set<String>) -> FieldReader {
         var reader = FieldReader(body: body)

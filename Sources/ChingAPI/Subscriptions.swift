@@ -74,7 +74,7 @@ struct SubscriptionsAPI: Sendable {
 
     /// GET /subscriptions (`?customer=`, `?status=`, `?price=`); rows add `customer_name`.
     @Sendable func list(_ call: APICall) async throws -> APIResponse {
-        var reader = FieldReader(body: .strings(call.query))
+        var reader = call.queryReader
         let customer = reader.id("customer", prefix: .customer), price = reader.id("price", prefix: .price)
         let status: Subscriptions.Status? = reader.choice("status")
         try reader.throwIfInvalid()
