@@ -9,6 +9,14 @@ import SQLKit
 /// at its own moment, so a year of renewals takes one call.
 package enum TestClocks {
     package static let maximumAdvanceYears: Int64 = 2
+    /// An advance still `advancing` after this long (real time) was cut off (its server stopped):
+    /// the clock can be advanced or deleted again, and the walk resumes from where it stopped.
+    package static let abandonedAdvanceSeconds: Int64 = 10 * 60
+
+    /// `status = 'ready'`, or an advance that was cut off.
+    private static func free(at now: Timestamp) -> SQLQueryString {
+        "(status = 'ready' OR advance_started_at <= \(bind: now.adding(seconds: -abandonedAdvanceSeconds).milliseconds))"
+    }
 
     package static func json(_ row: any SQLRow) throws -> JSONValue {
         if try row.bool("deleted") { return .object(["id": .string(try row.string("id")), "object": "test_clock", "deleted": true]) }
@@ -46,7 +54,10 @@ package enum TestClocks {
     /// Deletes the clock; its customers' live subscriptions are canceled at the clock's time.
     package static func delete(_ id: String, caller: Caller, services: AppServices) async throws -> JSONValue {
         let row = try await services.database.read { db in try await existing(id, caller: caller, on: db) }
-        guard try row.string("status") == "ready" else {
+        let available = try await services.database.read { db in
+            try await db.raw("SELECT id FROM test_clocks WHERE id = \(bind: id) AND " + free(at: services.wallClock.now())).first()
+        }
+        guard available != nil else {
             throw ServiceError.rule("test_clock_advancing", "The clock is still advancing; delete it once its status is ready.", kind: .conflict)
         }
         let clocked = services.at(try row.timestamp("frozen_time"))
@@ -74,7 +85,10 @@ package enum TestClocks {
             guard target <= BillingCalendar.add(.year, count: maximumAdvanceYears, to: frozen) else {
                 throw ServiceError.invalid("frozen_time", "A clock moves at most \(maximumAdvanceYears) years at a time; advance it again from there.")
             }
-            let moved = try await db.raw("UPDATE test_clocks SET status = 'advancing' WHERE id = \(bind: id) AND status = 'ready' RETURNING id").first()
+            let started = services.wallClock.now()
+            let moved = try await db.raw("""
+                UPDATE test_clocks SET status = 'advancing', advance_started_at = \(bind: started.milliseconds) WHERE id = \(bind: id) AND
+                """ + free(at: started) + " RETURNING id").first()
             guard moved != nil else {
                 throw ServiceError.rule("test_clock_advancing", "The clock is still advancing; wait until its status is ready.", kind: .conflict)
             }

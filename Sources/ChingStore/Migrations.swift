@@ -222,6 +222,10 @@ public enum Migrations {
                 "ALTER TABLE customers ADD COLUMN test_clock TEXT",
                 "CREATE INDEX customers_test_clock ON customers (test_clock)",
             ]),
+            (10, [
+                // When an advance began (real time): one whose server died is taken over after a while.
+                "ALTER TABLE test_clocks ADD COLUMN advance_started_at BIGINT",
+            ]),
         ]
     }
 

@@ -2,8 +2,10 @@ import ChingApp
 import ChingDomain
 import ChingProviders
 import ChingServices
+import ChingStore
 import Foundation
 import HTTPTypes
+import SQLKit
 import Testing
 
 extension API {
@@ -120,6 +122,33 @@ struct TestClockTests {
             #expect(canceled["canceled_at"] == "2027-01-31T09:15:22.000Z")
             #expect(try await api.get("/test_helpers/test_clocks/\(clock)").status == 404)
             #expect(try await api.get("/test_helpers/test_clocks").data == [])
+        }
+    }
+
+    @Test("An advance cut off by a stopped server does not stick: after ten minutes the clock can be advanced again and the walk resumes")
+    func cutOffAdvance() async throws {
+        let app = TestApp()
+        try await app.run { api in
+            let clock = try await api.post("/test_helpers/test_clocks", ["frozen_time": "2027-01-31T09:15:22Z"]).id
+            let customer = try await api.post("/customers", ["name": "Dana", "test_clock": .string(clock)]).id
+            let card = try await api.testCard(customer: customer)
+            let subscription = try await api.post("/subscriptions", ["customer": .string(customer), "price": .string(try await api.monthlyPrice()),
+                                                                     "payment_method": .string(card)]).id
+            // As a server that died mid-walk leaves it: advancing, started now (real time).
+            let now = app.clock.time.milliseconds
+            try await app.withDatabase { database in
+                try await database.transaction { db in
+                    try await db.raw("UPDATE test_clocks SET status = 'advancing', advance_started_at = \(bind: now) WHERE id = \(bind: clock)").run()
+                }
+            }
+            let busy = try await api.post("/test_helpers/test_clocks/\(clock)/advance", ["frozen_time": "2027-03-01T00:00:00Z"])
+            #expect(busy.status == 409)
+            #expect(busy.errorCode == "test_clock_advancing")
+            #expect(try await api.request(.delete, "/test_helpers/test_clocks/\(clock)").errorCode == "test_clock_advancing")
+            app.clock.advance(seconds: TestClocks.abandonedAdvanceSeconds)
+            #expect(try await api.post("/test_helpers/test_clocks/\(clock)/advance", ["frozen_time": "2027-03-01T00:00:00Z"]).status == 200)
+            _ = try await api.waitUntilReady(clock)
+            #expect(try await api.get("/subscriptions/\(subscription)").data["current_period_end"] == "2027-03-31T09:15:22.000Z")
         }
     }
 }
