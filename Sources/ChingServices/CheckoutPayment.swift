@@ -313,6 +313,15 @@ package struct CheckoutPayment: Sendable {
                                     metadata: ["session": "\(session.id)", "undone": "\(wasUndone)"])
             }
             return try await busyOutcome(session.id)
+        } catch {
+            // Recording failed and rolled back: the money goes back rather than staying taken with no record.
+            if case .approved(let reference) = result {
+                let provider = services.provider(for: caller)
+                _ = session.manualCapture ? await provider.void(reference: reference) : await provider.refund(reference: reference, amount: due)
+                services.logger.critical("A payment could not be recorded after the provider approved it; it was undone",
+                                         metadata: ["session": "\(session.id)", "error": "\(String(reflecting: type(of: error)))"])
+            }
+            throw error
         }
     }
 

@@ -117,8 +117,10 @@ package struct CheckoutOffer: Sendable {
             plan = try Catalog.plan(price)
             if plan == nil { oneTime = (try price.int("unit_amount"), try price.string("tax_mode") == "exclusive") }
         }
-        if session.kind == .subscription, let plan, let priceID = session.priceID,
-           let change = try await Subscriptions.planSwitch(customerID: session.customerID, to: priceID, plan: plan, caller: session.caller, now: now, on: db) {
+        // Only a session still to be paid is a plan change; once paid, its own subscription is the customer's plan.
+        if session.kind == .subscription, session.storedStatus == .pending, let plan, let priceID = session.priceID,
+           let change = try await Subscriptions.planSwitch(customerID: session.customerID, to: priceID, plan: plan, caller: session.caller, now: now,
+                                                           refuseOtherInterval: false, on: db) {
             return CheckoutOffer(product: product, oneTimePrice: nil, plan: plan,
                                  totals: .planChange(due: change.due, period: change.period, nextBilling: change.switch.periodEnd), planSwitch: change.switch)
         }
@@ -230,7 +232,8 @@ package enum CheckoutSessions {
             }
             if kind == .subscription, let priceID, let price = try await Catalog.priceRow(priceID, caller: caller, on: db), let plan = try Catalog.plan(price) {
                 // A customer with a live plan changes it: refused now if it cannot be changed to this price.
-                _ = try await Subscriptions.planSwitch(customerID: customerID, to: priceID, plan: plan, caller: caller, now: now, on: db)
+                _ = try await Subscriptions.planSwitch(customerID: customerID, to: priceID, plan: plan, caller: caller, now: now,
+                                                       refuseOtherInterval: true, on: db)
             }
             if capture == .manual {
                 if kind == .subscription { throw ServiceError.rule("capture_method_not_supported_for_recurring", "Manual capture is only for one-time prices and carts.") }

@@ -80,7 +80,7 @@ package enum Renewals {
         return try await services.database.transaction { db in
             let fence: SQLQueryString = " WHERE id = \(bind: id) AND renewal_owner = \(bind: owner) AND renewal_started_at = \(bind: now.milliseconds) AND periods_billed = \(bind: period)"
             var charge: Charges.NewCharge?
-            if let card {
+            if let card, result != nil {
                 let (from, to) = (String(schedule.periodStart(period).iso8601.prefix(10)), String(schedule.periodStart(period + 1).iso8601.prefix(10)))
                 var new = Charges.NewCharge(customerID: customerID, paymentMethodID: card.id, amount: amount, description: productName,
                                             installments: 1, metadata: [:], card: card.card)

@@ -107,15 +107,15 @@ package enum Subscriptions {
         return try await services.database.transaction { db in
             let row = try await existing(id, caller: caller, on: db)
             let allowed = atPeriodEnd ? Status.runningPeriod : Status.cancelable
-            let moved = try await db.raw(atPeriodEnd
-                ? "UPDATE subscriptions SET cancel_at_period_end = 1 WHERE id = \(bind: id) AND status IN (" + Status.sqlList(allowed) + ") RETURNING id"
+            let moved = try await db.raw((atPeriodEnd
+                ? "UPDATE subscriptions SET cancel_at_period_end = 1 WHERE id = \(bind: id) AND status IN (" + Status.sqlList(allowed) + ")"
                 : "UPDATE subscriptions SET status = 'canceled', canceled_at = \(bind: now.milliseconds), cancel_at_period_end = 0 WHERE id = \(bind: id) AND status IN ("
-                    + Status.sqlList(allowed) + ") RETURNING id").first()
+                    + Status.sqlList(allowed) + ")") + notRenewing(at: now) + " RETURNING id").first()
             guard moved != nil else {
                 let status = try row.string("status")
-                throw ServiceError.rule("subscription_not_cancelable", status == "incomplete"
+                throw try refusal(row, at: now, otherwise: ServiceError.rule("subscription_not_cancelable", status == "incomplete"
                     ? "An incomplete subscription has no period to finish; cancel it now (cancel_at_period_end: false)."
-                    : "This subscription has already ended (\(status)).", kind: .conflict)
+                    : "This subscription has already ended (\(status)).", kind: .conflict))
             }
             if atPeriodEnd { return try await recordUpdate(id, before: try json(row), caller: caller, on: db, services: services) }
             let canceled = try await load(id, caller: caller, on: db)!
@@ -132,9 +132,10 @@ package enum Subscriptions {
             let moved = try await db.raw("""
                 UPDATE subscriptions SET cancel_at_period_end = 0
                 WHERE id = \(bind: id) AND cancel_at_period_end = 1 AND status IN (
-                """ + Status.sqlList(Status.runningPeriod) + ") RETURNING id").first()
+                """ + Status.sqlList(Status.runningPeriod) + ")" + notRenewing(at: services.clock.now()) + " RETURNING id").first()
             guard moved != nil else {
-                throw ServiceError.rule("subscription_not_canceling", "Only a subscription set to cancel at its period end can be resumed.", kind: .conflict)
+                throw try refusal(row, at: services.clock.now(), otherwise: ServiceError.rule(
+                    "subscription_not_canceling", "Only a subscription set to cancel at its period end can be resumed.", kind: .conflict))
             }
             return try await recordUpdate(id, before: try json(row), caller: caller, on: db, services: services)
         }
@@ -209,7 +210,21 @@ package enum Subscriptions {
         case .declined: .incomplete
         }
         let id = services.ids.make(.subscription), chargeID = result.map { _ in services.ids.make(.charge) }
-        return try await services.database.transaction { db in
+        do {
+            return try await record(id: id, status: status, customerID: customerID, priceID: priceID, plan: plan, paymentMethodID: paymentMethodID,
+                                    chargeID: chargeID, result: result, card: card, due: due, productName: productName, metadata: metadata,
+                                    caller: caller, services: services)
+        } catch {
+            // Nothing was recorded: the first period's money goes back.
+            if case .approved(let reference) = result { _ = await services.provider(for: caller).refund(reference: reference, amount: due) }
+            throw error
+        }
+    }
+
+    private static func record(id: String, status: Status, customerID: String, priceID: String, plan: Plan, paymentMethodID: String?, chargeID: String?,
+                               result: ProviderResult?, card: Charges.ChargeableCard?, due: Int64, productName: String, metadata: [String: String],
+                               caller: Caller, services: AppServices) async throws -> JSONValue {
+        try await services.database.transaction { db in
             try await create(id: id, status: status, customerID: customerID, priceID: priceID, plan: plan, paymentMethodID: paymentMethodID,
                              chargeID: chargeID, sessionID: nil, metadata: JSONValue.strings(metadata), caller: caller, on: db, services: services)
             if let result, let card {
@@ -290,9 +305,9 @@ package enum Subscriptions {
             let subscription = try await services.database.transaction { db in
                 let moved = try await db.raw("""
                     UPDATE subscriptions SET pending_price = \(bind: priceID), pending_effective_at = current_period_end
-                    WHERE id = \(bind: id) AND price_id = \(bind: oldPriceID) AND status IN (
-                    """ + Status.sqlList(Status.runningPeriod) + ") RETURNING id").first()
-                guard moved != nil else { throw changedMeanwhile() }
+                    WHERE id = \(bind: id) AND price_id = \(bind: oldPriceID) AND current_period_end = \(bind: periodEnd.milliseconds) AND status IN (
+                    """ + Status.sqlList(Status.runningPeriod) + ")" + notRenewing(at: now) + " RETURNING id").first()
+                guard moved != nil else { throw try refusal(row, at: now, otherwise: changedMeanwhile()) }
                 return try await recordUpdate(id, before: try json(row), caller: caller, on: db, services: services)
             }
             return answer(applied: false, scheduledFor: periodEnd, charged: 0, subscription: subscription)
@@ -333,15 +348,15 @@ package enum Subscriptions {
                 let moved = try await db.raw("""
                     UPDATE subscriptions SET price_id = \(bind: priceID), pending_price = NULL, pending_effective_at = NULL,
                       latest_charge = \(bind: latestCharge)
-                    WHERE id = \(bind: id) AND price_id = \(bind: oldPriceID) AND status IN (
-                    """ + Status.sqlList(Status.runningPeriod) + ") RETURNING id").first()
-                guard moved != nil else { throw changedMeanwhile() }
+                    WHERE id = \(bind: id) AND price_id = \(bind: oldPriceID) AND current_period_end = \(bind: periodEnd.milliseconds) AND status IN (
+                    """ + Status.sqlList(Status.runningPeriod) + ")" + notRenewing(at: now) + " RETURNING id").first()
+                guard moved != nil else { throw try refusal(row, at: now, otherwise: changedMeanwhile()) }
                 if let result, let newCharge { _ = try await Charges.record(newCharge, result: result, caller: caller, on: db, services: services) }
                 return try await recordUpdate(id, before: try json(row), caller: caller, on: db, services: services)
             }
             return answer(applied: true, scheduledFor: nil, charged: due, subscription: subscription)
-        } catch let error as ServiceError where error.code == "subscription_changed_meanwhile" {
-            // Another change won the race: the money just taken goes back, and nothing is recorded.
+        } catch {
+            // Another change won the race (or recording failed): the money just taken goes back, and nothing is recorded.
             if case .approved(let reference) = result { _ = await services.provider(for: caller).refund(reference: reference, amount: due) }
             throw error
         }
@@ -362,7 +377,9 @@ package enum Subscriptions {
 
     /// The plan change a checkout for `priceID` would be for this customer (nil when they have no
     /// live subscription): what is due now and the new period amount.
-    package static func planSwitch(customerID: String, to priceID: String, plan: Plan, caller: Caller, now: Timestamp,
+    /// `refuseOtherInterval`: a plan of another interval is `price_interval_mismatch` (when the
+    /// session is made) rather than no switch (a page shown after the plan changed).
+    package static func planSwitch(customerID: String, to priceID: String, plan: Plan, caller: Caller, now: Timestamp, refuseOtherInterval: Bool,
                                    on db: any SQLDatabase) async throws -> (switch: CheckoutOffer.PlanSwitch, due: Int64, period: Int64)? {
         guard let row = try await db.raw("""
             SELECT * FROM subscriptions WHERE customer_id = \(bind: customerID) AND project_id = \(bind: caller.projectID)
@@ -372,6 +389,7 @@ package enum Subscriptions {
               let currentPlan = try Catalog.plan(current)
         else { return nil }
         guard currentPlan.interval == plan.interval, currentPlan.intervalCount == plan.intervalCount else {
+            guard refuseOtherInterval else { return nil }
             throw ServiceError.rule("price_interval_mismatch", "The customer's plan bills every \(currentPlan.intervalCount) \(currentPlan.interval.rawValue)(s); a plan change keeps the billing dates, so the new price must too.")
         }
         let (old, new) = (try periodAmount(currentPlan), try periodAmount(plan))
@@ -397,10 +415,25 @@ package enum Subscriptions {
             : "price_id = \(bind: priceID), pending_price = NULL, pending_effective_at = NULL, latest_charge = \(bind: try chargeID ?? before.optionalString("latest_charge"))"
         let card: SQLQueryString = paymentMethodID.map { ", default_payment_method = \(bind: $0)" } ?? ""
         let moved = try await db.raw("UPDATE subscriptions SET " + set + card + """
-             WHERE id = \(bind: change.subscriptionID) AND price_id = \(bind: change.fromPriceID) AND status IN ('active', 'trialing') RETURNING id
-            """).first()
+             WHERE id = \(bind: change.subscriptionID) AND price_id = \(bind: change.fromPriceID) AND current_period_end = \(bind: change.periodEnd.milliseconds)
+              AND status IN ('active', 'trialing')
+            """ + notRenewing(at: services.clock.now()) + " RETURNING id").first()
         guard moved != nil else { return false }
         _ = try await recordUpdate(change.subscriptionID, before: try json(before), caller: caller, on: db, services: services)
         return true
+    }
+
+    /// True while no renewal holds the subscription: a change made while a renewal charges would be
+    /// overwritten by it, so changes wait for it (`subscription_renewing`).
+    static func notRenewing(at now: Timestamp) -> SQLQueryString {
+        " AND (renewal_started_at IS NULL OR renewal_started_at <= \(bind: now.adding(seconds: -Renewals.leaseSeconds).milliseconds))"
+    }
+
+    /// Why a conditional change of `row` matched nothing: a renewal in flight, or `otherwise`.
+    static func refusal(_ row: any SQLRow, at now: Timestamp, otherwise: ServiceError) throws -> ServiceError {
+        if let started = try row.optionalTimestamp("renewal_started_at"), started > now.adding(seconds: -Renewals.leaseSeconds) {
+            return ServiceError.rule("subscription_renewing", "The subscription is being renewed right now; try again in a moment.", kind: .conflict)
+        }
+        return otherwise
     }
 }

@@ -67,7 +67,7 @@ package struct Sweeper: Service {
                   AND \(HostedSessionRows.noLiveAttempt(now: now))
                 """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
         }
-        for id in sessions where try await expireSession(id, now: now) { report.expiredSessions += 1 }
+        report.expiredSessions += await each(sessions, "checkout session") { try await expireSession($0, now: now) }
 
         let setups = try await services.database.read { db in
             try await db.raw("""
@@ -75,7 +75,7 @@ package struct Sweeper: Service {
                   AND \(HostedSessionRows.noLiveAttempt(now: now))
                 """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
         }
-        for id in setups where try await expireSetupSession(id, now: now) { report.expiredSetupSessions += 1 }
+        report.expiredSetupSessions += await each(setups, "setup session") { try await expireSetupSession($0, now: now) }
 
         let charges = try await services.database.read { db in
             try await db.raw("""
@@ -83,12 +83,11 @@ package struct Sweeper: Service {
                 WHERE status = 'requires_capture' AND capturable_until <= \(bind: now.milliseconds)
                 """ + scope + " ORDER BY seq LIMIT 500").all()
         }
-        for row in charges {
-            let caller = Caller(projectID: try row.string("project_id"), livemode: try row.bool("livemode"))
-            if try await Charges.void(try row.string("id"), reference: try row.optionalString("provider_reference") ?? "", reason: "expired",
-                                         caller: caller, services: services) != nil {
-                report.canceledAuthorizations += 1
-            }
+        let expired = try charges.map { (id: try $0.string("id"), caller: Caller(projectID: try $0.string("project_id"), livemode: try $0.bool("livemode")),
+                                         reference: try $0.optionalString("provider_reference") ?? "") }
+        report.canceledAuthorizations += await each(expired.map(\.id), "charge") { id in
+            let charge = expired.first { $0.id == id }!
+            return try await Charges.void(id, reference: charge.reference, reason: "expired", caller: charge.caller, services: services) != nil
         }
     }
 
@@ -101,7 +100,7 @@ package struct Sweeper: Service {
                   AND current_period_end <= \(bind: now.milliseconds)
                 """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
         }
-        for id in ending where try await Subscriptions.endAtPeriodEnd(id, now: now, services: services) { report.endedSubscriptions += 1 }
+        report.endedSubscriptions += await each(ending, "subscription") { try await Subscriptions.endAtPeriodEnd($0, now: now, services: services) }
 
         let unpaid = try await services.database.read { db in
             try await db.raw("""
@@ -109,21 +108,14 @@ package struct Sweeper: Service {
                   AND created <= \(bind: now.adding(seconds: -Subscriptions.incompleteLifetimeSeconds).milliseconds)
                 """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
         }
-        for id in unpaid where try await Subscriptions.expireIncomplete(id, now: now, services: services) { report.expiredSubscriptions += 1 }
+        report.expiredSubscriptions += await each(unpaid, "subscription") { try await Subscriptions.expireIncomplete($0, now: now, services: services) }
 
         let trials = try await services.database.read { db in try await Renewals.trialsEnding(at: now, scope: scope, on: db) }
-        for id in trials where try await Renewals.noticeTrialEnd(id, now: now, services: services) { report.trialNotices += 1 }
+        report.trialNotices += await each(trials, "subscription") { try await Renewals.noticeTrialEnd($0, now: now, services: services) }
         // After the subscriptions that end at their period end, so that none of them is renewed.
         let due = try await services.database.read { db in try await Renewals.due(at: now, scope: scope, on: db) }
-        for id in due {
-            // One subscription that cannot be renewed (its data broken) must not hold up the others.
-            do {
-                if try await Renewals.renew(id, now: now, services: services) { report.renewals += 1 }
-            } catch {
-                services.logger.error("A renewal failed; it is tried again once its lease runs out",
-                                      metadata: ["subscription": "\(id)", "error": "\(String(reflecting: type(of: error)))"])
-            }
-        }
+        // A renewal that fails is tried again once its lease runs out.
+        report.renewals += await each(due, "subscription") { try await Renewals.renew($0, now: now, services: services) }
     }
 
     private func expireSetupSession(_ id: String, now: Timestamp) async throws -> Bool {
@@ -143,5 +135,19 @@ package struct Sweeper: Service {
                                     caller: session.caller, on: db, services: services)
             return true
         }
+    }
+
+    /// Runs `step` on each id and counts those it did something to. One that fails (its data
+    /// broken) is logged and never holds up the others, or the next round.
+    private func each(_ ids: [String], _ kind: String, _ step: (String) async throws -> Bool) async -> Int {
+        var done = 0
+        for id in ids {
+            do {
+                if try await step(id) { done += 1 }
+            } catch {
+                services.logger.error("A sweep step failed", metadata: ["\(kind)": "\(id)", "error": "\(String(reflecting: type(of: error)))"])
+            }
+        }
+        return done
     }
 }

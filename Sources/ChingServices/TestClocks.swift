@@ -77,7 +77,8 @@ package enum TestClocks {
     /// Starts moving the clock to `target` and answers at once (`advancing`); the steps run in the
     /// background (`runAdvance`) and the clock is `ready` at `target` when they are done.
     package static func advance(_ id: String, to target: Timestamp, caller: Caller, services: AppServices) async throws -> JSONValue {
-        let clock = try await services.database.transaction { db in
+        let started = services.wallClock.now()
+        let (clock, frozen) = try await services.database.transaction { db in
             let row = try await existing(id, caller: caller, on: db)
             let frozen = try row.timestamp("frozen_time")
             guard target > frozen else { throw ServiceError.invalid("frozen_time", "Must be later than the clock's time, \(frozen.iso8601).") }
@@ -85,63 +86,76 @@ package enum TestClocks {
             guard target <= BillingCalendar.add(.year, count: maximumAdvanceYears, to: frozen) else {
                 throw ServiceError.invalid("frozen_time", "A clock moves at most \(maximumAdvanceYears) years at a time; advance it again from there.")
             }
-            let started = services.wallClock.now()
             let moved = try await db.raw("""
                 UPDATE test_clocks SET status = 'advancing', advance_started_at = \(bind: started.milliseconds) WHERE id = \(bind: id) AND
                 """ + free(at: started) + " RETURNING id").first()
             guard moved != nil else {
                 throw ServiceError.rule("test_clock_advancing", "The clock is still advancing; wait until its status is ready.", kind: .conflict)
             }
-            return try json(try await existing(id, caller: caller, on: db))
+            return (try json(try await existing(id, caller: caller, on: db)), frozen)
         }
-        Task { await runAdvance(id, to: target, services: services) }
+        Task { await runAdvance(id, from: frozen, to: target, startedAt: started, services: services) }
         return clock
     }
 
     /// Runs every due step of the clock's customers up to `target`, earliest first, each at its own
     /// time; then sets the clock to `target` and `ready`.
-    package static func runAdvance(_ id: String, to target: Timestamp, services: AppServices) async {
+    package static func runAdvance(_ id: String, from start: Timestamp, to target: Timestamp, startedAt: Timestamp, services: AppServices) async {
         do {
-            // Each step moves something on (a period, a retry, a notice); a step that moves nothing ends the walk.
-            for _ in 0..<100_000 {
-                guard let next = try await nextStep(of: id, until: target, services: services) else { break }
+            // Steps come earliest first, never before the clock's time. A step that moves nothing
+            // (a subscription whose data is broken) is passed over, so it cannot stop the others.
+            var now = start, passed: Timestamp? = nil, idle = 0
+            // A subscription that fails every time it is tried would otherwise be stepped to every 5 minutes until the target.
+            for _ in 0..<100_000 where idle < 10 {
+                guard let next = try await nextStep(of: id, after: passed, until: target, services: services) else { break }
+                now = max(now, next)
+                let at = now
                 try await services.database.transaction { db in
-                    try await db.raw("UPDATE test_clocks SET frozen_time = \(bind: next.milliseconds) WHERE id = \(bind: id) AND frozen_time < \(bind: next.milliseconds)").run()
+                    try await db.raw("UPDATE test_clocks SET frozen_time = \(bind: at.milliseconds) WHERE id = \(bind: id) AND frozen_time < \(bind: at.milliseconds)").run()
                 }
-                let report = try await Sweeper(services: services.at(next), testClockID: id).sweep()
-                if report == Sweeper.Report() { break }
+                let report = try await Sweeper(services: services.at(now), testClockID: id).sweep()
+                let moved = report != Sweeper.Report()
+                (passed, idle) = moved ? (nil, 0) : (now, idle + 1)
             }
         } catch {
             services.logger.error("A test clock's advance stopped", metadata: ["clock": "\(id)", "error": "\(String(reflecting: type(of: error)))"])
         }
+        // Only the walk that still owns the advance ends it (one taken over after a stall must not).
         _ = try? await services.database.transaction { db in
-            try await db.raw("UPDATE test_clocks SET frozen_time = \(bind: target.milliseconds), status = 'ready' WHERE id = \(bind: id)").run()
+            try await db.raw("""
+                UPDATE test_clocks SET frozen_time = \(bind: target.milliseconds), status = 'ready'
+                WHERE id = \(bind: id) AND advance_started_at = \(bind: startedAt.milliseconds)
+                """).run()
         }
     }
 
-    /// The earliest moment at or before `target` when one of the clock's subscriptions has something due.
-    private static func nextStep(of id: String, until target: Timestamp, services: AppServices) async throws -> Timestamp? {
+    /// The earliest moment at or before `target` (and after `passed`, when given) when one of the
+    /// clock's subscriptions has something due; a renewal in flight is due again when its lease runs out.
+    private static func nextStep(of id: String, after passed: Timestamp?, until target: Timestamp, services: AppServices) async throws -> Timestamp? {
         let rows = try await services.database.read { db in
             try await db.raw("""
-                SELECT s.status, s.cancel_at_period_end, s.current_period_end, s.next_retry_at, s.trial_end, s.trial_will_end_sent, s.created
+                SELECT s.status, s.cancel_at_period_end, s.current_period_end, s.next_retry_at, s.trial_end, s.trial_will_end_sent, s.created,
+                  s.renewal_started_at
                 FROM subscriptions s JOIN customers c ON c.id = s.customer_id
                 WHERE c.test_clock = \(bind: id) AND s.status IN ('trialing', 'active', 'past_due', 'incomplete')
                 """).all()
         }
         var times: [Timestamp] = []
         for row in rows {
+            let leasedUntil = try row.optionalTimestamp("renewal_started_at")?.adding(seconds: Renewals.leaseSeconds)
+            func due(_ time: Timestamp) -> Timestamp { leasedUntil.map { max($0, time) } ?? time }
             switch try row.string("status") {
             case "trialing", "active":
-                times.append(try row.timestamp("current_period_end"))
+                times.append(due(try row.timestamp("current_period_end")))
                 if try row.string("status") == "trialing", try !row.bool("trial_will_end_sent"), let trialEnd = try row.optionalTimestamp("trial_end") {
                     times.append(trialEnd.adding(days: -Renewals.trialNoticeDays))
                 }
             case "past_due":
-                if let retry = try row.optionalTimestamp("next_retry_at") { times.append(retry) }
+                if let retry = try row.optionalTimestamp("next_retry_at") { times.append(due(retry)) }
             default:
                 times.append(try row.timestamp("created").adding(seconds: Subscriptions.incompleteLifetimeSeconds))
             }
         }
-        return times.filter { $0 <= target }.min()
+        return times.filter { time in time <= target && passed.map { time > $0 } ?? true }.min()
     }
 }

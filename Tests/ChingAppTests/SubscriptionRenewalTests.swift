@@ -232,4 +232,59 @@ struct SubscriptionRenewalTests {
             #expect(previous?["pending_price"] == .string(lite))
         }
     }
+
+    @Test("A change asked for while a renewal is charging waits (409 subscription_renewing) instead of being overwritten by it")
+    func changeDuringRenewal() async throws {
+        let provider = ScriptedProvider()
+        let app = ProviderCallsTests.app(provider)
+        try await app.run { api in
+            let (subscription, _) = try await api.subscribe(to: try await api.monthlyPrice())
+            let end = try #require(try await api.get("/subscriptions/\(subscription)").data["current_period_end"]?.stringValue)
+            while app.clock.time.iso8601 < end { app.clock.advance(seconds: 3600) }
+            provider.whileCharging {
+                let cancel = try await api.post("/subscriptions/\(subscription)/cancel")
+                #expect(cancel.status == 409)
+                #expect(cancel.errorCode == "subscription_renewing")
+                let atEnd = try await api.post("/subscriptions/\(subscription)/cancel", ["cancel_at_period_end": true])
+                #expect(atEnd.errorCode == "subscription_renewing")
+            }
+            #expect(try await app.sweep(api.projectID).renewals == 1)
+            let renewed = try await api.get("/subscriptions/\(subscription)").data
+            #expect(renewed["status"] == "active")
+            #expect(renewed["cancel_at_period_end"] == false)
+            // Once the renewal is recorded, the change goes through.
+            #expect(try await api.post("/subscriptions/\(subscription)/cancel").data["status"] == "canceled")
+        }
+    }
+
+    @Test("A free plan renews without a charge, and its latest_charge stays the last real one")
+    func freePlanRenewal() async throws {
+        let app = TestApp()
+        try await app.run { api in
+            let (subscription, _) = try await api.subscribe(to: try await api.monthlyPrice(0))
+            #expect(try await app.sweepAtPeriodEnd(subscription, api: api).renewals == 1)
+            let renewed = try await api.get("/subscriptions/\(subscription)").data
+            #expect(renewed["current_period_end"] == "2026-06-19T09:15:22.000Z")
+            #expect(renewed["latest_charge"] == .null)
+            #expect(try await api.get("/charges").data == [])
+        }
+    }
+
+    @Test("A pending session for another interval does not stop the sweeper once the customer has a plan; a paid session keeps its amounts")
+    func sweeperSurvivesOddSessions() async throws {
+        let app = TestApp()
+        try await app.run { api in
+            let customer = try await api.customer()
+            let yearly = try await api.product(price: ["unit_amount": 49000, "type": "recurring", "recurring": ["interval": "year"]])
+            let waiting = try await api.checkoutSession(["price": .string(yearly)], customer: customer)
+            #expect(waiting.status == 200)
+            let monthly = try await api.checkoutSession(["price": .string(try await api.monthlyPrice())], customer: customer)
+            #expect(try await api.pay(monthly.id).status == 303)
+            #expect(try await api.get("/checkout_sessions/\(monthly.id)").data["amount_due_today"] == 4900)
+            #expect(try await api.get("/checkout_sessions/\(waiting.id)").status == 200)
+            #expect(try await api.get("/checkout_sessions").status == 200)
+            app.clock.advance(seconds: 31 * 60)
+            #expect(try await app.sweep(api.projectID).expiredSessions == 1)
+        }
+    }
 }
