@@ -57,9 +57,14 @@ public struct AppServices: Sendable {
     /// The services a customer's operations run with: frozen at their test clock's time, if they have one.
     package func forCustomer(_ customerID: String, on db: any SQLDatabase) async throws -> AppServices {
         let row = try await db.raw("""
-            SELECT t.frozen_time FROM customers c JOIN test_clocks t ON t.id = c.test_clock WHERE c.id = \(bind: customerID)
+            SELECT t.frozen_time, t.deleted FROM customers c JOIN test_clocks t ON t.id = c.test_clock WHERE c.id = \(bind: customerID)
             """).first()
-        return try row.map { at(try $0.timestamp("frozen_time")) } ?? self
+        guard let row else { return self }
+        // Nothing moves a deleted clock's customers any more: nothing new may start for them.
+        guard try !row.bool("deleted") else {
+            throw ServiceError.rule("test_clock_deleted", "This customer lived on a test clock that was deleted.", kind: .conflict)
+        }
+        return at(try row.timestamp("frozen_time"))
     }
 
     /// The same for the customer of a subscription.

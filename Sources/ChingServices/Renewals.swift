@@ -51,12 +51,13 @@ package enum Renewals {
         let pendingDue = try row.optionalTimestamp("pending_effective_at").map { $0 <= periodEnd } ?? false
         let pending = pendingDue ? try row.optionalString("pending_price") : nil
         let priceID = try pending ?? row.optionalString("price_id") ?? ""
-        let (plan, productName, card) = try await services.database.read { db in
+        let (plan, productName, card, createDocument) = try await services.database.read { db in
             guard let price = try await Catalog.priceRow(priceID, caller: caller, on: db), let plan = try Catalog.plan(price) else {
                 throw ServiceError.notFound("price", priceID)
             }
             let product = try await Catalog.productRow(try price.string("product_id"), caller: caller, on: db)
             let customer = try await Customers.row(customerID, caller: caller, on: db)
+            let sale = try await db.raw("SELECT create_document FROM checkout_sessions WHERE id = \(bind: try row.optionalString("checkout_session_id") ?? "")").first()
             // The first try uses the subscription's card; retries the customer's current default (a card replaced meanwhile).
             let preferred = try status == "past_due"
                 ? [customer?.optionalString("default_payment_method"), row.optionalString("default_payment_method")]
@@ -65,7 +66,7 @@ package enum Renewals {
             for candidate in preferred.compactMap({ $0 }) where card == nil {
                 card = try? await (candidate, Charges.chargeableCard(candidate, customerID: customerID, caller: caller, on: db))
             }
-            return (plan, try product?.string("name") ?? "Subscription", card)
+            return (plan, try product?.string("name") ?? "Subscription", card, try sale?.bool("create_document") ?? true)
         }
         let amount = plan.vatExclusive ? try VAT.gross(ofExclusive: plan.unitAmount) : plan.unitAmount
         let key = "renewal:\(id):\(period):\(attempt)"
@@ -87,6 +88,8 @@ package enum Renewals {
                 new.id = services.ids.make(.charge)
                 new.subscriptionID = id
                 new.documentLines = [DocumentLine(description: "\(productName), \(from) – \(to)", quantity: 1, unitAmount: amount)]
+                // A plan sold with create_document: false renews without documents too.
+                new.createDocument = createDocument
                 charge = new
             }
             let before = try Subscriptions.json(row)

@@ -89,11 +89,13 @@ package enum Subscriptions {
             if let card = changes.defaultPaymentMethod {
                 _ = try await Charges.chargeableCard(card, customerID: try row.string("customer_id"), caller: caller, on: db)
             }
-            try await db.raw("""
-                UPDATE subscriptions SET metadata = \(bind: try changes.metadata?.storedJSON ?? row.string("metadata")),
-                  default_payment_method = \(bind: try changes.defaultPaymentMethod ?? row.optionalString("default_payment_method"))
-                WHERE id = \(bind: id)
-                """).run()
+            // Only the fields sent are written, so two concurrent updates of different fields both stay.
+            var set: [SQLQueryString] = []
+            if let metadata = changes.metadata { set.append("metadata = \(bind: metadata.storedJSON)") }
+            if let card = changes.defaultPaymentMethod { set.append("default_payment_method = \(bind: card)") }
+            if let first = set.first {
+                try await db.raw("UPDATE subscriptions SET " + set.dropFirst().reduce(first) { $0 + ", " + $1 } + " WHERE id = \(bind: id)").run()
+            }
             return try await recordUpdate(id, before: try json(row), caller: caller, on: db, services: services)
         }
     }
@@ -146,7 +148,8 @@ package enum Subscriptions {
     package static func endAtPeriodEnd(_ id: String, now: Timestamp, services: AppServices) async throws -> Bool {
         try await services.database.transaction { db in
             guard let row = try await db.raw("""
-                UPDATE subscriptions SET status = 'canceled', canceled_at = current_period_end, cancel_at_period_end = 0
+                UPDATE subscriptions SET status = 'canceled', cancel_at_period_end = 0,
+                  canceled_at = CASE WHEN current_period_end > \(bind: now.milliseconds) THEN current_period_end ELSE \(bind: now.milliseconds) END
                 WHERE id = \(bind: id) AND cancel_at_period_end = 1 AND current_period_end <= \(bind: now.milliseconds) AND status IN (
                 """ + Status.sqlList(Status.runningPeriod) + ") RETURNING project_id, livemode").first()
             else { return false }

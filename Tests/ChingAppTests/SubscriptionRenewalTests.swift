@@ -287,4 +287,18 @@ struct SubscriptionRenewalTests {
             #expect(try await app.sweep(api.projectID).expiredSessions == 1)
         }
     }
+
+    @Test("A plan sold with create_document: false renews without documents")
+    func renewalWithoutDocuments() async throws {
+        let app = TestApp()
+        try await app.run { api in
+            let customer = try await api.customer()
+            let session = try await api.checkoutSession(["price": .string(try await api.monthlyPrice()), "create_document": false], customer: customer)
+            #expect(try await api.pay(session.id).status == 303)
+            let subscription = try await api.get("/checkout_sessions/\(session.id)").data["subscription"]?.stringValue ?? ""
+            #expect(try await app.sweepAtPeriodEnd(subscription, api: api).renewals == 1)
+            #expect(try await api.get("/charges").data.arrayValue?.count == 2)
+            #expect(try await api.get("/documents").data == [])
+        }
+    }
 }

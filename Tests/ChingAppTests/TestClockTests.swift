@@ -122,6 +122,11 @@ struct TestClockTests {
             #expect(canceled["canceled_at"] == "2027-01-31T09:15:22.000Z")
             #expect(try await api.get("/test_helpers/test_clocks/\(clock)").status == 404)
             #expect(try await api.get("/test_helpers/test_clocks").data == [])
+            // Nothing moves a deleted clock's customers any more, so nothing new starts for them.
+            let again = try await api.post("/subscriptions", ["customer": .string(customer), "price": .string(try await api.monthlyPrice()),
+                                                              "payment_method": .string(card)])
+            #expect(again.status == 409)
+            #expect(again.errorCode == "test_clock_deleted")
         }
     }
 
