@@ -25,10 +25,15 @@ extension API {
 }
 
 extension TestApp {
-    /// Moves the clock to the subscription's period end and runs one sweep there.
-    func sweepAtPeriodEnd(_ subscription: String, api: API) async throws -> Sweeper.Report {
+    /// Moves the clock to the subscription's period end (which falls on a whole hour from the start).
+    func moveToPeriodEnd(_ subscription: String, api: API) async throws {
         let end = try #require(try await api.get("/subscriptions/\(subscription)").data["current_period_end"]?.stringValue)
         while clock.time.iso8601 < end { clock.advance(seconds: 3600) }
+    }
+
+    /// Moves the clock to the subscription's period end and runs one sweep there.
+    func sweepAtPeriodEnd(_ subscription: String, api: API) async throws -> Sweeper.Report {
+        try await moveToPeriodEnd(subscription, api: api)
         return try await sweep(api.projectID)
     }
 }
@@ -175,8 +180,7 @@ struct SubscriptionRenewalTests {
         let app = ProviderCallsTests.app(provider)
         try await app.run { api in
             let (subscription, _) = try await api.subscribe(to: try await api.monthlyPrice())
-            let end = try #require(try await api.get("/subscriptions/\(subscription)").data["current_period_end"]?.stringValue)
-            while app.clock.time.iso8601 < end { app.clock.advance(seconds: 3600) }
+            try await app.moveToPeriodEnd(subscription, api: api)
             // While the first worker waits for the provider, its lease runs out and a second worker renews.
             provider.whileCharging {
                 app.clock.advance(seconds: Renewals.leaseSeconds + 1)
@@ -239,8 +243,7 @@ struct SubscriptionRenewalTests {
         let app = ProviderCallsTests.app(provider)
         try await app.run { api in
             let (subscription, _) = try await api.subscribe(to: try await api.monthlyPrice())
-            let end = try #require(try await api.get("/subscriptions/\(subscription)").data["current_period_end"]?.stringValue)
-            while app.clock.time.iso8601 < end { app.clock.advance(seconds: 3600) }
+            try await app.moveToPeriodEnd(subscription, api: api)
             provider.whileCharging {
                 let cancel = try await api.post("/subscriptions/\(subscription)/cancel")
                 #expect(cancel.status == 409)
