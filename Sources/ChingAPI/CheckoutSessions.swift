@@ -71,7 +71,8 @@ struct CheckoutSessionsAPI: Sendable {
             var sessions: [JSONValue] = []
             for row in rows {
                 let session = try CheckoutSession(row)
-                sessions.append(try CheckoutSessions.json(session, offer: try await CheckoutOffer.load(for: session, now: services.clock.now(), on: db), services: services))
+                let offer = try await CheckoutOffer.load(for: session, now: try await services.customerTime(session.customerID, on: db), on: db)
+                sessions.append(try CheckoutSessions.json(session, offer: offer, services: services))
             }
             return page.response(sessions)
         }

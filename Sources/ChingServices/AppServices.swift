@@ -67,6 +67,15 @@ public struct AppServices: Sendable {
         return at(try row.timestamp("frozen_time"))
     }
 
+    /// The time of a customer's world: their test clock's, or the server's. What a page shows and
+    /// a payment records for them is dated by it; leases and expiry stay on the server's clock.
+    package func customerTime(_ customerID: String, on db: any SQLDatabase) async throws -> Timestamp {
+        let row = try await db.raw("""
+            SELECT t.frozen_time FROM customers c JOIN test_clocks t ON t.id = c.test_clock WHERE c.id = \(bind: customerID)
+            """).first()
+        return try row?.timestamp("frozen_time") ?? clock.now()
+    }
+
     /// The same for the customer of a subscription.
     package func forSubscription(_ id: String) async throws -> AppServices {
         try await database.read { db in

@@ -116,7 +116,7 @@ package struct CheckoutPayment: Sendable {
         }
         if let refusal = Outcome.refusal(session, now: now) { return refusal }
         let (offer, limits) = try await services.database.read { db in
-            let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
+            let offer = try await CheckoutOffer.load(for: session, now: try await services.customerTime(session.customerID, on: db), on: db)
             return (offer, Self.limits(for: offer, settings: try await services.paymentSettings(projectID: session.caller.projectID, on: db)))
         }
 
@@ -176,7 +176,9 @@ package struct CheckoutPayment: Sendable {
         guard let (answered, installments) = try await attempts.answerAuthentication(sessionID, attemptID: attemptID, passed: passed) else {
             throw ServiceError.notFound("authentication", attemptID)
         }
-        let offer = try await services.database.read { db in try await CheckoutOffer.load(for: session, now: now, on: db) }
+        let offer = try await services.database.read { db in
+            try await CheckoutOffer.load(for: session, now: try await services.customerTime(session.customerID, on: db), on: db)
+        }
         let card = PayingCard(answered)
         guard passed else {
             try await recordDecline(.authenticationFailed, session: session, offer: offer, brand: card.brand, last4: card.last4, installments: installments,
@@ -253,6 +255,7 @@ package struct CheckoutPayment: Sendable {
                                installments: Int64, lease: HostedSessionRows.Lease?) async throws {
         let now = services.clock.now()
         try await services.database.transaction { db in
+            let services = services.at(try await services.customerTime(session.customerID, on: db))
             if offer.totals.dueToday > 0 {
                 _ = try await Charges.record(
                     newCharge(session: session, offer: offer, card: Charges.ChargeableCard(token: "", brand: brand, last4: last4, supportsInstallments: false),
@@ -331,6 +334,8 @@ package struct CheckoutPayment: Sendable {
                           lease: HostedSessionRows.Lease, now: Timestamp) async throws -> CheckoutSession {
         let caller = session.caller
         return try await services.database.transaction { db in
+            // Records are dated on the customer's time (a test clock's), the session's lease on the server's.
+            let services = try await services.forCustomer(session.customerID, on: db)
             var paymentMethodID = card.paymentMethodID
             if offer.plan != nil, paymentMethodID == nil, let providerCard = card.providerCard {
                 // Renewals charge this card, so a plan's checkout saves it to the customer.

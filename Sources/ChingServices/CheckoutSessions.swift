@@ -156,7 +156,8 @@ package enum CheckoutSessions {
 
     package static func load(_ id: String, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws -> JSONValue? {
         guard let session = try await db.scopedRow("checkout_sessions", id: id, caller: caller).map(CheckoutSession.init) else { return nil }
-        return try json(session, offer: try await CheckoutOffer.load(for: session, now: services.clock.now(), on: db), services: services)
+        return try json(session, offer: try await CheckoutOffer.load(for: session, now: try await services.customerTime(session.customerID, on: db), on: db),
+                        services: services)
     }
 
     package static func json(_ line: CartLine) -> JSONValue {
@@ -256,7 +257,7 @@ package enum CheckoutSessions {
                   \(bind: metadata.storedJSON), \(bind: now.adding(seconds: lifetimeSeconds).milliseconds), \(bind: now.milliseconds))
                 """).run()
             let session = try await CheckoutSession.load(id, on: db)!
-            let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
+            let offer = try await CheckoutOffer.load(for: session, now: try await services.customerTime(customerID, on: db), on: db)
             if offer.totals.dueToday > Money.maximumAmount {
                 throw ServiceError.rule("cart_total_invalid", "The amount due is more than one charge can carry.")
             }

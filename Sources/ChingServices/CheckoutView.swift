@@ -20,14 +20,17 @@ package struct CheckoutView: Sendable {
         let now = services.clock.now()
         return try await services.database.read { db in
             guard let session = try await CheckoutSession.load(id, on: db) else { return nil }
-            let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
+            // The customer first: a customer on a test clock sees the page at the clock's time.
+            let customer = try await db.raw("""
+                SELECT c.name, c.locale, t.frozen_time FROM customers c LEFT JOIN test_clocks t ON t.id = c.test_clock WHERE c.id = \(bind: session.customerID)
+                """).first()
+            let offer = try await CheckoutOffer.load(for: session, now: try customer?.optionalTimestamp("frozen_time") ?? now, on: db)
             let project = try await db.raw("""
                 SELECT name, branding, max_installments, require_israeli_id FROM projects WHERE id = \(bind: session.caller.projectID)
                 """).first()
             let brand = services.branding?.projectBrand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding"))
             let limits = CheckoutPayment.limits(for: offer, settings: try services.paymentSettings(project: project, projectID: session.caller.projectID,
                                                                                                    brand: .some(brand)))
-            let customer = try await db.raw("SELECT name, locale FROM customers WHERE id = \(bind: session.customerID)").first()
             let cards = session.manualCapture ? [] : try await db.raw("""
                 SELECT id, brand, last4, exp_month, exp_year FROM payment_methods WHERE customer_id = \(bind: session.customerID)
                   AND status = 'active' ORDER BY seq DESC

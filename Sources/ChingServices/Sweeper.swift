@@ -130,7 +130,7 @@ package struct Sweeper: Service {
     private func expireSession(_ id: String, now: Timestamp) async throws -> Bool {
         try await services.database.transaction { db in
             guard try await HostedSessionRows(.checkout).apply(.expire, to: id, at: now, on: db), let session = try await CheckoutSession.load(id, on: db) else { return false }
-            let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
+            let offer = try await CheckoutOffer.load(for: session, now: try await services.customerTime(session.customerID, on: db), on: db)
             try await Events.record("checkout_session.expired", data: try CheckoutSessions.json(session, offer: offer, services: services),
                                     caller: session.caller, on: db, services: services)
             return true

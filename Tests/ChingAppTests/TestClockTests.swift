@@ -156,4 +156,25 @@ struct TestClockTests {
             #expect(try await api.get("/subscriptions/\(subscription)").data["current_period_end"] == "2027-03-31T09:15:22.000Z")
         }
     }
+
+    @Test("A customer on a test clock who buys a plan on the hosted checkout gets it on the clock's time, and the clock renews it")
+    func checkoutOnAClock() async throws {
+        try await TestApp().run { api in
+            let clock = try await api.post("/test_helpers/test_clocks", ["frozen_time": "2027-01-31T09:15:22Z"]).id
+            let customer = try await api.post("/customers", ["name": "Dana", "test_clock": .string(clock)]).id
+            let price = try await api.monthlyPrice()
+            let session = try await api.checkoutSession(["price": .string(price), "locale": "en"], customer: customer)
+            #expect(try await api.page("/checkout/\(session.id)").contains("then ₪49.00 every month from 28 February 2027"))
+            #expect(try await api.pay(session.id).status == 303)
+            let completed = try await api.get("/checkout_sessions/\(session.id)").data
+            let subscription = try #require(completed["subscription"]?.stringValue)
+            let started = try await api.get("/subscriptions/\(subscription)").data
+            #expect(started["created"] == "2027-01-31T09:15:22.000Z")
+            #expect(started["current_period_end"] == "2027-02-28T09:15:22.000Z")
+            #expect(try await api.get("/charges/\(completed["charge"]?.stringValue ?? "")").data["created"] == "2027-01-31T09:15:22.000Z")
+            _ = try await api.post("/test_helpers/test_clocks/\(clock)/advance", ["frozen_time": "2027-03-01T00:00:00Z"])
+            _ = try await api.waitUntilReady(clock)
+            #expect(try await api.get("/subscriptions/\(subscription)").data["current_period_end"] == "2027-03-31T09:15:22.000Z")
+        }
+    }
 }
