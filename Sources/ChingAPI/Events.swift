@@ -28,17 +28,15 @@ struct EventsAPI: Sendable {
         return try await services.database.read { db in
             let page = try await ListPage.read(call, table: "events", on: db)
             let rows = try await page.rows(filter: type, on: db)
-            return page.response(try rows.map(Events.json))
+            return page.response(try rows.map { try Events.json(try EventLog.event($0)) })
         }
     }
 
     /// GET /events/:id
     @Sendable func retrieve(_ call: APICall) async throws -> APIResponse {
         let event = try await services.database.read { db -> JSONValue? in
-            guard let row = try await db.scopedRow("events", id: call.id, caller: call.caller) else { return nil }
-            var event = try Events.json(row).objectValue!
-            event["delivery_attempts"] = try await Webhooks.deliveries(eventID: call.id, on: db)
-            return .object(event)
+            guard let event = try await EventLog(db).find(call.id, caller: call.caller) else { return nil }
+            return try await Events.jsonWithDeliveries(event, on: db)
         }
         guard let event else { throw ServiceError.notFound("event", call.id) }
         return APIResponse(event)

@@ -2,8 +2,8 @@ import ChingDomain
 import ChingStore
 import SQLKit
 
-/// Emails to customers are written to `email_outbox` in the transaction that caused them, so none
-/// is lost; a sender (a later issue) delivers the pending rows.
+/// What emails to customers say, in their language; `EmailOutbox` keeps them until a sender (a
+/// later issue) delivers them.
 package enum Outbox {
     package static func queueDocumentEmail(to address: String, locale: Language, kind: DocumentKind, number: Int64, amount: Int64,
                                    pdfURL: String, documentID: String, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws {
@@ -14,12 +14,9 @@ package enum Outbox {
         case (_, .he): ("קבלה על תשלום: \(formatted)", "תודה על התשלום של \(formatted). חשבונית מס / קבלה מספר \(number): \(pdfURL)")
         case (_, .en): ("Your receipt: \(formatted)", "Thank you for your payment of \(formatted). Tax invoice / receipt \(number): \(pdfURL)")
         }
-        try await db.raw("""
-            INSERT INTO email_outbox (id, project_id, livemode, kind, to_address, locale, subject, body, related_id, status, created)
-            VALUES (\(bind: services.ids.make(.email)), \(bind: caller.projectID), \(bind: caller.mode),
-              \(bind: kind == .creditNote ? "refund_confirmation" : "receipt"), \(bind: address), \(bind: locale.rawValue),
-              \(bind: subject), \(bind: body), \(bind: documentID), 'pending', \(bind: services.clock.now().milliseconds))
-            """).run()
+        try await EmailOutbox(db).queue(OutgoingEmail(
+            id: services.ids.make(.email), caller: caller, kind: kind == .creditNote ? "refund_confirmation" : "receipt", to: address,
+            locale: locale, subject: subject, body: body, relatedID: documentID, created: services.clock.now()))
     }
 
     /// "Your payment failed": to the customer (when they have an email), in their language.
@@ -35,10 +32,8 @@ package enum Outbox {
         case .en: ("Your payment for \(productName) failed", "The charge of \(formatted) for \(productName) did not go through."
                    + (when.map { " We will try again on \($0)." } ?? " The subscription has been canceled."))
         }
-        try await db.raw("""
-            INSERT INTO email_outbox (id, project_id, livemode, kind, to_address, locale, subject, body, related_id, status, created)
-            VALUES (\(bind: services.ids.make(.email)), \(bind: caller.projectID), \(bind: caller.mode), 'payment_failed', \(bind: address),
-              \(bind: locale.rawValue), \(bind: subject), \(bind: body), \(bind: customerID), 'pending', \(bind: services.clock.now().milliseconds))
-            """).run()
+        try await EmailOutbox(db).queue(OutgoingEmail(
+            id: services.ids.make(.email), caller: caller, kind: "payment_failed", to: address, locale: locale, subject: subject, body: body,
+            relatedID: customerID, created: services.clock.now()))
     }
 }

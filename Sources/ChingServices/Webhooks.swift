@@ -14,31 +14,19 @@ package enum Webhooks {
         "subscription.trial_will_end", "document.issued",
     ]
 
-    /// One delivery row per endpoint of the event's project and mode that listens for its type.
-    package static func queue(eventID: String, type: String, caller: Caller, on db: any SQLDatabase, services: AppServices,
-                      onlyEndpoint: Int64? = nil) async throws {
-        let endpoints = try await db.raw("""
-            SELECT id, events FROM webhook_endpoints WHERE project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode) AND deleted = 0
-            """).all()
-        // Delivery runs in real time, even for an event stamped with a test clock's time.
-        let now = services.wallClock.now().milliseconds
-        for endpoint in endpoints {
-            let types = (try endpoint.json("events").arrayValue ?? []).compactMap(\.stringValue)
-            guard types.contains("*") || types.contains(type) else { continue }
-            try await db.raw("""
-                INSERT INTO webhook_deliveries (event_id, endpoint_id, project_id, livemode, status, attempt_count, next_attempt_at, created)
-                VALUES (\(bind: eventID), \(bind: try endpoint.int("id")), \(bind: caller.projectID), \(bind: caller.mode), 'pending', 0, \(bind: now), \(bind: now))
-                """).run()
-        }
+    /// One delivery per endpoint of the event's project and mode that listens for its type, due now
+    /// in real time (even for an event stamped with a test clock's time).
+    package static func queue(_ event: StoredEvent, on db: any SQLDatabase, services: AppServices) async throws {
+        try await EventLog(db).queueDeliveries(eventID: event.id, type: event.type, caller: event.caller, dueAt: services.wallClock.now())
     }
 
     /// The request body, built from the stored event so that every retry sends the same bytes:
     /// `{"id", "type", "data" (the stored object's own bytes), "livemode", "created", "previous_attributes"?}`.
-    package static func body(eventRow row: any SQLRow) throws -> String {
-        let head = JSONValue.object(["id": .string(try row.string("id")), "type": .string(try row.string("type"))]).serialized()
-        var tail: JSONObject = ["livemode": .bool(try row.bool("livemode")), "created": .string(try row.timestamp("created").iso8601)]
-        if let previous = try row.optionalJSON("previous_attributes") { tail["previous_attributes"] = previous }
-        return head.dropLast() + #","data":"# + (try row.string("data")) + "," + JSONValue.object(tail).serialized().dropFirst()
+    package static func body(_ event: StoredEvent) throws -> String {
+        let head = JSONValue.object(["id": .string(event.id), "type": .string(event.type)]).serialized()
+        var tail: JSONObject = ["livemode": .bool(event.caller.livemode), "created": .string(event.created.iso8601)]
+        if let previous = event.previousAttributes { tail["previous_attributes"] = try JSONValue.parse(previous) }
+        return head.dropLast() + #","data":"# + event.data + "," + JSONValue.object(tail).serialized().dropFirst()
     }
 
     /// `Ching-Signature`: lowercase hex HMAC-SHA256 of the exact body, keyed with the whole secret.
@@ -48,29 +36,18 @@ package enum Webhooks {
 
     /// What `GET /events/:id` adds: every endpoint's delivery and its attempts.
     package static func deliveries(eventID: String, on db: any SQLDatabase) async throws -> JSONValue {
-        let rows = try await db.raw("""
-            SELECT d.seq, d.endpoint_id, d.status, d.attempt_count, d.next_attempt_at, e.url FROM webhook_deliveries d
-            JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.event_id = \(bind: eventID) ORDER BY d.seq
-            """).all()
-        var result: [JSONValue] = []
-        for row in rows {
-            let attempts = try await db.raw("""
-                SELECT * FROM webhook_attempts WHERE delivery_seq = \(bind: try row.int("seq")) ORDER BY seq
-                """).all()
-            result.append(.object([
-                "endpoint": .int(try row.int("endpoint_id")),
-                "url": .string(try row.string("url")),
-                "status": .string(try row.string("status")),
-                "next_attempt_at": try row.string("status") == "pending" ? .string(try row.timestamp("next_attempt_at").iso8601) : .null,
-                "attempts": .array(try attempts.map { attempt in
-                    .object(["attempted_at": .string(try attempt.timestamp("attempted_at").iso8601),
-                             "status_code": .optional(try attempt.optionalInt("status_code")),
-                             "duration_ms": .int(try attempt.int("duration_ms")),
-                             "error": .optional(try attempt.optionalString("error"))])
+        .array(try await WebhookDeliveries(db).forEvent(eventID).map { delivery in
+            .object([
+                "endpoint": .int(delivery.endpointID),
+                "url": .string(delivery.url),
+                "status": .string(delivery.status),
+                "next_attempt_at": delivery.status == "pending" ? .string(delivery.nextAttemptAt.iso8601) : .null,
+                "attempts": .array(delivery.attempts.map { attempt in
+                    .object(["attempted_at": .string(attempt.attemptedAt.iso8601), "status_code": .optional(attempt.statusCode),
+                             "duration_ms": .int(attempt.durationMilliseconds), "error": .optional(attempt.error)])
                 }),
-            ]))
-        }
-        return .array(result)
+            ])
+        })
     }
 
     /// A webhook endpoint as the API returns it (never with its secret).

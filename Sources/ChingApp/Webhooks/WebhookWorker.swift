@@ -45,18 +45,8 @@ struct WebhookWorker: Service {
         }
     }
 
-    struct Claimed: Sendable {
-        let seq: Int64
-        let eventID: String
-        let attemptCount: Int64
-        let created: Timestamp
-        let url: String
-        let secret: String
-        let livemode: Bool
-        let endpointDeleted: Bool
-    }
+    typealias Claimed = WebhookDeliveries.Claimed
 
-    /// One round: claims up to `limit` due deliveries and sends them; returns how many were attempted.
     /// `stopAfterClaim` is the test hook for a worker that dies between claim and send.
     @discardableResult
     func deliverDue(limit: Int = 50, stopAfterClaim: Bool = false) async throws -> Int {
@@ -71,25 +61,9 @@ struct WebhookWorker: Service {
 
     func claim(limit: Int) async throws -> [Claimed] {
         let now = services.clock.now()
-        let lock: SQLQueryString = services.database.kind == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
-        let scope: SQLQueryString = projectID.map { " AND project_id = \(bind: $0)" } ?? ""
         return try await services.database.transaction { db in
-            let rows = try await db.raw("""
-                UPDATE webhook_deliveries SET lease_until = \(bind: now.adding(seconds: Self.leaseSeconds).milliseconds)
-                WHERE seq IN (SELECT seq FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= \(bind: now.milliseconds)
-                  AND (lease_until IS NULL OR lease_until <= \(bind: now.milliseconds))
-                """ + scope + " ORDER BY next_attempt_at, seq LIMIT \(bind: Int64(limit))" + lock + """
-                ) RETURNING seq, event_id, endpoint_id, attempt_count, created
-                """).all()
-            var claimed: [Claimed] = []
-            for row in rows {
-                guard let endpoint = try await db.raw("SELECT url, secret, livemode, deleted FROM webhook_endpoints WHERE id = \(bind: try row.int("endpoint_id"))").first()
-                else { continue }
-                claimed.append(Claimed(seq: try row.int("seq"), eventID: try row.string("event_id"), attemptCount: try row.int("attempt_count"),
-                                       created: try row.timestamp("created"), url: try endpoint.string("url"), secret: try endpoint.string("secret"),
-                                       livemode: try endpoint.bool("livemode"), endpointDeleted: try endpoint.bool("deleted")))
-            }
-            return claimed
+            try await WebhookDeliveries(db).claim(now: now, leaseUntil: now.adding(seconds: Self.leaseSeconds), limit: limit, projectID: projectID,
+                                                  skipLocked: services.database.kind == .postgres)
         }
     }
 
@@ -98,10 +72,8 @@ struct WebhookWorker: Service {
             try await finish(delivery, statusCode: nil, duration: 0, error: "The endpoint was deleted.", delivered: false, giveUp: true)
             return
         }
-        guard let event = try await services.database.read({ db in
-            try await db.raw("SELECT * FROM events WHERE id = \(bind: delivery.eventID)").first()
-        }) else { return }
-        let body = Array(try Webhooks.body(eventRow: event).utf8)
+        guard let event = try await services.database.read({ db in try await EventLog(db).find(delivery.eventID) }) else { return }
+        let body = Array(try Webhooks.body(event).utf8)
         if delivery.livemode && WebAddress.isLoopback(delivery.url) {
             try await finish(delivery, statusCode: nil, duration: 0, error: "Refused: live endpoints may not call this machine.", delivered: false, giveUp: true)
             return
@@ -136,15 +108,10 @@ struct WebhookWorker: Service {
         let status = delivered ? "delivered" : (giveUp || expired ? "failed" : "pending")
         let wait = Self.backoffSeconds[min(Int(attempts) - 1, Self.backoffSeconds.count - 1)]
         let jitter = Int64.random(in: 0...max(1, wait * 1000 / 10))
+        let attempt = WebhookDeliveries.Attempt(attemptedAt: now, statusCode: statusCode.map(Int64.init), durationMilliseconds: duration, error: error)
         try await services.database.transaction { db in
-            try await db.raw("""
-                INSERT INTO webhook_attempts (delivery_seq, attempted_at, status_code, duration_ms, error)
-                VALUES (\(bind: delivery.seq), \(bind: now.milliseconds), \(bind: statusCode.map(Int64.init)), \(bind: duration), \(bind: error))
-                """).run()
-            try await db.raw("""
-                UPDATE webhook_deliveries SET status = \(bind: status), attempt_count = \(bind: attempts), lease_until = NULL,
-                  next_attempt_at = \(bind: now.milliseconds + wait * 1000 + jitter) WHERE seq = \(bind: delivery.seq)
-                """).run()
+            try await WebhookDeliveries(db).finish(delivery.seq, attempt: attempt, status: status, attemptCount: attempts,
+                                                   nextAttemptAt: Timestamp(milliseconds: now.milliseconds + wait * 1000 + jitter))
         }
     }
 
