@@ -33,6 +33,11 @@ public struct Plan: Sendable, Equatable {
     }
 
     public var hasTrial: Bool { trialDays > 0 }
+
+    /// The amount of one period, VAT included (added on top for an exclusive price), checked.
+    public func periodAmount() throws(Money.Overflow) -> Int64 {
+        vatExclusive ? try VAT.gross(ofExclusive: unitAmount) : unitAmount
+    }
 }
 
 /// What a checkout session sells, and what it costs now and later. Pure arithmetic, all of it
@@ -91,7 +96,7 @@ public struct CheckoutTotals: Sendable, Equatable {
             }
             var recurringAmount: Int64?, firstBillingAt: Timestamp?
             if let plan {
-                let period = plan.vatExclusive ? try VAT.gross(ofExclusive: plan.unitAmount) : plan.unitAmount
+                let period = try plan.periodAmount()
                 // Every later period is one charge too.
                 if period > Money.maximumAmount { throw Problem.tooLarge }
                 recurringAmount = period

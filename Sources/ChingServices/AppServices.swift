@@ -56,10 +56,7 @@ public struct AppServices: Sendable {
 
     /// The services a customer's operations run with: frozen at their test clock's time, if they have one.
     package func forCustomer(_ customerID: String, on db: any SQLDatabase) async throws -> AppServices {
-        let row = try await db.raw("""
-            SELECT t.frozen_time, t.deleted FROM customers c JOIN test_clocks t ON t.id = c.test_clock WHERE c.id = \(bind: customerID)
-            """).first()
-        guard let row else { return self }
+        guard let row = try await testClock(of: customerID, on: db) else { return self }
         // Nothing moves a deleted clock's customers any more: nothing new may start for them.
         guard try !row.bool("deleted") else {
             throw ServiceError.rule("test_clock_deleted", "This customer lived on a test clock that was deleted.", kind: .conflict)
@@ -70,10 +67,14 @@ public struct AppServices: Sendable {
     /// The time of a customer's world: their test clock's, or the server's. What a page shows and
     /// a payment records for them is dated by it; leases and expiry stay on the server's clock.
     package func customerTime(_ customerID: String, on db: any SQLDatabase) async throws -> Timestamp {
-        let row = try await db.raw("""
-            SELECT t.frozen_time FROM customers c JOIN test_clocks t ON t.id = c.test_clock WHERE c.id = \(bind: customerID)
+        try await testClock(of: customerID, on: db)?.timestamp("frozen_time") ?? clock.now()
+    }
+
+    /// The test clock a customer lives on (`frozen_time`, `deleted`), if any.
+    private func testClock(of customerID: String, on db: any SQLDatabase) async throws -> (any SQLRow)? {
+        try await db.raw("""
+            SELECT t.frozen_time, t.deleted FROM customers c JOIN test_clocks t ON t.id = c.test_clock WHERE c.id = \(bind: customerID)
             """).first()
-        return try row?.timestamp("frozen_time") ?? clock.now()
     }
 
     /// The same for the customer of a subscription.

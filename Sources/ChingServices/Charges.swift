@@ -259,4 +259,16 @@ package enum Charges {
         }
         return charge
     }
+
+    /// Gives back money the provider approved that will not be recorded: voids an authorization
+    /// (`authorizationOnly`) or refunds a charge. True when the provider took it back; false when
+    /// there was nothing to undo or it refused.
+    package static func undo(_ result: ProviderResult?, amount: Int64, authorizationOnly: Bool = false, caller: Caller,
+                             services: AppServices) async -> Bool {
+        guard case .approved(let reference) = result else { return false }
+        let provider = services.provider(for: caller)
+        let undone = authorizationOnly ? await provider.void(reference: reference) : await provider.refund(reference: reference, amount: amount)
+        if case .approved = undone { return true }
+        return false
+    }
 }

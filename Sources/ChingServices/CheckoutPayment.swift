@@ -308,21 +308,18 @@ package struct CheckoutPayment: Sendable {
             return .succeeded(try await complete(session: session, offer: offer, card: card, installments: installments, result: result, lease: lease, now: now))
         } catch is LeaseLost {
             // Another attempt owns the session now: this one must not leave money taken with no record of it.
-            if case .approved(let reference) = result {
-                let provider = services.provider(for: caller)
-                let undone = session.manualCapture ? await provider.void(reference: reference) : await provider.refund(reference: reference, amount: due)
-                let wasUndone = if case .approved = undone { true } else { false }
-                services.logger.log(level: wasUndone ? .warning : .critical, "A payment attempt lost its session to another server after the provider approved it",
-                                    metadata: ["session": "\(session.id)", "undone": "\(wasUndone)"])
+            if case .approved = result {
+                let undone = await Charges.undo(result, amount: due, authorizationOnly: session.manualCapture, caller: caller, services: services)
+                services.logger.log(level: undone ? .warning : .critical, "A payment attempt lost its session to another server after the provider approved it",
+                                    metadata: ["session": "\(session.id)", "undone": "\(undone)"])
             }
             return try await busyOutcome(session.id)
         } catch {
             // Recording failed and rolled back: the money goes back rather than staying taken with no record.
-            if case .approved(let reference) = result {
-                let provider = services.provider(for: caller)
-                _ = session.manualCapture ? await provider.void(reference: reference) : await provider.refund(reference: reference, amount: due)
-                services.logger.critical("A payment could not be recorded after the provider approved it; it was undone",
-                                         metadata: ["session": "\(session.id)", "error": "\(String(reflecting: type(of: error)))"])
+            if case .approved = result {
+                let undone = await Charges.undo(result, amount: due, authorizationOnly: session.manualCapture, caller: caller, services: services)
+                services.logger.critical("A payment could not be recorded after the provider approved it",
+                                         metadata: ["session": "\(session.id)", "undone": "\(undone)", "error": "\(String(reflecting: type(of: error)))"])
             }
             throw error
         }

@@ -19,13 +19,18 @@ package enum Renewals {
     /// `subscription.trial_will_end` this long before the trial ends (at once for a shorter trial).
     package static let trialNoticeDays: Int64 = 3
 
+    /// A renewal or a retry is due at `now`, and no renewal is in flight.
+    static func isDue(at now: Timestamp) -> SQLQueryString {
+        """
+        ((status IN ('active', 'trialing') AND cancel_at_period_end = 0 AND current_period_end <= \(bind: now.milliseconds))
+          OR (status = 'past_due' AND next_retry_at <= \(bind: now.milliseconds)))
+        """ + Subscriptions.notRenewing(at: now)
+    }
+
     /// Subscriptions with a renewal or a retry due at `now`, and no renewal in flight.
     package static func due(at now: Timestamp, scope: SQLQueryString, on db: any SQLDatabase) async throws -> [String] {
-        try await db.raw("""
-            SELECT id FROM subscriptions WHERE ((status IN ('active', 'trialing') AND cancel_at_period_end = 0 AND current_period_end <= \(bind: now.milliseconds))
-                OR (status = 'past_due' AND next_retry_at <= \(bind: now.milliseconds)))
-              AND (renewal_started_at IS NULL OR renewal_started_at <= \(bind: now.adding(seconds: -leaseSeconds).milliseconds))
-            """ + scope + " ORDER BY current_period_end, seq LIMIT 500").all().map { try $0.string("id") }
+        try await db.raw("SELECT id FROM subscriptions WHERE " + isDue(at: now) + scope + " ORDER BY current_period_end, seq LIMIT 500").all()
+            .map { try $0.string("id") }
     }
 
     /// Renews (or retries) the subscription if it is still due and no other server holds it;
@@ -35,12 +40,8 @@ package enum Renewals {
         let owner = services.instanceID
         guard let row = try await services.database.transaction({ db in
             try await db.raw("""
-                UPDATE subscriptions SET renewal_owner = \(bind: owner), renewal_started_at = \(bind: now.milliseconds)
-                WHERE id = \(bind: id) AND (renewal_started_at IS NULL OR renewal_started_at <= \(bind: now.adding(seconds: -leaseSeconds).milliseconds))
-                  AND ((status IN ('active', 'trialing') AND cancel_at_period_end = 0 AND current_period_end <= \(bind: now.milliseconds))
-                    OR (status = 'past_due' AND next_retry_at <= \(bind: now.milliseconds)))
-                RETURNING *
-                """).first()
+                UPDATE subscriptions SET renewal_owner = \(bind: owner), renewal_started_at = \(bind: now.milliseconds) WHERE id = \(bind: id) AND
+                """ + isDue(at: now) + " RETURNING *").first()
         }) else { return false }
         let caller = Caller(projectID: try row.string("project_id"), livemode: try row.bool("livemode"))
         let period = try row.int("periods_billed"), attempt = try row.int("failed_attempts")
@@ -68,7 +69,7 @@ package enum Renewals {
             }
             return (plan, try product?.string("name") ?? "Subscription", card, try sale?.bool("create_document") ?? true)
         }
-        let amount = plan.vatExclusive ? try VAT.gross(ofExclusive: plan.unitAmount) : plan.unitAmount
+        let amount = try Subscriptions.periodAmount(plan)
         let key = "renewal:\(id):\(period):\(attempt)"
         let result: ProviderResult? = if amount == 0 { nil } else if let card {
             await services.provider(for: caller).charge(token: card.card.token, amount: amount, installments: 1, capture: true, idempotencyKey: key)

@@ -219,7 +219,7 @@ package enum Subscriptions {
                                     caller: caller, services: services)
         } catch {
             // Nothing was recorded: the first period's money goes back.
-            if case .approved(let reference) = result { _ = await services.provider(for: caller).refund(reference: reference, amount: due) }
+            _ = await Charges.undo(result, amount: due, caller: caller, services: services)
             throw error
         }
     }
@@ -360,15 +360,15 @@ package enum Subscriptions {
             return answer(applied: true, scheduledFor: nil, charged: due, subscription: subscription)
         } catch {
             // Another change won the race (or recording failed): the money just taken goes back, and nothing is recorded.
-            if case .approved(let reference) = result { _ = await services.provider(for: caller).refund(reference: reference, amount: due) }
+            _ = await Charges.undo(result, amount: due, caller: caller, services: services)
             throw error
         }
     }
 
     /// A plan's amount per period, VAT included.
-    private static func periodAmount(_ plan: Plan) throws -> Int64 {
+    package static func periodAmount(_ plan: Plan) throws -> Int64 {
         do {
-            return plan.vatExclusive ? try VAT.gross(ofExclusive: plan.unitAmount) : plan.unitAmount
+            return try plan.periodAmount()
         } catch {
             throw ServiceError.rule("amount_too_large", "A period of this price, VAT added, is more than one charge can carry.")
         }

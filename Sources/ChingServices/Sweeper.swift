@@ -85,9 +85,8 @@ package struct Sweeper: Service {
         }
         let expired = try charges.map { (id: try $0.string("id"), caller: Caller(projectID: try $0.string("project_id"), livemode: try $0.bool("livemode")),
                                          reference: try $0.optionalString("provider_reference") ?? "") }
-        report.canceledAuthorizations += await each(expired.map(\.id), "charge") { id in
-            let charge = expired.first { $0.id == id }!
-            return try await Charges.void(id, reference: charge.reference, reason: "expired", caller: charge.caller, services: services) != nil
+        report.canceledAuthorizations += await each(expired, "charge", id: \.id) { charge in
+            try await Charges.void(charge.id, reference: charge.reference, reason: "expired", caller: charge.caller, services: services) != nil
         }
     }
 
@@ -96,7 +95,7 @@ package struct Sweeper: Service {
     private func sweepSubscriptions(now: Timestamp, scope: SQLQueryString, into report: inout Report) async throws {
         let ending = try await services.database.read { db in
             try await db.raw("""
-                SELECT id FROM subscriptions WHERE status IN ('trialing', 'active', 'past_due') AND cancel_at_period_end = 1
+                SELECT id FROM subscriptions WHERE status IN (\(Subscriptions.Status.sqlList(Subscriptions.Status.runningPeriod))) AND cancel_at_period_end = 1
                   AND current_period_end <= \(bind: now.milliseconds)
                 """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
         }
@@ -139,15 +138,19 @@ package struct Sweeper: Service {
 
     /// Runs `step` on each id and counts those it did something to. One that fails (its data
     /// broken) is logged and never holds up the others, or the next round.
-    private func each(_ ids: [String], _ kind: String, _ step: (String) async throws -> Bool) async -> Int {
+    private func each<Item>(_ items: [Item], _ kind: String, id: (Item) -> String, _ step: (Item) async throws -> Bool) async -> Int {
         var done = 0
-        for id in ids {
+        for item in items {
             do {
-                if try await step(id) { done += 1 }
+                if try await step(item) { done += 1 }
             } catch {
-                services.logger.error("A sweep step failed", metadata: ["\(kind)": "\(id)", "error": "\(String(reflecting: type(of: error)))"])
+                services.logger.error("A sweep step failed", metadata: ["\(kind)": "\(id(item))", "error": "\(String(reflecting: type(of: error)))"])
             }
         }
         return done
+    }
+
+    private func each(_ ids: [String], _ kind: String, _ step: (String) async throws -> Bool) async -> Int {
+        await each(ids, kind, id: { $0 }, step)
     }
 }

@@ -64,7 +64,7 @@ package enum TestClocks {
         let live = try await services.database.read { db in
             try await db.raw("""
                 SELECT s.id FROM subscriptions s JOIN customers c ON c.id = s.customer_id
-                WHERE c.test_clock = \(bind: id) AND s.status IN ('trialing', 'active', 'past_due', 'incomplete') ORDER BY s.seq
+                WHERE c.test_clock = \(bind: id) AND s.status IN (\(Subscriptions.Status.sqlList(Subscriptions.Status.cancelable))) ORDER BY s.seq
                 """).all().map { try $0.string("id") }
         }
         for subscription in live { _ = try await Subscriptions.cancel(subscription, atPeriodEnd: false, caller: caller, services: clocked) }
@@ -137,7 +137,7 @@ package enum TestClocks {
                 SELECT s.status, s.cancel_at_period_end, s.current_period_end, s.next_retry_at, s.trial_end, s.trial_will_end_sent, s.created,
                   s.renewal_started_at
                 FROM subscriptions s JOIN customers c ON c.id = s.customer_id
-                WHERE c.test_clock = \(bind: id) AND s.status IN ('trialing', 'active', 'past_due', 'incomplete')
+                WHERE c.test_clock = \(bind: id) AND s.status IN (\(Subscriptions.Status.sqlList(Subscriptions.Status.cancelable)))
                 """).all()
         }
         var times: [Timestamp] = []
