@@ -85,7 +85,7 @@ struct Serve: AsyncParsableCommand {
 
                     \(demo.testKey)
 
-                Open a demo checkout (a cart with a discount line, valid 30 minutes; pay with 4242 4242 4242 4242):
+                Open a demo checkout (a cart with a discount line, valid 30 minutes; pay with a test card from TEST_CARDS.md, such as the Visa ending 4242):
 
                     \(links.checkoutURL)
 
