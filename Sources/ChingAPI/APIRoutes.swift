@@ -3,7 +3,6 @@ import ChingHTTP
 import ChingServices
 import ChingStore
 import Hummingbird
-import SQLKit
 
 /// The JSON API: every endpoint under `/v1` and `/ching/v1`, the customers' PDF links, `/healthz`,
 /// and the envelope for anything thrown outside an endpoint (add it first).
@@ -12,7 +11,7 @@ package enum APIRoutes {
         let database = services.database
         router.get("healthz") { _, _ in
             do {
-                _ = try await database.read { db in try await db.raw("SELECT 1 AS ok").first() }
+                try await database.ping()
                 return RenderedResponse(status: .ok, body: #"{"status":"ok","database":"\#(database.kind.rawValue)"}"#).response
             } catch {
                 return RenderedResponse(status: .serviceUnavailable, body: #"{"status":"unavailable","database":"\#(database.kind.rawValue)"}"#).response

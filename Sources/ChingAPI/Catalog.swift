@@ -4,7 +4,6 @@ import ChingServices
 import ChingStore
 import HTTPTypes
 import Hummingbird
-import SQLKit
 
 /// `/products` and `/prices`: what a merchant sells, shown on the hosted checkout page.
 struct CatalogAPI: Sendable {
@@ -50,23 +49,22 @@ struct CatalogAPI: Sendable {
     /// GET /products (`?active=true|false|all`, default all); unlisted products only with `?include_unlisted=true`.
     @Sendable func listProducts(_ call: APICall) async throws -> APIResponse {
         let active = try Self.activeFilter(call)
-        let unlisted: SQLQueryString = switch call.query["include_unlisted"] {
-        case nil, "false": " AND unlisted = 0"
-        case "true": ""
+        let includeUnlisted = switch call.query["include_unlisted"] {
+        case nil, "false": false
+        case "true": true
         default: throw ServiceError.invalid("include_unlisted", "Must be \"true\" or \"false\".")
         }
-        return try await services.database.read { db in
-            let page = try await ListPage.read(call, table: "products", on: db)
-            let rows = try await page.rows(filter: active + unlisted, on: db)
-            return page.response(try rows.map(Catalog.productJSON))
-        }
+        return try await ListPage.respond(call, services: services, { db, page in
+            try await db.catalog.products(caller: call.caller, page, active: active, includeUnlisted: includeUnlisted)
+        }, json: Catalog.productJSON)
     }
 
-    static func activeFilter(_ call: APICall) throws -> SQLQueryString {
+    /// `?active=`: only active (true) or archived (false) ones; nil for all.
+    static func activeFilter(_ call: APICall) throws -> Bool? {
         switch call.query["active"] {
-        case nil, "all": return ""
-        case "true": return " AND active = 1"
-        case "false": return " AND active = 0"
+        case nil, "all": return nil
+        case "true": return true
+        case "false": return false
         default: throw ServiceError.invalid("active", "Must be one of \"true\", \"false\", \"all\".")
         }
     }
@@ -122,12 +120,10 @@ struct CatalogAPI: Sendable {
     /// GET /prices (`?product=`, `?active=true|false|all`)
     @Sendable func listPrices(_ call: APICall) async throws -> APIResponse {
         let active = try Self.activeFilter(call)
-        let product: SQLQueryString = call.query["product"].map { " AND product_id = \(bind: $0)" } ?? ""
-        return try await services.database.read { db in
-            let page = try await ListPage.read(call, table: "prices", on: db)
-            let rows = try await page.rows(filter: product + active, on: db)
-            return page.response(try rows.map(Catalog.priceJSON))
-        }
+        let product = call.query["product"]
+        return try await ListPage.respond(call, services: services, { db, page in
+            try await db.catalog.prices(caller: call.caller, page, productID: product, active: active)
+        }, json: Catalog.priceJSON)
     }
 
 }

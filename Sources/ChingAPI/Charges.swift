@@ -5,7 +5,6 @@ import ChingServices
 import ChingStore
 import HTTPTypes
 import Hummingbird
-import SQLKit
 
 /// `/charges`: money taken from a saved card. A successful charge issues its tax document in the
 /// same transaction that records it.
@@ -67,13 +66,9 @@ struct ChargesAPI: Sendable {
 
     /// GET /charges (`?customer=`); rows add `customer_name`.
     @Sendable func list(_ call: APICall) async throws -> APIResponse {
-        let customer: SQLQueryString = call.query["customer"].map { " AND customer_id = \(bind: $0)" } ?? ""
-        return try await services.database.read { db in
-            let page = try await ListPage.read(call, table: "charges", on: db)
-            let rows = try await page.rows("*, (SELECT name FROM customers c WHERE c.id = charges.customer_id) AS customer_name",
-                                           filter: customer, on: db)
-            return page.response(try rows.map { try withCustomerName($0, Charges.json) })
-        }
+        let customer = call.query["customer"]
+        return try await ListPage.respond(call, services: services, { db, page in try await db.charges.list(caller: call.caller, page, customerID: customer) },
+                                          json: { ListPage.withCustomerName(Charges.json($0), $0.customerName) })
     }
 
 }

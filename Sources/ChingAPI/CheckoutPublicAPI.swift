@@ -5,7 +5,6 @@ import ChingServices
 import ChingStore
 import HTTPTypes
 import Hummingbird
-import SQLKit
 
 /// `GET /checkout_sessions/:id/public` and `POST /checkout_sessions/:id/confirm`: the hosted
 /// page as JSON, for clients that render their own page. No API key: the session id is the

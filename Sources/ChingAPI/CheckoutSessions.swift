@@ -5,7 +5,6 @@ import ChingStore
 import Foundation
 import HTTPTypes
 import Hummingbird
-import SQLKit
 
 /// `/checkout_sessions`: a hosted page for one payment (a price, a cart, or a plan plus items).
 struct CheckoutSessionsAPI: Sendable {
@@ -65,17 +64,15 @@ struct CheckoutSessionsAPI: Sendable {
 
     /// GET /checkout_sessions
     @Sendable func list(_ call: APICall) async throws -> APIResponse {
-        try await services.database.read { db in
-            let page = try await ListPage.read(call, table: "checkout_sessions", on: db)
-            let rows = try await page.rows(on: db)
+        try await ListPage.respond(call, services: services, { db, request in
+            let page = try await db.checkoutSessions.list(caller: call.caller, request)
             var sessions: [JSONValue] = []
-            for row in rows {
-                let session = try CheckoutSession(row)
+            for session in page.items {
                 let offer = try await CheckoutOffer.load(for: session, now: try await services.customerTime(session.customerID, on: db), on: db)
                 sessions.append(try CheckoutSessions.json(session, offer: offer, services: services))
             }
-            return page.response(sessions)
-        }
+            return Page(items: sessions, hasMore: page.hasMore)
+        }, json: { $0 })
     }
 
     /// POST /checkout_sessions/:id/expire: the merchant withdraws a pending session (it becomes `canceled`).

@@ -4,7 +4,6 @@ import ChingServices
 import ChingStore
 import HTTPTypes
 import Hummingbird
-import SQLKit
 
 /// `/customers`: one person in the merchant's system, for life.
 struct CustomersAPI: Sendable {
@@ -44,16 +43,10 @@ struct CustomersAPI: Sendable {
         var reader = call.queryReader
         let email = reader.email("email"), phone = reader.phone("phone"), taxID = reader.string("taxId", maxLength: 32)
         try reader.throwIfInvalid()
-        var filter: SQLQueryString = " AND deleted = 0"
-        if let email { filter = filter + " AND email = \(bind: email)" }
-        if let phone { filter = filter + " AND phone = \(bind: phone)" }
-        if let taxID { filter = filter + " AND tax_id = \(bind: taxID)" }
-        let customers = filter
-        return try await services.database.read { db in
-            let page = try await ListPage.read(call, table: "customers", on: db)
-            let rows = try await page.rows(filter: customers, on: db)
-            return page.response(try rows.map(Customers.json))
-        }
+        let keys = [email.map(CustomerStore.Key.email), phone.map(CustomerStore.Key.phone), taxID.map(CustomerStore.Key.taxID)].compactMap { $0 }
+        return try await ListPage.respond(call, services: services, { db, page in
+            try await db.customers.list(caller: call.caller, page, matching: keys)
+        }, json: Customers.json)
     }
 
     /// POST /customers/:id: only the fields sent change.
@@ -90,15 +83,9 @@ struct CustomersAPI: Sendable {
 
     /// GET /customers/:id/payment_methods[/inactive]
     func paymentMethods(_ call: APICall, status: String) async throws -> APIResponse {
-        try await services.database.read { db in
-            guard try await Customers.row(call.id, caller: call.caller, on: db) != nil else { throw ServiceError.notFound("customer", call.id) }
-            let page = try await ListPage.read(call, table: "payment_methods", on: db)
-            let rows = try await page.rows("\(unsafeRaw: PaymentMethods.selectColumns)",
-                                           filter: " AND customer_id = \(bind: call.id) AND status = \(bind: status)", on: db)
-            return page.response(try rows.map(PaymentMethods.json))
-        }
+        try await ListPage.respond(call, services: services, { db, page in
+            guard try await db.customers.find(call.id, caller: call.caller) != nil else { throw ServiceError.notFound("customer", call.id) }
+            return try await db.paymentMethods.list(ofCustomer: call.id, status: status, caller: call.caller, page)
+        }, json: PaymentMethods.json)
     }
-
-    // MARK: - Rows
-
 }

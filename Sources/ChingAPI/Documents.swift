@@ -6,7 +6,6 @@ import ChingStore
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import SQLKit
 
 /// `/documents`: Israeli tax documents, numbered per project and mode without gaps or reuse.
 struct DocumentsAPI: Sendable {
@@ -19,9 +18,9 @@ struct DocumentsAPI: Sendable {
             do {
                 let caller = try await EndpointWrapper.authenticate(request, services: services)
                 let id = context.parameters.get("id") ?? ""
-                let row = try await services.database.read { db in try await Documents.row(id, caller: caller, on: db) }
-                guard let row else { throw ServiceError.notFound("document", id) }
-                return try Self.pdfResponse(row, services: services)
+                let document = try await services.database.read { db in try await db.documents.find(id, caller: caller) }
+                guard let document else { throw ServiceError.notFound("document", id) }
+                return try Self.pdfResponse(document, services: services)
             } catch {
                 return RenderedResponse(error: error, logger: context.logger).response
             }
@@ -35,20 +34,18 @@ struct DocumentsAPI: Sendable {
             let key = request.uri.queryParameters["key"].map(String.init) ?? ""
             guard file.hasSuffix(".pdf"), !key.isEmpty else { throw HTTPError(.notFound) }
             let id = String(file.dropLast(4))
-            let row = try await services.database.read { db in
-                try await db.raw("SELECT * FROM documents WHERE id = \(bind: id) AND access_key = \(bind: key)").first()
-            }
-            guard let row else { throw HTTPError(.notFound) }
-            return try pdfResponse(row, services: services)
+            let document = try await services.database.read { db in try await db.documents.find(id, accessKey: key) }
+            guard let document else { throw HTTPError(.notFound) }
+            return try pdfResponse(document, services: services)
         }
     }
 
-    static func pdfResponse(_ row: any SQLRow, services: AppServices) throws -> Response {
-        let bytes = try Documents.pdf(row, services: services)
+    static func pdfResponse(_ document: Document, services: AppServices) throws -> Response {
+        let bytes = try Documents.pdf(document, services: services)
         return Response(
             status: .ok,
             headers: [.contentType: "application/pdf", .cacheControl: "private, no-store",
-                      .contentDisposition: "inline; filename=\"\(try row.string("id")).pdf\""],
+                      .contentDisposition: "inline; filename=\"\(document.id).pdf\""],
             body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
@@ -61,11 +58,8 @@ struct DocumentsAPI: Sendable {
 
     /// GET /documents
     @Sendable func list(_ call: APICall) async throws -> APIResponse {
-        try await services.database.read { db in
-            let page = try await ListPage.read(call, table: "documents", on: db)
-            let rows = try await page.rows(on: db)
-            return page.response(try rows.map { try Documents.json($0, services: services) })
-        }
+        try await ListPage.respond(call, services: services, { db, page in try await db.documents.list(caller: call.caller, page) },
+                                   json: { Documents.json($0, services: services) })
     }
 
 }

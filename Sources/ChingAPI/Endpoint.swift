@@ -7,7 +7,6 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import SQLKit
 
 /// What a JSON endpoint receives: the authenticated caller, the parsed body (an empty object for
 /// GET), the path parameters and the query.

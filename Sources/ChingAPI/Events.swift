@@ -4,7 +4,6 @@ import ChingServices
 import ChingStore
 import HTTPTypes
 import Hummingbird
-import SQLKit
 
 /// `/events`: what changed, in order; delivery to webhooks comes from these rows.
 struct EventsAPI: Sendable {
@@ -24,12 +23,9 @@ struct EventsAPI: Sendable {
 
     /// GET /events (`?type=charge.succeeded`)
     @Sendable func list(_ call: APICall) async throws -> APIResponse {
-        let type: SQLQueryString = call.query["type"].map { " AND type = \(bind: $0)" } ?? ""
-        return try await services.database.read { db in
-            let page = try await ListPage.read(call, table: "events", on: db)
-            let rows = try await page.rows(filter: type, on: db)
-            return page.response(try rows.map { try Events.json(try EventLog.event($0)) })
-        }
+        let type = call.query["type"]
+        return try await ListPage.respond(call, services: services, { db, page in try await EventLog(db).list(caller: call.caller, page, type: type) },
+                                          json: Events.json)
     }
 
     /// GET /events/:id

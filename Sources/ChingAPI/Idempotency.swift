@@ -3,7 +3,6 @@ import ChingHTTP
 import ChingServices
 import ChingStore
 import HTTPTypes
-import SQLKit
 
 /// `Idempotency-Key` on POST: the same key and the same request within 24 hours replays the first
 /// response; the same key with another request is `409 idempotency_key_reused`; a key whose first
@@ -26,14 +25,9 @@ struct Idempotency: Sendable {
         let response = await work()
         try await database.transaction { db in
             if response.status.code >= 500 {
-                try await db.raw("""
-                    DELETE FROM idempotency_keys WHERE project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode) AND key = \(bind: key)
-                    """).run()
+                try await db.idempotencyKeys.release(key, caller: caller)
             } else {
-                try await db.raw("""
-                    UPDATE idempotency_keys SET state = 'done', response_status = \(bind: Int64(response.status.code)), response_body = \(bind: response.body)
-                    WHERE project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode) AND key = \(bind: key)
-                    """).run()
+                try await db.idempotencyKeys.finish(key, caller: caller, status: Int64(response.status.code), body: response.body)
             }
         }
         return response
@@ -44,34 +38,21 @@ struct Idempotency: Sendable {
         let now = clock.now()
         do {
             return try await database.transaction { db in
-                let row = try await db.raw("""
-                    SELECT request_hash, state, response_status, response_body, created FROM idempotency_keys
-                    WHERE project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode) AND key = \(bind: key)
-                    """).first()
-                if let row {
-                    let created = try row.decode(column: "created", as: Int64.self)
-                    let state = try row.decode(column: "state", as: String.self)
-                    let expired = created < now.adding(seconds: -Self.lifetimeSeconds).milliseconds
-                    let abandoned = state == "in_flight" && created < now.adding(seconds: -Self.abandonedAfterSeconds).milliseconds
+                if let stored = try await db.idempotencyKeys.find(key, caller: caller) {
+                    let expired = stored.created < now.adding(seconds: -Self.lifetimeSeconds)
+                    let abandoned = stored.state == "in_flight" && stored.created < now.adding(seconds: -Self.abandonedAfterSeconds)
                     if !expired && !abandoned {
-                        guard try row.decode(column: "request_hash", as: String.self) == fingerprint else {
+                        guard stored.requestHash == fingerprint else {
                             throw ServiceError.rule("idempotency_key_reused", "This Idempotency-Key was used with a different request.", kind: .conflict)
                         }
-                        guard state == "done" else {
+                        guard stored.state == "done", let status = stored.responseStatus, let body = stored.responseBody else {
                             throw ServiceError.rule("idempotency_key_in_use", "A request with this Idempotency-Key is still being processed.", kind: .conflict)
                         }
-                        return RenderedResponse(
-                            status: .init(code: Int(try row.decode(column: "response_status", as: Int64.self))),
-                            body: try row.decode(column: "response_body", as: String.self))
+                        return RenderedResponse(status: .init(code: Int(status)), body: body)
                     }
-                    try await db.raw("""
-                        DELETE FROM idempotency_keys WHERE project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode) AND key = \(bind: key)
-                        """).run()
+                    try await db.idempotencyKeys.release(key, caller: caller)
                 }
-                try await db.raw("""
-                    INSERT INTO idempotency_keys (project_id, livemode, key, request_hash, state, created)
-                    VALUES (\(bind: caller.projectID), \(bind: caller.mode), \(bind: key), \(bind: fingerprint), 'in_flight', \(bind: now.milliseconds))
-                    """).run()
+                try await db.idempotencyKeys.claim(key, caller: caller, requestHash: fingerprint, at: now)
                 return nil
             }
         } catch where Database.isUniqueViolation(error) {

@@ -3,7 +3,6 @@ import ChingHTTP
 import ChingServices
 import ChingStore
 import Hummingbird
-import SQLKit
 
 /// `/auth/me` and `/projects/current`: who a key belongs to, as the official CHING CLI asks at
 /// `ching login --with-key`. Keys are listed masked; the key itself is never stored.
@@ -19,10 +18,10 @@ struct OperatorAPI: Sendable {
     @Sendable func me(_ call: APICall) async throws -> APIResponse {
         let project = try await services.database.read { db in try await Self.project(call.caller, on: db) }
         return APIResponse(.object([
-            "id": .string(try project.string("id")),
-            "email": .optional(try project.optionalString("owner_email")),
-            "firstName": .optional(try project.optionalString("owner_first_name")),
-            "lastName": .optional(try project.optionalString("owner_last_name")),
+            "id": .string(project.id),
+            "email": .optional(project.ownerEmail),
+            "firstName": .optional(project.ownerFirstName),
+            "lastName": .optional(project.ownerLastName),
         ]))
     }
 
@@ -30,30 +29,28 @@ struct OperatorAPI: Sendable {
     @Sendable func currentProject(_ call: APICall) async throws -> APIResponse {
         let (project, keys) = try await services.database.read { db in
             (try await Self.project(call.caller, on: db),
-             try await db.raw("SELECT * FROM api_keys WHERE project_id = \(bind: call.caller.projectID) ORDER BY created, livemode, id").all())
+             try await db.projects.keys(of: call.caller.projectID))
         }
         return APIResponse(.object([
-            "id": .string(try project.string("id")),
+            "id": .string(project.id),
             "object": "project",
-            "name": .string(try project.string("name")),
-            "apiKeys": .array(try keys.map { key in
+            "name": .string(project.name),
+            "apiKeys": .array(keys.map { key in
                 .object([
-                    "id": .string(try key.string("id")),
-                    "name": .optional(try key.optionalString("name")),
-                    "livemode": .bool(try key.bool("livemode")),
-                    "active": .bool(try key.bool("active")),
-                    "key": .optional(try key.optionalString("preview")),
-                    "createdAt": .string(try key.timestamp("created").iso8601),
-                    "lastUsed": .optional(try key.optionalTimestamp("last_used")?.iso8601),
+                    "id": .optional(key.id),
+                    "name": .optional(key.name),
+                    "livemode": .bool(key.livemode),
+                    "active": .bool(key.active),
+                    "key": .optional(key.preview),
+                    "createdAt": .string(key.created.iso8601),
+                    "lastUsed": .optional(key.lastUsed?.iso8601),
                 ])
             }),
         ]))
     }
 
-    private static func project(_ caller: Caller, on db: any SQLDatabase) async throws -> any SQLRow {
-        guard let row = try await db.raw("SELECT * FROM projects WHERE id = \(bind: caller.projectID)").first() else {
-            throw ServiceError.noAccess
-        }
-        return row
+    private static func project(_ caller: Caller, on db: Store) async throws -> Project {
+        guard let project = try await db.projects.find(caller.projectID) else { throw ServiceError.noAccess }
+        return project
     }
 }

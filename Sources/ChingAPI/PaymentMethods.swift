@@ -5,7 +5,6 @@ import ChingServices
 import ChingStore
 import HTTPTypes
 import Hummingbird
-import SQLKit
 
 /// `/payment_methods`: saved cards. Only the provider's token and what a customer may see of the
 /// card (brand, last four, expiry) are stored.

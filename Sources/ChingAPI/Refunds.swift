@@ -5,7 +5,6 @@ import ChingServices
 import ChingStore
 import HTTPTypes
 import Hummingbird
-import SQLKit
 
 /// `/refunds`: money given back on a succeeded charge, never more than was captured.
 struct RefundsAPI: Sendable {
@@ -47,12 +46,8 @@ struct RefundsAPI: Sendable {
 
     /// GET /refunds; rows add `customer_name`.
     @Sendable func list(_ call: APICall) async throws -> APIResponse {
-        try await services.database.read { db in
-            let page = try await ListPage.read(call, table: "refunds", on: db)
-            let rows = try await page.rows(
-                "*, (SELECT c.name FROM charges ch JOIN customers c ON c.id = ch.customer_id WHERE ch.id = refunds.charge_id) AS customer_name", on: db)
-            return page.response(try rows.map { try withCustomerName($0, Refunds.json) })
-        }
+        try await ListPage.respond(call, services: services, { db, page in try await db.refunds.list(caller: call.caller, page) },
+                                   json: { ListPage.withCustomerName(Refunds.json($0), $0.customerName) })
     }
 
 }

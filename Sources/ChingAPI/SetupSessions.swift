@@ -5,7 +5,6 @@ import ChingStore
 import Foundation
 import HTTPTypes
 import Hummingbird
-import SQLKit
 
 /// `/setup_sessions`: save a card for later, on a hosted page.
 struct SetupSessionsAPI: Sendable {
@@ -19,13 +18,13 @@ struct SetupSessionsAPI: Sendable {
         group.get("setup_sessions/:id/public", use: endpoint.unauthenticated { _, context in
             let id = context.parameters.get("id") ?? ""
             let view = try await services.database.read { db -> JSONValue? in
-                guard let session = try await SetupSession.load(id, on: db) else { return nil }
-                let customer = try await db.raw("SELECT name, email FROM customers WHERE id = \(bind: session.customerID)").first()
-                let project = try await db.raw("SELECT name FROM projects WHERE id = \(bind: session.caller.projectID)").first()
+                guard let session = try await db.setupSessions.find(id) else { return nil }
+                let customer = try await db.customers.find(session.customerID)
+                let project = try await db.projects.find(session.caller.projectID)
                 return .object([
                     "id": .string(session.id), "object": "setup_session_public", "status": .string(session.status(at: services.clock.now()).rawValue),
-                    "merchant": .object(["name": .string(try project?.string("name") ?? "")]),
-                    "customer": .object(["name": .string(try customer?.string("name") ?? ""), "email": .optional(try customer?.optionalString("email"))]),
+                    "merchant": .object(["name": .string(project?.name ?? "")]),
+                    "customer": .object(["name": .string(customer?.name ?? ""), "email": .optional(customer?.email)]),
                     "cancel_url": .string(session.cancelURL), "expires_at": .string(session.expiresAt.iso8601),
                 ])
             }
@@ -55,11 +54,8 @@ struct SetupSessionsAPI: Sendable {
 
     /// GET /setup_sessions
     @Sendable func list(_ call: APICall) async throws -> APIResponse {
-        try await services.database.read { db in
-            let page = try await ListPage.read(call, table: "setup_sessions", on: db)
-            let rows = try await page.rows(on: db)
-            return page.response(try rows.map { try SetupSessions.json(try SetupSession($0), services: services) })
-        }
+        try await ListPage.respond(call, services: services, { db, page in try await db.setupSessions.list(caller: call.caller, page) },
+                                   json: { try SetupSessions.json($0, services: services) })
     }
 
     /// POST /setup_sessions/:id/cancel (pending only): answers `{id, status: "canceled"}`.

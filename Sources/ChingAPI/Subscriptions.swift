@@ -4,7 +4,6 @@ import ChingServices
 import ChingStore
 import HTTPTypes
 import Hummingbird
-import SQLKit
 
 /// `/subscriptions`: a customer's plan. Created by a checkout with a recurring price; changed,
 /// canceled (now or at the period end) and resumed here. Renewals come with the rest of issue 15.
@@ -78,17 +77,9 @@ struct SubscriptionsAPI: Sendable {
         let customer = reader.id("customer", prefix: .customer), price = reader.id("price", prefix: .price)
         let status: Subscriptions.Status? = reader.choice("status")
         try reader.throwIfInvalid()
-        var filter: SQLQueryString = ""
-        if let customer { filter = filter + " AND customer_id = \(bind: customer)" }
-        if let status { filter = filter + " AND status = \(bind: status.rawValue)" }
-        if let price { filter = filter + " AND price_id = \(bind: price)" }
-        let subscriptions = filter
-        return try await services.database.read { db in
-            let page = try await ListPage.read(call, table: "subscriptions", on: db)
-            let rows = try await page.rows("*, (SELECT name FROM customers c WHERE c.id = subscriptions.customer_id) AS customer_name",
-                                           filter: subscriptions, on: db)
-            return page.response(try rows.map { try withCustomerName($0, Subscriptions.json) })
-        }
+        return try await ListPage.respond(call, services: services, { db, page in
+            try await db.subscriptions.list(caller: call.caller, page, customerID: customer, status: status, priceID: price)
+        }, json: { ListPage.withCustomerName(Subscriptions.json($0), $0.customerName) })
     }
 
 }

@@ -3,7 +3,6 @@ import ChingHTTP
 import ChingServices
 import ChingStore
 import Hummingbird
-import SQLKit
 
 /// `/test_helpers/test_clocks`: test mode only (a live key gets `403 livemode_not_allowed`).
 struct TestClocksAPI: Sendable {
@@ -36,15 +35,13 @@ struct TestClocksAPI: Sendable {
     }
 
     @Sendable func list(_ call: APICall) async throws -> APIResponse {
-        try await services.database.read { db in
-            let page = try await ListPage.read(call, table: "test_clocks", on: db)
-            return page.response(try await page.rows(filter: " AND deleted = 0", on: db).map(TestClocks.json))
-        }
+        try await ListPage.respond(call, services: services, { db, page in try await db.testClocks.list(caller: call.caller, page) },
+                                   json: TestClocks.json)
     }
 
     @Sendable func retrieve(_ call: APICall) async throws -> APIResponse {
         let clock = try await services.database.read { db in try await TestClocks.existing(call.id, caller: call.caller, on: db) }
-        return APIResponse(try TestClocks.json(clock))
+        return APIResponse(TestClocks.json(clock))
     }
 
     /// DELETE /test_helpers/test_clocks/:id: cancels the clock's subscriptions.

@@ -6,7 +6,6 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
-import SQLKit
 
 /// `/webhooks`: where a merchant's server hears about events, and the queueing of deliveries.
 struct WebhooksAPI: Sendable {
@@ -47,13 +46,8 @@ struct WebhooksAPI: Sendable {
 
     /// GET /webhooks (without secrets)
     @Sendable func list(_ call: APICall) async throws -> APIResponse {
-        try await services.database.read { db in
-            let rows = try await db.raw("""
-                SELECT * FROM webhook_endpoints WHERE project_id = \(bind: call.caller.projectID) AND livemode = \(bind: call.caller.mode)
-                  AND deleted = 0 ORDER BY id DESC LIMIT 100
-                """).all()
-            return APIResponse(.array(try rows.map(Webhooks.endpointJSON)))
-        }
+        let endpoints = try await services.database.read { db in try await db.webhookEndpoints.active(caller: call.caller) }
+        return APIResponse(.array(endpoints.map(Webhooks.endpointJSON)))
     }
 
     /// DELETE /webhooks/:id answers `{"success": true}`; pending deliveries to it stop.

@@ -14,7 +14,6 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
-import SQLKit
 import Synchronization
 
 /// Everything `buildApplication` needs. The server command fills it from flags, the environment

@@ -4,7 +4,6 @@ import ChingHTTP
 import ChingServices
 import ChingStore
 import ChingWeb
-import SQLKit
 
 /// Operator actions on projects (the command line's, and tests'): there is no public endpoint for them.
 public enum Projects {
@@ -29,17 +28,12 @@ public enum Projects {
                               maxInstallments: Int64 = 12, branding: String? = nil, owner: Owner = Owner(),
                               database: Database, ids: IDGenerator, clock: AppClock) async throws -> Created {
         let projectID = ids.make(.project)
-        let now = clock.now().milliseconds
+        let now = clock.now()
         let testKey = try await database.transaction { db in
-            try await db.raw("""
-                INSERT INTO projects (id, name, legal_name, vat_number, address, max_installments, branding, owner_email,
-                  owner_first_name, owner_last_name, created)
-                VALUES (\(bind: projectID), \(bind: name), \(bind: legalName), \(bind: vatNumber), \(bind: address), \(bind: maxInstallments),
-                  \(bind: branding), \(bind: owner.email), \(bind: owner.firstName), \(bind: owner.lastName), \(bind: now))
-                """).run()
-            for mode: Int64 in [0, 1] {
-                try await db.raw("INSERT INTO document_counters (project_id, livemode, last_number) VALUES (\(bind: projectID), \(bind: mode), 0)").run()
-            }
+            try await db.projects.insert(Project(id: projectID, name: name, legalName: legalName, vatNumber: vatNumber, address: address,
+                                                 maxInstallments: maxInstallments, branding: branding, ownerEmail: owner.email,
+                                                 ownerFirstName: owner.firstName, ownerLastName: owner.lastName, created: now))
+            try await db.documents.createCounters(projectID: projectID)
             return try await APIKeys.insert(projectID: projectID, livemode: false, name: "Test key", on: db, ids: ids, now: now)
         }
         return Created(projectID: projectID, testKey: testKey)
@@ -48,7 +42,7 @@ public enum Projects {
     /// Adds a live key. It answers `LIVE_KEY_INACTIVE` until `configureLiveProvider` is called.
     public static func createLiveKey(projectID: String, name: String = "Live key", database: Database, ids: IDGenerator, clock: AppClock) async throws -> String {
         try await database.transaction { db in
-            try await APIKeys.insert(projectID: projectID, livemode: true, name: name, on: db, ids: ids, now: clock.now().milliseconds)
+            try await APIKeys.insert(projectID: projectID, livemode: true, name: name, on: db, ids: ids, now: clock.now())
         }
     }
 
@@ -56,7 +50,7 @@ public enum Projects {
     /// tests use to exercise live-mode isolation.
     public static func configureLiveProvider(_ name: String, projectID: String, database: Database) async throws {
         try await database.transaction { db in
-            try await db.raw("UPDATE projects SET live_provider = \(bind: name) WHERE id = \(bind: projectID)").run()
+            try await db.projects.setLiveProvider(name, of: projectID)
         }
     }
 
@@ -67,8 +61,6 @@ public enum Projects {
     public static func brandingHasErrors(root: String) -> Bool { BrandingStore.check(root: root).contains { !$0.isWarning } }
 
     public static func count(database: Database) async throws -> Int {
-        try await database.read { db in
-            try await db.raw("SELECT COUNT(*) AS n FROM projects").first()?.int("n")
-        }.map(Int.init) ?? 0
+        Int(try await database.read { db in try await db.projects.count() })
     }
 }

@@ -85,3 +85,16 @@ public enum PlanChange: String, Sendable, Equatable {
         return total.dividingFullWidth((high: high, low: low)).quotient
     }
 }
+
+/// A subscription's status (API.md). A subscription is *live* (billed, blocks deleting its
+/// customer) until it is `canceled` or `incomplete_expired`.
+public enum SubscriptionStatus: String, CaseIterable, Sendable {
+    case trialing, active, pastDue = "past_due", canceled, incomplete, incompleteExpired = "incomplete_expired"
+
+    /// The statuses that can still be canceled, now or at the period end.
+    public static let cancelable: [SubscriptionStatus] = [.trialing, .active, .pastDue, .incomplete]
+    /// The statuses with a period running (a change of plan or a cancel at its end applies to it).
+    public static let runningPeriod: [SubscriptionStatus] = [.trialing, .active, .pastDue]
+    /// The statuses whose plan a checkout for another plan changes.
+    public static let paidUp: [SubscriptionStatus] = [.trialing, .active]
+}

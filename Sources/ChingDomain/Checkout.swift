@@ -12,6 +12,20 @@ public struct CartLine: Sendable, Equatable {
 
     public var isDiscount: Bool { unitAmount < 0 }
 
+    /// The line as the API shows it and a session stores it.
+    public var json: JSONValue {
+        .object(["name": .string(name), "amount_agorot": .int(unitAmount), "quantity": .int(quantity),
+                 "description": .optional(description), "image_url": .optional(imageURL)])
+    }
+
+    /// The lines of `json` (written by `json`).
+    public static func lines(_ json: JSONValue) -> [CartLine] {
+        (json.arrayValue ?? []).map {
+            CartLine(name: $0["name"]?.stringValue ?? "", description: $0["description"]?.stringValue, imageURL: $0["image_url"]?.stringValue,
+                     unitAmount: $0["amount_agorot"]?.intValue ?? 0, quantity: $0["quantity"]?.intValue ?? 1)
+        }
+    }
+
     /// The line's amount: unit amount × quantity, checked.
     public func total() throws(Money.Overflow) -> Int64 { try Money.multiply(unitAmount, quantity) }
 }

@@ -5,7 +5,6 @@ import ChingStore
 import Crypto
 import Foundation
 import Logging
-import SQLKit
 import Synchronization
 
 /// What a project's brand decides beyond its look: the name customers see and its payment rules.
@@ -55,49 +54,41 @@ public struct AppServices: Sendable {
     }
 
     /// The services a customer's operations run with: frozen at their test clock's time, if they have one.
-    package func forCustomer(_ customerID: String, on db: any SQLDatabase) async throws -> AppServices {
-        guard let row = try await testClock(of: customerID, on: db) else { return self }
+    package func forCustomer(_ customerID: String, on db: Store) async throws -> AppServices {
+        guard let clock = try await db.testClocks.clock(ofCustomer: customerID) else { return self }
         // Nothing moves a deleted clock's customers any more: nothing new may start for them.
-        guard try !row.bool("deleted") else {
+        guard !clock.deleted else {
             throw ServiceError.rule("test_clock_deleted", "This customer lived on a test clock that was deleted.", kind: .conflict)
         }
-        return at(try row.timestamp("frozen_time"))
+        return at(clock.frozenTime)
     }
 
     /// The time of a customer's world: their test clock's, or the server's. What a page shows and
     /// a payment records for them is dated by it; leases and expiry stay on the server's clock.
-    package func customerTime(_ customerID: String, on db: any SQLDatabase) async throws -> Timestamp {
-        try await testClock(of: customerID, on: db)?.timestamp("frozen_time") ?? clock.now()
-    }
-
-    /// The test clock a customer lives on (`frozen_time`, `deleted`), if any.
-    private func testClock(of customerID: String, on db: any SQLDatabase) async throws -> (any SQLRow)? {
-        try await db.raw("""
-            SELECT t.frozen_time, t.deleted FROM customers c JOIN test_clocks t ON t.id = c.test_clock WHERE c.id = \(bind: customerID)
-            """).first()
+    package func customerTime(_ customerID: String, on db: Store) async throws -> Timestamp {
+        try await db.testClocks.clock(ofCustomer: customerID)?.frozenTime ?? clock.now()
     }
 
     /// The same for the customer of a subscription.
     package func forSubscription(_ id: String) async throws -> AppServices {
         try await database.read { db in
-            guard let row = try await db.raw("SELECT customer_id FROM subscriptions WHERE id = \(bind: id)").first() else { return self }
-            return try await forCustomer(try row.string("customer_id"), on: db)
+            guard let subscription = try await db.subscriptions.find(id) else { return self }
+            return try await forCustomer(subscription.customerID, on: db)
         }
     }
 
     /// The project's payment settings, from its row (`max_installments`, `require_israeli_id`,
     /// `branding`) and its brand. Pass `brand` when the caller has looked it up already.
-    package func paymentSettings(project: (any SQLRow)?, projectID: String, brand known: (any ProjectBrand)?? = nil) throws -> PaymentSettings {
-        let brand = try known ?? branding?.projectBrand(projectID: projectID, folderName: try project?.optionalString("branding"))
+    package func paymentSettings(project: Project?, projectID: String, brand known: (any ProjectBrand)?? = nil) -> PaymentSettings {
+        let brand = known ?? branding?.projectBrand(projectID: projectID, folderName: project?.branding)
         return PaymentSettings(brandMaxInstallments: brand?.maxInstallments, brandRequiresIsraeliID: brand?.requiresIsraeliID,
-                               projectMaxInstallments: try project?.int("max_installments") ?? Installments.limit,
-                               projectRequiresIsraeliID: try project?.bool("require_israeli_id") ?? false)
+                               projectMaxInstallments: project?.maxInstallments ?? Installments.limit,
+                               projectRequiresIsraeliID: project?.requireIsraeliID ?? false)
     }
 
     /// The same, reading the project's row.
-    package func paymentSettings(projectID: String, on db: any SQLDatabase) async throws -> PaymentSettings {
-        let project = try await db.raw("SELECT max_installments, require_israeli_id, branding FROM projects WHERE id = \(bind: projectID)").first()
-        return try paymentSettings(project: project, projectID: projectID)
+    package func paymentSettings(projectID: String, on db: Store) async throws -> PaymentSettings {
+        paymentSettings(project: try await db.projects.find(projectID), projectID: projectID)
     }
 
     /// The provider that handles a caller's money: the sandbox in test mode.
@@ -108,18 +99,13 @@ public struct AppServices: Sendable {
     package func caller(forKey key: String, forceTestMode: Bool) async throws -> Caller {
         guard APIKeys.isWellFormed(key) else { throw ServiceError.noAccess }
         let hash = APIKeys.hash(key)
-        let row = try await database.read { db in
-            try await db.raw("""
-                SELECT k.project_id, k.livemode, k.last_used, p.live_provider FROM api_keys k JOIN projects p ON p.id = k.project_id
-                WHERE k.key_hash = \(bind: hash) AND k.active = 1
-                """).first()
+        guard let (key, liveProvider) = try await database.read({ db in try await db.projects.activeKey(hash: hash) }) else {
+            throw ServiceError.noAccess
         }
-        guard let row else { throw ServiceError.noAccess }
-        await noteUse(keyHash: hash, lastUsed: try row.optionalTimestamp("last_used"))
-        let projectID = try row.string("project_id")
-        guard try row.bool("livemode"), !forceTestMode else { return Caller(projectID: projectID, livemode: false) }
-        guard try row.optionalString("live_provider") != nil else { throw ServiceError.liveKeyInactive }
-        return Caller(projectID: projectID, livemode: true)
+        await noteUse(keyHash: hash, lastUsed: key.lastUsed)
+        guard key.livemode, !forceTestMode else { return Caller(projectID: key.projectID, livemode: false) }
+        guard liveProvider != nil else { throw ServiceError.liveKeyInactive }
+        return Caller(projectID: key.projectID, livemode: true)
     }
 }
 
@@ -130,12 +116,7 @@ extension AppServices {
         let now = clock.now()
         if let lastUsed, now.milliseconds - lastUsed.milliseconds < 60_000 { return }
         do {
-            try await database.transaction { db in
-                try await db.raw("""
-                    UPDATE api_keys SET last_used = \(bind: now.milliseconds)
-                    WHERE key_hash = \(bind: keyHash) AND (last_used IS NULL OR last_used < \(bind: now.milliseconds - 60_000))
-                    """).run()
-            }
+            try await database.transaction { db in try await db.projects.noteKeyUse(hash: keyHash, at: now) }
         } catch {
             logger.warning("Could not note an API key's last use", metadata: ["error": "\(error)"])
         }
@@ -156,13 +137,10 @@ public enum APIKeys {
     package static func preview(_ key: String) -> String { String(key.prefix(8)) + "…" + String(key.suffix(4)) }
 
     /// Makes a key for the project and stores its hash, id, name and preview; returns the key (shown once).
-    package static func insert(projectID: String, livemode: Bool, name: String, on db: any SQLDatabase, ids: IDGenerator, now: Int64) async throws -> String {
+    package static func insert(projectID: String, livemode: Bool, name: String, on db: Store, ids: IDGenerator, now: Timestamp) async throws -> String {
         let key = (livemode ? "ck_live_" : "ck_test_") + ids.hex(byteCount: 32)
-        try await db.raw("""
-            INSERT INTO api_keys (key_hash, id, project_id, livemode, name, preview, active, created)
-            VALUES (\(bind: hash(key)), \(bind: ids.make(.apiKey)), \(bind: projectID), \(bind: livemode.stored), \(bind: name),
-              \(bind: preview(key)), 1, \(bind: now))
-            """).run()
+        try await db.projects.insertKey(hash: hash(key), id: ids.make(.apiKey), projectID: projectID, livemode: livemode, name: name,
+                                        preview: preview(key), created: now)
         return key
     }
 }

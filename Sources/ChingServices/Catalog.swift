@@ -1,30 +1,25 @@
 import ChingDomain
 import ChingStore
-import SQLKit
 
 /// Products and prices as the API returns them.
 package enum Catalog {
-    package static func productRow(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> (any SQLRow)? {
-        try await db.scopedRow("products", id: id, caller: caller)
+    package static func loadProduct(_ id: String, caller: Caller, on db: Store) async throws -> JSONValue? {
+        try await db.catalog.product(id, caller: caller).map(productJSON)
     }
 
-    package static func loadProduct(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> JSONValue? {
-        try await productRow(id, caller: caller, on: db).map(productJSON)
-    }
-
-    package static func productJSON(_ row: any SQLRow) throws -> JSONValue {
+    package static func productJSON(_ product: Product) -> JSONValue {
         .object([
-            "id": .string(try row.string("id")),
+            "id": .string(product.id),
             "object": "product",
-            "name": .string(try row.string("name")),
-            "description": .optional(try row.optionalString("description")),
-            "image_url": .optional(try row.optionalString("image_url")),
-            "features": try row.json("features"),
-            "active": .bool(try row.bool("active")),
-            "unlisted": .bool(try row.bool("unlisted")),
-            "metadata": try row.metadata(),
-            "livemode": .bool(try row.bool("livemode")),
-            "created": .string(try row.timestamp("created").iso8601),
+            "name": .string(product.name),
+            "description": .optional(product.description),
+            "image_url": .optional(product.imageURL),
+            "features": product.features,
+            "active": .bool(product.active),
+            "unlisted": .bool(product.unlisted),
+            "metadata": product.metadata,
+            "livemode": .bool(product.caller.livemode),
+            "created": .string(product.created.iso8601),
         ])
     }
 
@@ -36,36 +31,32 @@ package enum Catalog {
 
     package enum Currency: String, CaseIterable { case ils }
 
-    package static func priceRow(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> (any SQLRow)? {
-        try await db.scopedRow("prices", id: id, caller: caller)
+    package static func loadPrice(_ id: String, caller: Caller, on db: Store) async throws -> JSONValue? {
+        try await db.catalog.price(id, caller: caller).map(priceJSON)
     }
 
-    package static func loadPrice(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> JSONValue? {
-        try await priceRow(id, caller: caller, on: db).map(priceJSON)
-    }
-
-    package static func priceJSON(_ row: any SQLRow) throws -> JSONValue {
+    package static func priceJSON(_ price: Price) -> JSONValue {
         var recurring = JSONValue.null
-        if let interval = try row.optionalString("recurring_interval") {
+        if let interval = price.recurringInterval {
             recurring = .object([
                 "interval": .string(interval),
-                "interval_count": .optional(try row.optionalInt("interval_count")),
-                "trial_period_days": .optional(try row.optionalInt("trial_period_days")),
+                "interval_count": .optional(price.intervalCount),
+                "trial_period_days": .optional(price.trialPeriodDays),
             ])
         }
         return .object([
-            "id": .string(try row.string("id")),
+            "id": .string(price.id),
             "object": "price",
-            "product": .string(try row.string("product_id")),
-            "unit_amount": .int(try row.int("unit_amount")),
-            "currency": .string(try row.string("currency")),
-            "type": .string(try row.string("type")),
+            "product": .string(price.productID),
+            "unit_amount": .int(price.unitAmount),
+            "currency": .string(price.currency),
+            "type": .string(price.type),
             "recurring": recurring,
-            "tax_mode": .string(try row.string("tax_mode")),
-            "active": .bool(try row.bool("active")),
-            "metadata": try row.metadata(),
-            "livemode": .bool(try row.bool("livemode")),
-            "created": .string(try row.timestamp("created").iso8601),
+            "tax_mode": .string(price.taxMode),
+            "active": .bool(price.active),
+            "metadata": price.metadata,
+            "livemode": .bool(price.caller.livemode),
+            "created": .string(price.created.iso8601),
         ])
     }
 
@@ -106,34 +97,26 @@ package enum Catalog {
 
     /// Creates a product (`name` is required and checked by the caller).
     package static func createProduct(_ fields: ProductFields, caller: Caller, services: AppServices) async throws -> JSONValue {
-        let id = services.ids.make(.product)
-        return try await services.database.transaction { db in
-            try await db.raw("""
-                INSERT INTO products (id, project_id, livemode, name, description, image_url, features, active, unlisted, metadata, created)
-                VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: fields.name!),
-                  \(bind: fields.description ?? nil), \(bind: fields.imageURL ?? nil), \(bind: JSONValue.array(fields.features ?? []).serialized()),
-                  \(bind: (fields.active ?? true).stored), \(bind: (fields.unlisted ?? false).stored), \(bind: (fields.metadata ?? [:]).storedJSON),
-                  \(bind: services.clock.now().milliseconds))
-                """).run()
-            return try await loadProduct(id, caller: caller, on: db)!
-        }
+        let product = Product(id: services.ids.make(.product), caller: caller, name: fields.name!, description: fields.description ?? nil,
+                              imageURL: fields.imageURL ?? nil, features: .array(fields.features ?? []), active: fields.active ?? true,
+                              unlisted: fields.unlisted ?? false, metadata: .strings(fields.metadata ?? [:]), created: services.clock.now())
+        try await services.database.transaction { db in try await db.catalog.save(product, new: true) }
+        return productJSON(product)
     }
 
     /// Changes the fields sent.
     package static func updateProduct(_ id: String, _ fields: ProductFields, caller: Caller, services: AppServices) async throws -> JSONValue {
         return try await services.database.transaction { db in
-            guard let row = try await productRow(id, caller: caller, on: db) else { throw ServiceError.notFound("product", id) }
-            try await db.raw("""
-                UPDATE products SET name = \(bind: fields.name ?? row.string("name")),
-                  description = \(bind: fields.description ?? row.optionalString("description")),
-                  image_url = \(bind: fields.imageURL ?? row.optionalString("image_url")),
-                  features = \(bind: fields.features.map { JSONValue.array($0).serialized() } ?? row.string("features")),
-                  active = \(bind: fields.active?.stored ?? row.int("active")),
-                  unlisted = \(bind: fields.unlisted?.stored ?? row.int("unlisted")),
-                  metadata = \(bind: fields.metadata?.storedJSON ?? row.string("metadata"))
-                WHERE id = \(bind: id)
-                """).run()
-            return try await loadProduct(id, caller: caller, on: db)!
+            guard var product = try await db.catalog.product(id, caller: caller) else { throw ServiceError.notFound("product", id) }
+            if let name = fields.name { product.name = name }
+            if let description = fields.description { product.description = description }
+            if let imageURL = fields.imageURL { product.imageURL = imageURL }
+            if let features = fields.features { product.features = .array(features) }
+            if let active = fields.active { product.active = active }
+            if let unlisted = fields.unlisted { product.unlisted = unlisted }
+            if let metadata = fields.metadata { product.metadata = .strings(metadata) }
+            try await db.catalog.save(product, new: false)
+            return productJSON(product)
         }
     }
 
@@ -141,36 +124,25 @@ package enum Catalog {
     package static func createPrice(productID: String, unitAmount: Int64, type: PriceType, currency: Currency, taxMode: TaxMode,
                                     recurring: (interval: Interval?, count: Int64?, trialDays: Int64?), active: Bool, metadata: [String: String],
                                     caller: Caller, services: AppServices) async throws -> JSONValue {
-        let id = services.ids.make(.price)
+        let price = Price(id: services.ids.make(.price), caller: caller, productID: productID, unitAmount: unitAmount, currency: currency.rawValue,
+                          type: type.rawValue, recurringInterval: recurring.interval?.rawValue, intervalCount: recurring.count,
+                          trialPeriodDays: recurring.trialDays, taxMode: taxMode.rawValue, active: active, metadata: .strings(metadata),
+                          created: services.clock.now())
         return try await services.database.transaction { db in
-            guard try await productRow(productID, caller: caller, on: db) != nil else { throw ServiceError.notFound("product", productID) }
-            try await db.raw("""
-                INSERT INTO prices (id, project_id, livemode, product_id, unit_amount, currency, type, recurring_interval, interval_count,
-                  trial_period_days, tax_mode, active, metadata, created)
-                VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: productID), \(bind: unitAmount),
-                  \(bind: currency.rawValue), \(bind: type.rawValue), \(bind: recurring.interval?.rawValue), \(bind: recurring.count), \(bind: recurring.trialDays),
-                  \(bind: taxMode.rawValue), \(bind: active.stored), \(bind: metadata.storedJSON), \(bind: services.clock.now().milliseconds))
-                """).run()
-            return try await loadPrice(id, caller: caller, on: db)!
+            guard try await db.catalog.product(productID, caller: caller) != nil else { throw ServiceError.notFound("product", productID) }
+            try await db.catalog.insert(price)
+            return priceJSON(price)
         }
     }
 
     /// Archives or restores a price and changes its metadata; its amount never changes.
     package static func updatePrice(_ id: String, active: Bool?, metadata: [String: String]?, caller: Caller, services: AppServices) async throws -> JSONValue {
         return try await services.database.transaction { db in
-            guard let row = try await priceRow(id, caller: caller, on: db) else { throw ServiceError.notFound("price", id) }
-            try await db.raw("""
-                UPDATE prices SET active = \(bind: active?.stored ?? row.int("active")),
-                  metadata = \(bind: metadata?.storedJSON ?? row.string("metadata")) WHERE id = \(bind: id)
-                """).run()
-            return try await loadPrice(id, caller: caller, on: db)!
+            guard var price = try await db.catalog.price(id, caller: caller) else { throw ServiceError.notFound("price", id) }
+            if let active { price.active = active }
+            if let metadata { price.metadata = .strings(metadata) }
+            try await db.catalog.update(price)
+            return priceJSON(price)
         }
-    }
-
-    /// A recurring price's plan (nil for a one-time price).
-    package static func plan(_ price: any SQLRow) throws -> Plan? {
-        guard let interval = try price.optionalString("recurring_interval").flatMap(BillingInterval.init(rawValue:)) else { return nil }
-        return Plan(unitAmount: try price.int("unit_amount"), interval: interval, intervalCount: try price.optionalInt("interval_count") ?? 1,
-                    trialDays: try price.optionalInt("trial_period_days") ?? 0, vatExclusive: try price.string("tax_mode") == "exclusive")
     }
 }

@@ -1,7 +1,6 @@
 import ChingDomain
 import ChingProviders
 import ChingStore
-import SQLKit
 
 /// Charges: recording what a provider answered (with the document, events and receipt email), voiding, the card a charge uses.
 package enum Charges {
@@ -9,11 +8,7 @@ package enum Charges {
     package static func void(_ id: String, reference: String, reason: String, caller: Caller, services: AppServices) async throws -> JSONValue? {
         _ = await services.provider(for: caller).void(reference: reference)
         return try await services.database.transaction { db in
-            let claimed = try await db.raw("""
-                UPDATE charges SET status = 'canceled', cancellation_reason = \(bind: reason)
-                WHERE id = \(bind: id) AND status = 'requires_capture' RETURNING id
-                """).first()
-            guard claimed != nil else { return nil }
+            guard try await db.charges.cancelAuthorization(id, reason: reason) else { return nil }
             let charge = try await load(id, caller: caller, on: db)!
             try await Events.record("charge.canceled", data: charge, caller: caller, on: db, services: services)
             return charge
@@ -29,16 +24,16 @@ package enum Charges {
     }
 
     /// The payment method, checked to be the customer's and active.
-    package static func chargeableCard(_ id: String, customerID: String, caller: Caller, on db: any SQLDatabase) async throws -> ChargeableCard {
-        guard let row = try await PaymentMethods.row(id, caller: caller, on: db) else { throw ServiceError.notFound("payment_method", id) }
-        guard try row.string("customer_id") == customerID else {
+    package static func chargeableCard(_ id: String, customerID: String, caller: Caller, on db: Store) async throws -> ChargeableCard {
+        guard let card = try await db.paymentMethods.find(id, caller: caller) else { throw ServiceError.notFound("payment_method", id) }
+        guard card.customerID == customerID else {
             throw ServiceError.rule("payment_method_not_owned", "The payment method \(id) belongs to another customer.")
         }
-        guard try row.string("status") == "active" else {
+        guard card.isActive else {
             throw ServiceError.rule("payment_method_inactive", "The payment method \(id) is detached.")
         }
-        return ChargeableCard(token: try row.string("token"), brand: CardBrand(rawValue: try row.string("brand")) ?? .unknown,
-                              last4: try row.string("last4"), supportsInstallments: try row.bool("supports_installments"))
+        return ChargeableCard(token: card.token, brand: CardBrand(rawValue: card.brand) ?? .unknown, last4: card.last4,
+                              supportsInstallments: card.supportsInstallments)
     }
 
     package struct NewCharge: Sendable {
@@ -71,7 +66,7 @@ package enum Charges {
     package static let authorizationLifetimeDays: Int64 = 7
 
     /// Stores the outcome of a provider charge with its events (and, on success, its document and receipt email).
-    package static func record(_ new: NewCharge, result: ProviderResult, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws -> JSONValue {
+    package static func record(_ new: NewCharge, result: ProviderResult, caller: Caller, on db: Store, services: AppServices) async throws -> JSONValue {
         let id = new.id ?? services.ids.make(.charge)
         let now = services.clock.now()
         var status = "failed", reference: String?, failure: Decline?
@@ -80,20 +75,13 @@ package enum Charges {
         case .declined(let decline): failure = decline
         }
         let captured = status == "succeeded"
-        let capturableUntil = status == "requires_capture" ? now.adding(days: authorizationLifetimeDays).milliseconds : nil
-        try await db.raw("""
-            INSERT INTO charges (id, project_id, livemode, customer_id, payment_method_id, amount, currency, status, description,
-              installments, captured, amount_captured, refunded_amount, failure_code, failure_message, checkout_session_id,
-              line_items, subscription_id, provider_reference, capturable_until, card_brand, card_last4, capture_method,
-              authorized_at, captured_at, metadata, created)
-            VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: new.customerID), \(bind: new.paymentMethodID),
-              \(bind: new.amount), 'ils', \(bind: status), \(bind: new.description), \(bind: new.installments), \(bind: captured.stored),
-              \(bind: captured ? new.amount : 0), 0, \(bind: failure?.code), \(bind: failure?.message), \(bind: new.checkoutSessionID),
-              \(bind: new.lineItems?.serialized()), \(bind: new.subscriptionID), \(bind: reference), \(bind: capturableUntil),
-              \(bind: new.card.brand.rawValue), \(bind: new.card.last4), \(bind: new.capture ? "automatic" : "manual"),
-              \(bind: reference == nil ? nil : now.milliseconds), \(bind: captured ? now.milliseconds : nil),
-              \(bind: new.metadata.storedJSON), \(bind: now.milliseconds))
-            """).run()
+        try await db.charges.insert(Charge(
+            id: id, caller: caller, customerID: new.customerID, paymentMethodID: new.paymentMethodID, amount: new.amount, status: status,
+            description: new.description, installments: new.installments, amountCaptured: captured ? new.amount : 0, failureCode: failure?.code,
+            failureMessage: failure?.message, checkoutSessionID: new.checkoutSessionID, lineItems: new.lineItems, subscriptionID: new.subscriptionID,
+            providerReference: reference, capturableUntil: status == "requires_capture" ? now.adding(days: authorizationLifetimeDays) : nil,
+            cardBrand: new.card.brand.rawValue, cardLast4: new.card.last4, captureMethod: new.capture ? "automatic" : "manual",
+            authorizedAt: reference == nil ? nil : now, capturedAt: captured ? now : nil, metadata: .strings(new.metadata), created: now))
         switch status {
         case "succeeded":
             if new.createDocument {
@@ -116,60 +104,55 @@ package enum Charges {
     }
 
     /// Issues the tax invoice/receipt for a captured charge and links it.
-    package static func issueReceipt(chargeID: String, amount: Int64, caller: Caller, on db: any SQLDatabase, services: AppServices,
+    package static func issueReceipt(chargeID: String, amount: Int64, caller: Caller, on db: Store, services: AppServices,
                              lines: [DocumentLine]) async throws {
-        guard let row = try await row(chargeID, caller: caller, on: db) else { throw ServiceError.notFound("charge", chargeID) }
-        let payment = DocumentPayment(brand: CardBrand(rawValue: try row.string("card_brand")) ?? .unknown, last4: try row.string("card_last4"),
-                                      installments: try row.int("installments"))
+        guard let charge = try await db.charges.find(chargeID, caller: caller) else { throw ServiceError.notFound("charge", chargeID) }
+        let payment = DocumentPayment(brand: CardBrand(rawValue: charge.cardBrand) ?? .unknown, last4: charge.cardLast4, installments: charge.installments)
         let documentID = try await Documents.issue(
-            .taxInvoiceReceipt, amount: amount, chargeID: chargeID, refundID: nil, customerID: try row.string("customer_id"),
+            .taxInvoiceReceipt, amount: amount, chargeID: chargeID, refundID: nil, customerID: charge.customerID,
             lines: lines, payment: payment, reference: nil, caller: caller, on: db, services: services)
-        try await db.raw("UPDATE charges SET document_id = \(bind: documentID) WHERE id = \(bind: chargeID)").run()
+        try await db.charges.setDocument(documentID, of: chargeID)
     }
 
-    package static func row(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> (any SQLRow)? {
-        try await db.scopedRow("charges", id: id, caller: caller)
+    package static func load(_ id: String, caller: Caller, on db: Store) async throws -> JSONValue? {
+        try await db.charges.find(id, caller: caller).map(json)
     }
 
-    package static func load(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> JSONValue? {
-        try await row(id, caller: caller, on: db).map(json)
-    }
-
-    package static func json(_ row: any SQLRow) throws -> JSONValue {
+    package static func json(_ charge: Charge) -> JSONValue {
         var object: JSONObject = [
-            "id": .string(try row.string("id")),
+            "id": .string(charge.id),
             "object": "charge",
-            "customer": .string(try row.string("customer_id")),
-            "payment_method": .optional(try row.optionalString("payment_method_id")),
-            "amount": .int(try row.int("amount")),
-            "currency": .string(try row.string("currency")),
-            "status": .string(try row.string("status")),
-            "description": .optional(try row.optionalString("description")),
-            "installments": .object(["count": .int(try row.int("installments"))]),
-            "captured": .bool(try row.bool("captured")),
-            "refunded_amount": .int(try row.int("refunded_amount")),
+            "customer": .string(charge.customerID),
+            "payment_method": .optional(charge.paymentMethodID),
+            "amount": .int(charge.amount),
+            "currency": .string(charge.currency),
+            "status": .string(charge.status),
+            "description": .optional(charge.description),
+            "installments": .object(["count": .int(charge.installments)]),
+            "captured": .bool(charge.captured),
+            "refunded_amount": .int(charge.refundedAmount),
             // The code-like reason clients read first; the same words as failure_code (see docs/compatibility.md).
-            "failure_reason": .optional(try row.optionalString("failure_code")),
-            "failure_code": .optional(try row.optionalString("failure_code")),
-            "failure_message": .optional(try row.optionalString("failure_message")),
-            "capture_method": .string(try row.string("capture_method")),
-            "amount_captured": .int(try row.int("amount_captured")),
-            "authorized_at": .optional(try row.optionalTimestamp("authorized_at")?.iso8601),
-            "captured_at": .optional(try row.optionalTimestamp("captured_at")?.iso8601),
-            "card_brand": .string(try row.string("card_brand")),
-            "card_last4": .optional(try row.string("card_last4").isEmpty ? nil : try row.string("card_last4")),
+            "failure_reason": .optional(charge.failureCode),
+            "failure_code": .optional(charge.failureCode),
+            "failure_message": .optional(charge.failureMessage),
+            "capture_method": .string(charge.captureMethod),
+            "amount_captured": .int(charge.amountCaptured),
+            "authorized_at": .optional(charge.authorizedAt?.iso8601),
+            "captured_at": .optional(charge.capturedAt?.iso8601),
+            "card_brand": .string(charge.cardBrand),
+            "card_last4": .optional(charge.cardLast4.isEmpty ? nil : charge.cardLast4),
             "wallet_method": .null,
-            "document": .optional(try row.optionalString("document_id")),
-            "checkout_session": .optional(try row.optionalString("checkout_session_id")),
-            "line_items": try row.optionalJSON("line_items") ?? .null,
-            "subscription": .optional(try row.optionalString("subscription_id")),
-            "metadata": try row.metadata(),
-            "livemode": .bool(try row.bool("livemode")),
-            "created": .string(try row.timestamp("created").iso8601),
+            "document": .optional(charge.documentID),
+            "checkout_session": .optional(charge.checkoutSessionID),
+            "line_items": charge.lineItems ?? .null,
+            "subscription": .optional(charge.subscriptionID),
+            "metadata": charge.metadata,
+            "livemode": .bool(charge.caller.livemode),
+            "created": .string(charge.created.iso8601),
         ]
-        if let capturableUntil = try row.optionalTimestamp("capturable_until") {
+        if let capturableUntil = charge.capturableUntil {
             object["capturable_until"] = .string(capturableUntil.iso8601)
-            object["cancellation_reason"] = .optional(try row.optionalString("cancellation_reason"))
+            object["cancellation_reason"] = .optional(charge.cancellationReason)
         }
         return .object(object)
     }
@@ -178,36 +161,31 @@ package enum Charges {
     package static func capture(_ id: String, amount requested: Int64?, caller: Caller, services: AppServices) async throws -> JSONValue {
         let now = services.clock.now()
         let (reference, amount) = try await services.database.read { db in
-            guard let row = try await Charges.row(id, caller: caller, on: db) else { throw ServiceError.notFound("charge", id) }
-            guard try row.string("status") == "requires_capture" else {
-                throw ServiceError.rule("charge_not_capturable", "Only an authorized (requires_capture) charge can be captured; this one is \(try row.string("status")).")
+            guard let charge = try await db.charges.find(id, caller: caller) else { throw ServiceError.notFound("charge", id) }
+            guard charge.status == "requires_capture" else {
+                throw ServiceError.rule("charge_not_capturable", "Only an authorized (requires_capture) charge can be captured; this one is \(charge.status).")
             }
-            if let until = try row.optionalTimestamp("capturable_until"), now >= until {
+            if let until = charge.capturableUntil, now >= until {
                 throw ServiceError.rule("charge_authorization_expired", "The authorization expired at \(until.iso8601); it can no longer be captured.")
             }
-            let authorized = try row.int("amount")
+            let authorized = charge.amount
             let amount = requested ?? authorized
             guard amount <= authorized else {
                 throw ServiceError.rule("capture_amount_too_large", "At most the authorized \(authorized) agorot can be captured.")
             }
-            return (try row.optionalString("provider_reference") ?? "", amount)
+            return (charge.providerReference ?? "", amount)
         }
         guard case .approved = await services.provider(for: caller).capture(reference: reference, amount: amount) else {
             throw ServiceError.rule("provider_error", "The provider did not capture the authorization; try again.", kind: .upstream)
         }
         return try await services.database.transaction { db in
-            let claimed = try await db.raw("""
-                UPDATE charges SET status = 'succeeded', captured = 1, amount_captured = \(bind: amount), captured_at = \(bind: now.milliseconds)
-                WHERE id = \(bind: id) AND status = 'requires_capture' RETURNING line_items, description
-                """).first()
-            guard let claimed else { throw ServiceError.rule("charge_not_capturable", "The charge was captured or canceled meanwhile.") }
-            let session = try await db.raw("SELECT create_document FROM checkout_sessions WHERE charge_id = \(bind: id)").first()
-            if try session?.bool("create_document") ?? true {
-                let items = try claimed.optionalJSON("line_items")
-                let full = try await Charges.row(id, caller: caller, on: db)!
-                let lines = try amount == full.int("amount") ? items.map(Documents.lines(fromLineItems:)) : nil
+            guard try await db.charges.capture(id, amount: amount, at: now), let captured = try await db.charges.find(id, caller: caller) else {
+                throw ServiceError.rule("charge_not_capturable", "The charge was captured or canceled meanwhile.")
+            }
+            if try await db.checkoutSessions.find(chargeID: id)?.createDocument ?? true {
+                let lines = amount == captured.amount ? captured.lineItems.map(Documents.lines(fromLineItems:)) : nil
                 try await Charges.issueReceipt(chargeID: id, amount: amount, caller: caller, on: db, services: services,
-                    lines: lines ?? [DocumentLine(description: try claimed.optionalString("description") ?? "Captured payment", quantity: 1, unitAmount: amount)])
+                    lines: lines ?? [DocumentLine(description: captured.description ?? "Captured payment", quantity: 1, unitAmount: amount)])
             }
             let charge = try await Charges.load(id, caller: caller, on: db)!
             try await Events.record("charge.captured", data: charge, caller: caller, on: db, services: services)
@@ -218,11 +196,11 @@ package enum Charges {
     /// Releases an authorization (`charge.canceled`).
     package static func cancel(_ id: String, reason: String, caller: Caller, services: AppServices) async throws -> JSONValue {
         let reference = try await services.database.read { db in
-            guard let row = try await Charges.row(id, caller: caller, on: db) else { throw ServiceError.notFound("charge", id) }
-            guard try row.string("status") == "requires_capture" else {
+            guard let charge = try await db.charges.find(id, caller: caller) else { throw ServiceError.notFound("charge", id) }
+            guard charge.status == "requires_capture" else {
                 throw ServiceError.rule("charge_not_cancelable", "Only an authorized (requires_capture) charge can be canceled; refund a captured one.")
             }
-            return try row.optionalString("provider_reference") ?? ""
+            return charge.providerReference ?? ""
         }
         let charge = try await Charges.void(id, reference: reference, reason: reason, caller: caller, services: services)
         guard let charge else { throw ServiceError.rule("charge_not_cancelable", "The charge was captured or canceled meanwhile.") }

@@ -3,7 +3,6 @@ import ChingProviders
 import ChingStore
 import Foundation
 import Logging
-import SQLKit
 
 /// What a card attempt on a hosted page (checkout or setup) came to.
 package enum HostedOutcome<Session: Sendable>: Sendable {
@@ -111,7 +110,7 @@ package struct CheckoutPayment: Sendable {
 
     package func pay(sessionID: String, method: Method, installments: Int64) async throws -> Outcome {
         let now = services.clock.now()
-        guard let session = try await services.database.read({ db in try await CheckoutSession.load(sessionID, on: db) }) else {
+        guard let session = try await services.database.read({ db in try await db.checkoutSessions.find(sessionID) }) else {
             throw ServiceError.notFound("checkout_session", sessionID)
         }
         if let refusal = Outcome.refusal(session, now: now) { return refusal }
@@ -169,7 +168,7 @@ package struct CheckoutPayment: Sendable {
     /// The sandbox's challenge page answers here: passing completes the payment, failing counts as a decline.
     package func authenticate(sessionID: String, attemptID: String, passed: Bool) async throws -> Outcome {
         let now = services.clock.now()
-        guard let session = try await services.database.read({ db in try await CheckoutSession.load(sessionID, on: db) }) else {
+        guard let session = try await services.database.read({ db in try await db.checkoutSessions.find(sessionID) }) else {
             throw ServiceError.notFound("checkout_session", sessionID)
         }
         if let refusal = Outcome.refusal(session, now: now) { return refusal }
@@ -246,7 +245,7 @@ package struct CheckoutPayment: Sendable {
 
     private func busyOutcome(_ sessionID: String) async throws -> Outcome {
         let now = services.clock.now()
-        guard let session = try await services.database.read({ db in try await CheckoutSession.load(sessionID, on: db) }) else { return .busy }
+        guard let session = try await services.database.read({ db in try await db.checkoutSessions.find(sessionID) }) else { return .busy }
         return Outcome.refusal(session, now: now) ?? .busy
     }
 
@@ -274,7 +273,7 @@ package struct CheckoutPayment: Sendable {
         var new = Charges.NewCharge(customerID: session.customerID, paymentMethodID: paymentMethodID, amount: offer.totals.dueToday,
                                        description: offer.product?.name ?? (lines.count == 1 ? lines[0].name : nil),
                                        installments: installments, metadata: metadata, card: card)
-        new.lineItems = session.kind == .cart || session.kind == .mixed ? .array(session.lines.map(CheckoutSessions.json)) : nil
+        new.lineItems = session.kind == .cart || session.kind == .mixed ? .array(session.lines.map(\.json)) : nil
         new.documentLines = lines.map { DocumentLine(description: $0.name, quantity: $0.quantity, unitAmount: $0.unitAmount) }
         new.checkoutSessionID = session.id
         new.subscriptionID = subscriptionID
@@ -361,12 +360,12 @@ package struct CheckoutPayment: Sendable {
                                                           caller: caller, on: db, services: services)
                 else { throw LeaseLost() }
             }
-            let moved = try await attempts.rows.apply(.complete, to: session.id, at: now, by: lease, on: db, set: """
-                , charge_id = \(bind: chargeID), subscription_id = \(bind: subscriptionID), payment_method_id = \(bind: paymentMethodID)
-                """)
+            let moved = try await db.hostedSessions(.checkout).apply(
+                .complete, to: session.id, at: now, by: lease,
+                results: .init(chargeID: chargeID, subscriptionID: subscriptionID, paymentMethodID: paymentMethodID))
             // The rollback leaves no half-recorded payment.
             guard moved else { throw LeaseLost() }
-            let completed = try await CheckoutSession.load(session.id, on: db)!
+            let completed = try await db.checkoutSessions.find(session.id)!
             let json = try CheckoutSessions.json(completed, offer: offer, services: services)
             try await Events.record("checkout_session.completed", data: json, caller: caller, on: db, services: services)
             return completed

@@ -1,66 +1,8 @@
 import ChingDomain
 import ChingStore
-import SQLKit
 
-/// A checkout session as stored.
-package struct CheckoutSession: HostedSession {
-    package enum Kind: String, Sendable { case oneTime = "one_time", subscription, cart, mixed }
-
-    package let id: String
-    package let caller: Caller
-    package let customerID: String
-    package let kind: Kind
-    package let priceID: String?
-    package let lines: [CartLine]
-    package let successURL: String
-    package let cancelURL: String
-    package let createDocument: Bool
-    package let manualCapture: Bool
-    package let locale: Language?
-    package let storedStatus: HostedSessionStatus
-    package let csrfToken: String
-    package let failedAttempts: Int64
-    package let lockedUntil: Timestamp?
-    package let attemptStartedAt: Timestamp?
-    package let chargeID: String?
-    package let subscriptionID: String?
-    package let paymentMethodID: String?
-    package let metadata: JSONValue
-    package let expiresAt: Timestamp
-    package let completedAt: Timestamp?
-    package let created: Timestamp
-
-    package init(_ row: any SQLRow) throws {
-        id = try row.string("id")
-        caller = Caller(projectID: try row.string("project_id"), livemode: try row.bool("livemode"))
-        customerID = try row.string("customer_id")
-        kind = Kind(rawValue: try row.string("kind")) ?? .cart
-        priceID = try row.optionalString("price_id")
-        lines = CheckoutSessions.cartLines(try row.optionalJSON("line_items") ?? .null)
-        successURL = try row.string("success_url")
-        cancelURL = try row.string("cancel_url")
-        createDocument = try row.bool("create_document")
-        manualCapture = try row.string("capture_method") == "manual"
-        locale = try row.optionalString("locale").flatMap(Language.init(rawValue:))
-        storedStatus = HostedSessionStatus(rawValue: try row.string("status")) ?? .pending
-        csrfToken = try row.string("csrf_token")
-        failedAttempts = try row.int("failed_attempts")
-        lockedUntil = try row.optionalTimestamp("locked_until")
-        attemptStartedAt = try row.optionalTimestamp("attempt_started_at")
-        chargeID = try row.optionalString("charge_id")
-        subscriptionID = try row.optionalString("subscription_id")
-        paymentMethodID = try row.optionalString("payment_method_id")
-        metadata = try row.metadata()
-        expiresAt = try row.timestamp("expires_at")
-        completedAt = try row.optionalTimestamp("completed_at")
-        created = try row.timestamp("created")
-    }
-
+extension CheckoutSession: HostedSession {
     package static let idPlaceholder = "{CHECKOUT_SESSION_ID}"
-
-    package static func load(_ id: String, on db: any SQLDatabase) async throws -> CheckoutSession? {
-        try await db.raw("SELECT * FROM checkout_sessions WHERE id = \(bind: id)").first().map(CheckoutSession.init)
-    }
 }
 
 /// What a session sells, read from its price and product: the page, the totals and the charge use it.
@@ -104,18 +46,15 @@ package struct CheckoutOffer: Sendable {
         return lines
     }
 
-    package static func load(for session: CheckoutSession, now: Timestamp, on db: any SQLDatabase) async throws -> CheckoutOffer {
+    package static func load(for session: CheckoutSession, now: Timestamp, on db: Store) async throws -> CheckoutOffer {
         var product: Product?, oneTime: (Int64, Bool)?, plan: Plan?
-        if let priceID = session.priceID,
-           let price = try await db.raw("SELECT * FROM prices WHERE id = \(bind: priceID)").first(),
-           let productRow = try await db.raw("SELECT * FROM products WHERE id = \(bind: try price.string("product_id"))").first() {
-            let features = (try productRow.json("features").arrayValue ?? []).map {
+        if let priceID = session.priceID, let price = try await db.catalog.price(priceID), let sold = try await db.catalog.product(price.productID) {
+            let features = (sold.features.arrayValue ?? []).map {
                 (title: $0["title"]?.stringValue ?? "", subtitle: $0["subtitle"]?.stringValue)
             }
-            product = Product(name: try productRow.string("name"), description: try productRow.optionalString("description"),
-                              imageURL: try productRow.optionalString("image_url"), features: features)
-            plan = try Catalog.plan(price)
-            if plan == nil { oneTime = (try price.int("unit_amount"), try price.string("tax_mode") == "exclusive") }
+            product = Product(name: sold.name, description: sold.description, imageURL: sold.imageURL, features: features)
+            plan = price.plan
+            if plan == nil { oneTime = (price.unitAmount, price.taxMode == "exclusive") }
         }
         // Only a session still to be paid is a plan change; once paid, its own subscription is the customer's plan.
         if session.kind == .subscription, session.storedStatus == .pending, let plan, let priceID = session.priceID,
@@ -154,22 +93,10 @@ package enum CheckoutSessions {
 
     package enum CaptureMethod: String, CaseIterable { case automatic, manual }
 
-    package static func load(_ id: String, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws -> JSONValue? {
-        guard let session = try await db.scopedRow("checkout_sessions", id: id, caller: caller).map(CheckoutSession.init) else { return nil }
+    package static func load(_ id: String, caller: Caller, on db: Store, services: AppServices) async throws -> JSONValue? {
+        guard let session = try await db.checkoutSessions.find(id, caller: caller) else { return nil }
         return try json(session, offer: try await CheckoutOffer.load(for: session, now: try await services.customerTime(session.customerID, on: db), on: db),
                         services: services)
-    }
-
-    package static func json(_ line: CartLine) -> JSONValue {
-        .object(["name": .string(line.name), "amount_agorot": .int(line.unitAmount), "quantity": .int(line.quantity),
-                 "description": .optional(line.description), "image_url": .optional(line.imageURL)])
-    }
-
-    package static func cartLines(_ json: JSONValue) -> [CartLine] {
-        (json.arrayValue ?? []).map {
-            CartLine(name: $0["name"]?.stringValue ?? "", description: $0["description"]?.stringValue, imageURL: $0["image_url"]?.stringValue,
-                     unitAmount: $0["amount_agorot"]?.intValue ?? 0, quantity: $0["quantity"]?.intValue ?? 1)
-        }
     }
 
     package static func json(_ session: CheckoutSession, offer: CheckoutOffer, services: AppServices) throws -> JSONValue {
@@ -182,7 +109,7 @@ package enum CheckoutSessions {
             "kind": .string(session.kind.rawValue),
             "status": .string(session.status(at: services.clock.now()).rawValue),
             "price": .optional(session.priceID),
-            "line_items": session.kind == .cart || session.kind == .mixed ? .array(session.lines.map(json)) : .null,
+            "line_items": session.kind == .cart || session.kind == .mixed ? .array(session.lines.map(\.json)) : .null,
             "currency": "ils",
             "amount_subtotal": .int(totals.subtotal),
             "amount_discount": .int(-totals.discounts),
@@ -219,9 +146,9 @@ package enum CheckoutSessions {
             _ = try await Customers.requireActive(customerID, caller: caller, on: db)
             var kind = CheckoutSession.Kind.cart
             if let priceID {
-                guard let price = try await Catalog.priceRow(priceID, caller: caller, on: db) else { throw ServiceError.notFound("price", priceID) }
-                guard try price.bool("active") else { throw ServiceError.rule("price_archived", "The price \(priceID) is archived and cannot be sold.") }
-                let recurring = try price.string("type") == "recurring"
+                guard let price = try await db.catalog.price(priceID, caller: caller) else { throw ServiceError.notFound("price", priceID) }
+                guard price.active else { throw ServiceError.rule("price_archived", "The price \(priceID) is archived and cannot be sold.") }
+                let recurring = price.type == "recurring"
                 if cart != nil {
                     guard recurring else {
                         throw ServiceError.rule("mixed_requires_recurring_price", "A price with line_items must be recurring; send a one-time price's amount as a line item instead.")
@@ -231,7 +158,7 @@ package enum CheckoutSessions {
                     kind = recurring ? .subscription : .oneTime
                 }
             }
-            if kind == .subscription, let priceID, let price = try await Catalog.priceRow(priceID, caller: caller, on: db), let plan = try Catalog.plan(price) {
+            if kind == .subscription, let priceID, let plan = try await db.catalog.price(priceID, caller: caller)?.plan {
                 // A customer with a live plan changes it: refused now if it cannot be changed to this price.
                 _ = try await Subscriptions.planSwitch(customerID: customerID, to: priceID, plan: plan, caller: caller, now: now,
                                                        refuseOtherInterval: true, on: db)
@@ -247,16 +174,11 @@ package enum CheckoutSessions {
                     ? "The line items add up to less than zero; discounts cannot exceed the cart."
                     : "The line items add up to more than one charge can carry.")
             }
-            let items: JSONValue? = cart.map { .array($0.map(json)) }
-            try await db.raw("""
-                INSERT INTO checkout_sessions (id, project_id, livemode, customer_id, kind, price_id, line_items, success_url, cancel_url,
-                  create_document, capture_method, locale, status, csrf_token, metadata, expires_at, created)
-                VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: customerID), \(bind: kind.rawValue),
-                  \(bind: priceID), \(bind: items?.serialized()), \(bind: successURL), \(bind: cancelURL), \(bind: createDocument.stored),
-                  \(bind: capture.rawValue), \(bind: locale?.rawValue), 'pending', \(bind: services.ids.hex(byteCount: 24)),
-                  \(bind: metadata.storedJSON), \(bind: now.adding(seconds: lifetimeSeconds).milliseconds), \(bind: now.milliseconds))
-                """).run()
-            let session = try await CheckoutSession.load(id, on: db)!
+            try await db.checkoutSessions.insert(.init(
+                id: id, caller: caller, customerID: customerID, kind: kind, priceID: priceID, lines: cart, successURL: successURL,
+                cancelURL: cancelURL, createDocument: createDocument, manualCapture: capture == .manual, locale: locale,
+                csrfToken: services.ids.hex(byteCount: 24), metadata: .strings(metadata), expiresAt: now.adding(seconds: lifetimeSeconds), created: now))
+            let session = try await db.checkoutSessions.find(id)!
             let offer = try await CheckoutOffer.load(for: session, now: try await services.customerTime(customerID, on: db), on: db)
             if offer.totals.dueToday > Money.maximumAmount {
                 throw ServiceError.rule("cart_total_invalid", "The amount due is more than one charge can carry.")
@@ -269,9 +191,8 @@ package enum CheckoutSessions {
     package static func expire(_ id: String, caller: Caller, services: AppServices) async throws -> JSONValue {
         let now = services.clock.now()
         return try await services.database.transaction { db in
-            guard let session = try await db.scopedRow("checkout_sessions", id: id, caller: caller).map(CheckoutSession.init)
-            else { throw ServiceError.notFound("checkout_session", id) }
-            guard try await HostedSessionRows(.checkout).apply(.cancel, to: id, at: now, on: db) else {
+            guard let session = try await db.checkoutSessions.find(id, caller: caller) else { throw ServiceError.notFound("checkout_session", id) }
+            guard try await db.hostedSessions(.checkout).apply(.cancel, to: id, at: now) else {
                 throw ServiceError.rule("SESSION_NOT_PENDING", "Only a pending session can be expired; this one is \(session.status(at: now).rawValue).", kind: .conflict)
             }
             return try await load(id, caller: caller, on: db, services: services)!

@@ -1,7 +1,6 @@
 import ChingDomain
 import ChingPDF
 import ChingStore
-import SQLKit
 
 /// One line on a tax document.
 package struct DocumentLine: Sendable {
@@ -33,28 +32,21 @@ package enum Documents {
     /// issuer and customer as they are now, writes `document.issued` and queues the customer's email.
     package static func issue(_ kind: Kind, amount: Int64, chargeID: String?, refundID: String?, customerID: String,
                       lines: [DocumentLine], payment: DocumentPayment?, reference: String?,
-                      caller: Caller, on db: any SQLDatabase, services: AppServices) async throws -> String {
-        // The counter row is locked by this UPDATE until the transaction ends, so concurrent issuers
-        // queue here and numbers are neither skipped nor reused.
-        guard let counter = try await db.raw("""
-            UPDATE document_counters SET last_number = last_number + 1
-            WHERE project_id = \(bind: caller.projectID) AND livemode = \(bind: caller.mode) RETURNING last_number
-            """).first()
-        else { throw ServiceError.internalError }
-        let number = try counter.int("last_number")
-        guard let project = try await db.raw("SELECT * FROM projects WHERE id = \(bind: caller.projectID)").first(),
-              let customer = try await db.raw("SELECT * FROM customers WHERE id = \(bind: customerID)").first()
+                      caller: Caller, on db: Store, services: AppServices) async throws -> String {
+        guard let number = try await db.documents.takeNumber(caller: caller),
+              let project = try await db.projects.find(caller.projectID),
+              let customer = try await db.customers.find(customerID)
         else { throw ServiceError.internalError }
         let content: JSONValue = .object([
             "issuer": .object([
-                "name": .string(try project.optionalString("legal_name") ?? project.string("name")),
-                "vat_number": .optional(try project.optionalString("vat_number")),
-                "address": .optional(try project.optionalString("address")),
+                "name": .string(project.legalName ?? project.name),
+                "vat_number": .optional(project.vatNumber),
+                "address": .optional(project.address),
             ]),
             "customer": .object([
-                "name": .string(try customer.string("name")),
-                "email": .optional(try customer.optionalString("email")),
-                "tax_id": .optional(try customer.optionalString("tax_id")),
+                "name": .string(customer.name),
+                "email": .optional(customer.email),
+                "tax_id": .optional(customer.taxID),
             ]),
             "lines": .array(lines.map(\.json)),
             "payment": payment.map { .object(["brand": .string($0.brand.rawValue), "last4": .string($0.last4), "installments": .int($0.installments)]) } ?? .null,
@@ -62,18 +54,15 @@ package enum Documents {
         ])
         let id = services.ids.make(.document)
         let now = services.clock.now()
-        try await db.raw("""
-            INSERT INTO documents (id, project_id, livemode, type, number, amount, currency, vat_amount, charge_id, refund_id,
-              customer_id, content, access_key, sent_to_customer, metadata, issued_at, created)
-            VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: kind.rawValue), \(bind: number), \(bind: amount),
-              'ils', \(bind: VAT.includedIn(amount)), \(bind: chargeID), \(bind: refundID), \(bind: customerID), \(bind: content.serialized()),
-              \(bind: services.ids.make(.document) + services.ids.hex(byteCount: 8)), 0, '{}', \(bind: now.milliseconds), \(bind: now.milliseconds))
-            """).run()
+        try await db.documents.insert(Document(
+            id: id, caller: caller, kind: kind, number: number, amount: amount, vatAmount: VAT.includedIn(amount), chargeID: chargeID,
+            refundID: refundID, customerID: customerID, content: content, accessKey: services.ids.make(.document) + services.ids.hex(byteCount: 8),
+            issuedAt: now))
         let document = try await load(id, caller: caller, on: db, services: services)!
         try await Events.record("document.issued", data: document, caller: caller, on: db, services: services)
-        if let email = try customer.optionalString("email") {
+        if let email = customer.email {
             try await Outbox.queueDocumentEmail(
-                to: email, locale: Language(rawValue: try customer.string("locale")) ?? .he, kind: kind, number: number,
+                to: email, locale: customer.language, kind: kind, number: number,
                 amount: amount, pdfURL: document["pdf_url"]?.stringValue ?? "", documentID: id, caller: caller, on: db, services: services)
         }
         return id
@@ -87,45 +76,45 @@ package enum Documents {
         }
     }
 
-    package static func row(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> (any SQLRow)? {
-        try await db.scopedRow("documents", id: id, caller: caller)
+    package static func load(_ id: String, caller: Caller, on db: Store, services: AppServices) async throws -> JSONValue? {
+        try await db.documents.find(id, caller: caller).map { json($0, services: services) }
     }
 
-    package static func load(_ id: String, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws -> JSONValue? {
-        try await row(id, caller: caller, on: db).map { try json($0, services: services) }
+    /// The customer's link to the document's PDF (no API key needed).
+    package static func pdfURL(_ document: Document, services: AppServices) -> String {
+        "\(services.publicURL)/documents/\(document.id).pdf?key=\(document.accessKey)"
     }
 
-    package static func json(_ row: any SQLRow, services: AppServices) throws -> JSONValue {
-        let id = try row.string("id")
-        return .object([
-            "id": .string(id),
+    package static func json(_ document: Document, services: AppServices) -> JSONValue {
+        .object([
+            "id": .string(document.id),
             "object": "document",
-            "type": .string(try row.string("type")),
+            "type": .string(document.kind.rawValue),
             "status": "issued",
-            "number": .int(try row.int("number")),
-            "amount": .int(try row.int("amount")),
-            "currency": .string(try row.string("currency")),
+            "number": .int(document.number),
+            "amount": .int(document.amount),
+            "currency": .string(document.currency),
             "vat_rate": .number(0.18),
-            "vat_amount": .int(try row.int("vat_amount")),
-            "charge": .optional(try row.optionalString("charge_id")),
-            "refund": .optional(try row.optionalString("refund_id")),
-            "customer": .string(try row.string("customer_id")),
-            "allocation_number": .optional(try row.optionalString("allocation_number")),
-            "pdf_url": .string("\(services.publicURL)/documents/\(id).pdf?key=\(try row.string("access_key"))"),
-            "sent_to_customer": .bool(try row.bool("sent_to_customer")),
-            "metadata": try row.metadata(),
-            "livemode": .bool(try row.bool("livemode")),
-            "issued_at": .string(try row.timestamp("issued_at").iso8601),
-            "created": .string(try row.timestamp("created").iso8601),
+            "vat_amount": .int(document.vatAmount),
+            "charge": .optional(document.chargeID),
+            "refund": .optional(document.refundID),
+            "customer": .string(document.customerID),
+            "allocation_number": .optional(document.allocationNumber),
+            "pdf_url": .string(pdfURL(document, services: services)),
+            "sent_to_customer": .bool(document.sentToCustomer),
+            "metadata": document.metadata,
+            "livemode": .bool(document.caller.livemode),
+            "issued_at": .string(document.issuedAt.iso8601),
+            "created": .string(document.created.iso8601),
         ])
     }
 
     /// What the PDF shows, from the snapshot taken at issue time.
-    package static func pdfContent(_ row: any SQLRow) throws -> TaxDocumentContent {
-        let content = try row.json("content")
-        let kind = Kind(rawValue: try row.string("type")) ?? .taxInvoiceReceipt
-        let amount = try row.int("amount")
-        let vat = try row.int("vat_amount")
+    package static func pdfContent(_ document: Document) throws -> TaxDocumentContent {
+        let content = document.content
+        let kind = document.kind
+        let amount = document.amount
+        let vat = document.vatAmount
         let format = { (agorot: Int64) in Money.format(agorot, locale: .en) }
         let title = switch kind {
         case .taxInvoiceReceipt: "חשבונית מס / קבלה  Tax invoice / receipt"
@@ -146,16 +135,16 @@ package enum Documents {
             payment = "\(brand.displayName) •••• \(paid["last4"]?.stringValue ?? "")" + (count > 1 ? ", \(count) installments" : ", 1 payment")
         }
         return TaxDocumentContent(
-            title: title, number: String(try row.int("number")), date: try row.timestamp("issued_at").date.isoString,
+            title: title, number: String(document.number), date: document.issuedAt.date.isoString,
             issuerName: content["issuer"]?["name"]?.stringValue ?? "", issuerVATNumber: content["issuer"]?["vat_number"]?.stringValue,
             issuerAddress: content["issuer"]?["address"]?.stringValue,
             customerName: content["customer"]?["name"]?.stringValue ?? "", customerEmail: content["customer"]?["email"]?.stringValue,
             lines: lines, net: format(amount - vat), vat: format(vat), vatLabel: "VAT \(VAT.percentLabel) / מע״מ \(VAT.percentLabel)", total: format(amount),
-            payment: payment, reference: content["reference"]?.stringValue, livemode: try row.bool("livemode"))
+            payment: payment, reference: content["reference"]?.stringValue, livemode: document.caller.livemode)
     }
 
-    /// The document's PDF, rendered from its row.
-    package static func pdf(_ row: any SQLRow, services: AppServices) throws -> [UInt8] {
-        TaxDocumentPDF.render(try pdfContent(row), font: try services.documentFont.font())
+    /// The document's PDF, rendered from its snapshot.
+    package static func pdf(_ document: Document, services: AppServices) throws -> [UInt8] {
+        TaxDocumentPDF.render(try pdfContent(document), font: try services.documentFont.font())
     }
 }

@@ -1,11 +1,10 @@
 import ChingDomain
 import ChingStore
-import SQLKit
 
 /// Events: every state change writes one in the same transaction, with `data` exactly as `GET` returns the object.
 package enum Events {
     /// `previousAttributes`: for `*.updated`, the changed fields' old values (sent beside `data`).
-    package static func record(_ type: String, data: JSONValue, previousAttributes: JSONObject? = nil, caller: Caller, on db: any SQLDatabase,
+    package static func record(_ type: String, data: JSONValue, previousAttributes: JSONObject? = nil, caller: Caller, on db: Store,
                                services: AppServices) async throws {
         let event = StoredEvent(id: services.ids.make(.event), caller: caller, type: type, data: data.serialized(),
                                 previousAttributes: previousAttributes.map { JSONValue.object($0).serialized() }, created: services.clock.now())
@@ -28,7 +27,7 @@ package enum Events {
     }
 
     /// An event with what `GET /events/:id` adds: every endpoint's delivery and its attempts.
-    package static func jsonWithDeliveries(_ event: StoredEvent, on db: any SQLDatabase) async throws -> JSONValue {
+    package static func jsonWithDeliveries(_ event: StoredEvent, on db: Store) async throws -> JSONValue {
         var object = try json(event).objectValue!
         object["delivery_attempts"] = try await Webhooks.deliveries(eventID: event.id, on: db)
         return .object(object)

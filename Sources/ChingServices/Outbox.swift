@@ -1,12 +1,11 @@
 import ChingDomain
 import ChingStore
-import SQLKit
 
 /// What emails to customers say, in their language; `EmailOutbox` keeps them until a sender (a
 /// later issue) delivers them.
 package enum Outbox {
     package static func queueDocumentEmail(to address: String, locale: Language, kind: DocumentKind, number: Int64, amount: Int64,
-                                   pdfURL: String, documentID: String, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws {
+                                   pdfURL: String, documentID: String, caller: Caller, on db: Store, services: AppServices) async throws {
         let formatted = Money.format(amount, locale: locale)
         let (subject, body): (String, String) = switch (kind, locale) {
         case (.creditNote, .he): ("אישור החזר: \(formatted)", "החזר של \(formatted) בוצע. חשבונית זיכוי מספר \(number): \(pdfURL)")
@@ -21,10 +20,9 @@ package enum Outbox {
 
     /// "Your payment failed": to the customer (when they have an email), in their language.
     package static func queuePaymentFailedNotice(customerID: String, productName: String, amount: Int64, nextTry: Timestamp?, caller: Caller,
-                                                 on db: any SQLDatabase, services: AppServices) async throws {
-        guard let customer = try await db.raw("SELECT email, locale FROM customers WHERE id = \(bind: customerID)").first(),
-              let address = try customer.optionalString("email") else { return }
-        let locale = Language(rawValue: try customer.string("locale")) ?? .he
+                                                 on db: Store, services: AppServices) async throws {
+        guard let customer = try await db.customers.find(customerID), let address = customer.email else { return }
+        let locale = customer.language
         let formatted = Money.format(amount, locale: locale)
         let when = nextTry.map { String($0.iso8601.prefix(10)) }
         let (subject, body): (String, String) = switch locale {

@@ -1,29 +1,22 @@
 import ChingDomain
 import ChingProviders
 import ChingStore
-import SQLKit
 
 /// Saved cards: attaching one to a customer, detaching it, the default card; the object as the API returns it.
 package enum PaymentMethods {
     /// Saves a provider card to a customer (`payment_method.attached`). The first card becomes the default.
     package static func attach(_ card: ProviderCard, customerID: String, metadata: [String: String], caller: Caller,
-                       on db: any SQLDatabase, services: AppServices) async throws -> JSONValue {
+                       on db: Store, services: AppServices) async throws -> JSONValue {
         let customer = try await Customers.requireActive(customerID, caller: caller, on: db)
         let id = services.ids.make(.paymentMethod)
-        try await db.raw("""
-            INSERT INTO payment_methods (id, project_id, livemode, customer_id, status, provider, token, brand, last4, exp_month,
-              exp_year, issuer_country, supports_installments, supports_recurring, metadata, created)
-            VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: customerID), 'active',
-              \(bind: services.provider(for: caller).name), \(bind: card.token), \(bind: card.brand.rawValue), \(bind: card.last4),
-              \(bind: Int64(card.expMonth)), \(bind: Int64(card.expYear)), \(bind: card.issuerCountry),
-              \(bind: card.supportsInstallments.stored), \(bind: card.supportsRecurring.stored), \(bind: metadata.storedJSON),
-              \(bind: services.clock.now().milliseconds))
-            """).run()
+        try await db.paymentMethods.insert(PaymentMethod(
+            id: id, caller: caller, customerID: customerID, provider: services.provider(for: caller).name, token: card.token,
+            brand: card.brand.rawValue, last4: card.last4, expMonth: Int64(card.expMonth), expYear: Int64(card.expYear),
+            issuerCountry: card.issuerCountry, supportsInstallments: card.supportsInstallments, supportsRecurring: card.supportsRecurring,
+            metadata: .strings(metadata), created: services.clock.now()))
         // The first card becomes the default; the attach event then shows it as such, as GET does.
-        let becomesDefault = try customer.optionalString("default_payment_method") == nil
-        if becomesDefault {
-            try await db.raw("UPDATE customers SET default_payment_method = \(bind: id) WHERE id = \(bind: customerID)").run()
-        }
+        let becomesDefault = customer.defaultPaymentMethod == nil
+        if becomesDefault { try await db.customers.setDefaultPaymentMethod(id, of: customerID) }
         let paymentMethod = try await load(id, caller: caller, on: db)!
         try await Events.record("payment_method.attached", data: paymentMethod, caller: caller, on: db, services: services)
         if becomesDefault {
@@ -34,8 +27,8 @@ package enum PaymentMethods {
 
     /// Marks a card inactive, clears it as the default, and writes `payment_method.detached`.
     @discardableResult
-    package static func detach(_ id: String, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws -> JSONValue {
-        try await db.raw("UPDATE payment_methods SET status = 'inactive' WHERE id = \(bind: id)").run()
+    package static func detach(_ id: String, caller: Caller, on db: Store, services: AppServices) async throws -> JSONValue {
+        try await db.paymentMethods.deactivate(id)
         let paymentMethod = try await load(id, caller: caller, on: db)!
         try await Events.record("payment_method.detached", data: paymentMethod, caller: caller, on: db, services: services)
         if paymentMethod["is_default"] == true, let customerID = paymentMethod["customer"]?.stringValue {
@@ -46,45 +39,36 @@ package enum PaymentMethods {
     }
 
     /// Changes the customer's default card (nil: none) and writes `customer.updated`.
-    package static func setDefault(_ id: String?, customerID: String, caller: Caller, on db: any SQLDatabase, services: AppServices) async throws {
-        try await db.raw("UPDATE customers SET default_payment_method = \(bind: id) WHERE id = \(bind: customerID)").run()
+    package static func setDefault(_ id: String?, customerID: String, caller: Caller, on db: Store, services: AppServices) async throws {
+        try await db.customers.setDefaultPaymentMethod(id, of: customerID)
         let customer = try await Customers.load(customerID, caller: caller, on: db)!
         try await Events.record("customer.updated", data: customer, caller: caller, on: db, services: services)
     }
 
-    package static func row(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> (any SQLRow)? {
-        try await db.scopedRow("payment_methods", id: id, caller: caller, columns: selectColumns)
+    package static func load(_ id: String, caller: Caller, on db: Store) async throws -> JSONValue? {
+        try await db.paymentMethods.find(id, caller: caller).map(json)
     }
 
-    package static func load(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> JSONValue? {
-        try await row(id, caller: caller, on: db).map(json)
-    }
-
-    /// The columns `json` reads: the card and whether it is its customer's default.
-    package static let selectColumns = "*, (SELECT default_payment_method FROM customers c WHERE c.id = payment_methods.customer_id) AS default_payment_method"
-
-    package static func json(_ row: any SQLRow) throws -> JSONValue {
-        let id = try row.string("id")
-        let isDefault = try row.optionalString("default_payment_method") == id
-        return .object([
-            "id": .string(id),
+    package static func json(_ card: PaymentMethod) -> JSONValue {
+        .object([
+            "id": .string(card.id),
             "object": "payment_method",
-            "customer": .string(try row.string("customer_id")),
+            "customer": .string(card.customerID),
             "type": "card",
-            "status": .string(try row.string("status")),
-            "is_default": .bool(isDefault),
+            "status": .string(card.status),
+            "is_default": .bool(card.isDefault),
             "card": .object([
-                "brand": .string(try row.string("brand")),
-                "last4": .string(try row.string("last4")),
-                "exp_month": .int(try row.int("exp_month")),
-                "exp_year": .int(try row.int("exp_year")),
-                "issuer_country": .string(try row.string("issuer_country")),
-                "supports_installments": .bool(try row.bool("supports_installments")),
-                "supports_recurring": .bool(try row.bool("supports_recurring")),
+                "brand": .string(card.brand),
+                "last4": .string(card.last4),
+                "exp_month": .int(card.expMonth),
+                "exp_year": .int(card.expYear),
+                "issuer_country": .string(card.issuerCountry),
+                "supports_installments": .bool(card.supportsInstallments),
+                "supports_recurring": .bool(card.supportsRecurring),
             ]),
-            "metadata": try row.metadata(),
-            "livemode": .bool(try row.bool("livemode")),
-            "created": .string(try row.timestamp("created").iso8601),
+            "metadata": card.metadata,
+            "livemode": .bool(card.caller.livemode),
+            "created": .string(card.created.iso8601),
         ])
     }
 
@@ -101,7 +85,7 @@ package enum PaymentMethods {
     /// Detaches an active card (`payment_method.detached`); the card moves to the customer's inactive list.
     package static func detachCard(_ id: String, caller: Caller, services: AppServices) async throws -> JSONValue {
         return try await services.database.transaction { db in
-            _ = try await activeRow(id, caller: caller, on: db, refusal: "This payment method is already detached.")
+            _ = try await active(id, caller: caller, on: db, refusal: "This payment method is already detached.")
             return try await detach(id, caller: caller, on: db, services: services)
         }
     }
@@ -109,16 +93,16 @@ package enum PaymentMethods {
     /// Makes an active card its customer's default (`customer.updated`).
     package static func makeDefault(_ id: String, caller: Caller, services: AppServices) async throws -> JSONValue {
         return try await services.database.transaction { db in
-            let row = try await activeRow(id, caller: caller, on: db, refusal: "A detached payment method cannot be the default.")
-            try await setDefault(id, customerID: try row.string("customer_id"), caller: caller, on: db, services: services)
+            let card = try await active(id, caller: caller, on: db, refusal: "A detached payment method cannot be the default.")
+            try await setDefault(id, customerID: card.customerID, caller: caller, on: db, services: services)
             return try await load(id, caller: caller, on: db)!
         }
     }
 
-    /// The card's row when it is active; `payment_method_inactive` with `refusal` otherwise.
-    private static func activeRow(_ id: String, caller: Caller, on db: any SQLDatabase, refusal: String) async throws -> any SQLRow {
-        guard let row = try await row(id, caller: caller, on: db) else { throw ServiceError.notFound("payment_method", id) }
-        guard try row.string("status") == "active" else { throw ServiceError.rule("payment_method_inactive", refusal) }
-        return row
+    /// The card when it is active; `payment_method_inactive` with `refusal` otherwise.
+    private static func active(_ id: String, caller: Caller, on db: Store, refusal: String) async throws -> PaymentMethod {
+        guard let card = try await db.paymentMethods.find(id, caller: caller) else { throw ServiceError.notFound("payment_method", id) }
+        guard card.isActive else { throw ServiceError.rule("payment_method_inactive", refusal) }
+        return card
     }
 }

@@ -1,27 +1,26 @@
 import ChingDomain
 import ChingProviders
 import ChingStore
-import SQLKit
 
 /// Refunds as the API returns them.
 package enum Refunds {
-    package static func load(_ id: String, caller: Caller, on db: any SQLDatabase) async throws -> JSONValue? {
-        try await db.scopedRow("refunds", id: id, caller: caller).map(json)
+    package static func load(_ id: String, caller: Caller, on db: Store) async throws -> JSONValue? {
+        try await db.refunds.find(id, caller: caller).map(json)
     }
 
-    package static func json(_ row: any SQLRow) throws -> JSONValue {
+    package static func json(_ refund: Refund) -> JSONValue {
         .object([
-            "id": .string(try row.string("id")),
+            "id": .string(refund.id),
             "object": "refund",
-            "charge": .string(try row.string("charge_id")),
-            "amount": .int(try row.int("amount")),
-            "currency": .string(try row.string("currency")),
-            "reason": .optional(try row.optionalString("reason")),
-            "status": .string(try row.string("status")),
-            "document": .optional(try row.optionalString("document_id")),
-            "metadata": try row.metadata(),
-            "livemode": .bool(try row.bool("livemode")),
-            "created": .string(try row.timestamp("created").iso8601),
+            "charge": .string(refund.chargeID),
+            "amount": .int(refund.amount),
+            "currency": .string(refund.currency),
+            "reason": .optional(refund.reason),
+            "status": .string(refund.status),
+            "document": .optional(refund.documentID),
+            "metadata": refund.metadata,
+            "livemode": .bool(refund.caller.livemode),
+            "created": .string(refund.created.iso8601),
         ])
     }
 
@@ -31,41 +30,31 @@ package enum Refunds {
         let id = services.ids.make(.refund)
 
         let reference = try await services.database.transaction { db in
-            guard let charge = try await Charges.row(chargeID, caller: caller, on: db) else { throw ServiceError.notFound("charge", chargeID) }
-            let reserved = try await db.raw("""
-                UPDATE charges SET refunded_amount = refunded_amount + \(bind: amount)
-                WHERE id = \(bind: chargeID) AND status = 'succeeded' AND amount_captured - refunded_amount >= \(bind: amount)
-                RETURNING refunded_amount
-                """).first()
-            guard reserved != nil else {
-                let remaining = try charge.string("status") == "succeeded" ? (try charge.int("amount_captured") - charge.int("refunded_amount")) : 0
+            guard let charge = try await db.charges.find(chargeID, caller: caller) else { throw ServiceError.notFound("charge", chargeID) }
+            guard try await db.charges.reserveRefund(chargeID, amount: amount) else {
+                let remaining = charge.status == "succeeded" ? charge.amountCaptured - charge.refundedAmount : 0
                 throw ServiceError.rule("refund_amount_too_large", "At most \(remaining) agorot of this charge can be refunded.")
             }
-            try await db.raw("""
-                INSERT INTO refunds (id, project_id, livemode, charge_id, amount, currency, reason, status, metadata, created)
-                VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: chargeID), \(bind: amount), 'ils',
-                  \(bind: reason), 'pending', \(bind: metadata.storedJSON), \(bind: services.clock.now().milliseconds))
-                """).run()
-            return try charge.optionalString("provider_reference") ?? ""
+            try await db.refunds.insertPending(id: id, caller: caller, chargeID: chargeID, amount: amount, reason: reason,
+                                               metadata: .strings(metadata), created: services.clock.now())
+            return charge.providerReference ?? ""
         }
 
         let result = await services.provider(for: caller).refund(reference: reference, amount: amount)
         let refund = try await services.database.transaction { db in
             guard case .approved(let refundReference) = result else {
-                try await db.raw("UPDATE charges SET refunded_amount = refunded_amount - \(bind: amount) WHERE id = \(bind: chargeID)").run()
-                try await db.raw("UPDATE refunds SET status = 'failed' WHERE id = \(bind: id)").run()
+                try await db.charges.releaseRefund(chargeID, amount: amount)
+                try await db.refunds.markFailed(id)
                 return JSONValue.null
             }
-            let charge = try await Charges.row(chargeID, caller: caller, on: db)!
-            let originalNumber = try await db.raw("SELECT number FROM documents WHERE charge_id = \(bind: chargeID) AND type = 'tax_invoice_receipt'").first()
+            let charge = try await db.charges.find(chargeID, caller: caller)!
+            let original = try await db.documents.receipt(ofCharge: chargeID)
             let documentID = try await Documents.issue(
-                .creditNote, amount: amount, chargeID: chargeID, refundID: id, customerID: try charge.string("customer_id"),
+                .creditNote, amount: amount, chargeID: chargeID, refundID: id, customerID: charge.customerID,
                 lines: [DocumentLine(description: "Refund of charge \(chargeID)", quantity: 1, unitAmount: amount)], payment: nil,
-                reference: try originalNumber.map { "Credits document \(try $0.int("number"))" },
+                reference: original.map { "Credits document \($0.number)" },
                 caller: caller, on: db, services: services)
-            try await db.raw("""
-                UPDATE refunds SET status = 'succeeded', provider_reference = \(bind: refundReference), document_id = \(bind: documentID) WHERE id = \(bind: id)
-                """).run()
+            try await db.refunds.markSucceeded(id, providerReference: refundReference, documentID: documentID)
             let refund = try await Refunds.load(id, caller: caller, on: db)!
             try await Events.record("refund.created", data: refund, caller: caller, on: db, services: services)
             return refund

@@ -1,7 +1,6 @@
 import ChingDomain
 import ChingProviders
 import ChingStore
-import SQLKit
 
 /// Saving a card on a setup session's page: the same checks, 3-D Secure, lock and single-attempt
 /// rules as paying a checkout (`SessionAttempts`, `CheckoutPayment.check`), ending in a new
@@ -68,11 +67,11 @@ package struct SetupCardSaving: Sendable {
             done = try await services.database.transaction { db in
                 let paymentMethod = try await PaymentMethods.attach(card, customerID: session.customerID, metadata: [:], caller: session.caller,
                                                                       on: db, services: services)
-                let moved = try await attempts.rows.apply(.complete, to: session.id, at: now, by: lease, on: db,
-                                                          set: ", payment_method_id = \(bind: paymentMethod["id"]?.stringValue)")
+                let moved = try await db.hostedSessions(.setup).apply(.complete, to: session.id, at: now, by: lease,
+                                                                      results: .init(paymentMethodID: paymentMethod["id"]?.stringValue))
                 // Another attempt owns the session now (this server was judged dead): nothing is recorded.
                 guard moved else { throw CheckoutPayment.LeaseLost() }
-                let done = try await SetupSession.load(session.id, on: db)!
+                let done = try await db.setupSessions.find(session.id)!
                 try await Events.record("setup_session.succeeded", data: try SetupSessions.json(done, services: services),
                                         caller: session.caller, on: db, services: services)
                 return done
@@ -84,7 +83,7 @@ package struct SetupCardSaving: Sendable {
     }
 
     private func load(_ id: String) async throws -> SetupSession {
-        guard let session = try await services.database.read({ db in try await SetupSession.load(id, on: db) }) else {
+        guard let session = try await services.database.read({ db in try await db.setupSessions.find(id) }) else {
             throw ServiceError.notFound("setup_session", id)
         }
         return session

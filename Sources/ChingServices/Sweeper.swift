@@ -2,7 +2,6 @@ import ChingDomain
 import ChingStore
 import Logging
 import ServiceLifecycle
-import SQLKit
 
 /// The background clean-up: expires checkout sessions past `expires_at`
 /// (`checkout_session.expired`) and cancels authorizations past `capturable_until` (reason
@@ -51,75 +50,51 @@ package struct Sweeper: Service {
     package func sweep() async throws -> Report {
         var report = Report()
         let now = services.clock.now()
-        let scope: SQLQueryString = projectID.map { " AND project_id = \(bind: $0)" } ?? ""
-        if testClockID == nil { try await sweepSessions(now: now, scope: scope, into: &report) }
-        let clockScope: SQLQueryString = testClockID.map { " AND customer_id IN (SELECT id FROM customers WHERE test_clock = \(bind: $0))" }
-            ?? " AND customer_id NOT IN (SELECT id FROM customers WHERE test_clock IS NOT NULL)"
-        try await sweepSubscriptions(now: now, scope: scope + clockScope, into: &report)
+        if testClockID == nil { try await sweepSessions(now: now, into: &report) }
+        try await sweepSubscriptions(now: now, scope: SweepScope(projectID: projectID, testClockID: testClockID), into: &report)
         return report
     }
 
     /// Expired checkout and setup sessions, and authorizations past their capture window.
-    private func sweepSessions(now: Timestamp, scope: SQLQueryString, into report: inout Report) async throws {
-        let sessions = try await services.database.read { db in
-            try await db.raw("""
-                SELECT id FROM checkout_sessions WHERE status = 'pending' AND expires_at <= \(bind: now.milliseconds)
-                  AND \(HostedSessionRows.noLiveAttempt(now: now))
-                """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
-        }
+    private func sweepSessions(now: Timestamp, into report: inout Report) async throws {
+        let sessions = try await services.database.read { db in try await db.hostedSessions(.checkout).expired(at: now, projectID: projectID) }
         report.expiredSessions += await each(sessions, "checkout session") { try await expireSession($0, now: now) }
 
-        let setups = try await services.database.read { db in
-            try await db.raw("""
-                SELECT id FROM setup_sessions WHERE status = 'pending' AND expires_at <= \(bind: now.milliseconds)
-                  AND \(HostedSessionRows.noLiveAttempt(now: now))
-                """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
-        }
+        let setups = try await services.database.read { db in try await db.hostedSessions(.setup).expired(at: now, projectID: projectID) }
         report.expiredSetupSessions += await each(setups, "setup session") { try await expireSetupSession($0, now: now) }
 
-        let charges = try await services.database.read { db in
-            try await db.raw("""
-                SELECT id, project_id, livemode, provider_reference FROM charges
-                WHERE status = 'requires_capture' AND capturable_until <= \(bind: now.milliseconds)
-                """ + scope + " ORDER BY seq LIMIT 500").all()
-        }
-        let expired = try charges.map { (id: try $0.string("id"), caller: Caller(projectID: try $0.string("project_id"), livemode: try $0.bool("livemode")),
-                                         reference: try $0.optionalString("provider_reference") ?? "") }
+        let expired = try await services.database.read { db in try await db.charges.authorizationsExpired(at: now, projectID: projectID) }
         report.canceledAuthorizations += await each(expired, "charge", id: \.id) { charge in
-            try await Charges.void(charge.id, reference: charge.reference, reason: "expired", caller: charge.caller, services: services) != nil
+            try await Charges.void(charge.id, reference: charge.providerReference ?? "", reason: "expired", caller: charge.caller, services: services) != nil
         }
     }
 
     /// Subscriptions that end at their period end, incomplete ones past their 23 hours, trial
     /// notices, then renewals and retries.
-    private func sweepSubscriptions(now: Timestamp, scope: SQLQueryString, into report: inout Report) async throws {
-        let ending = try await services.database.read { db in
-            try await db.raw("""
-                SELECT id FROM subscriptions WHERE status IN (\(Subscriptions.Status.sqlList(Subscriptions.Status.runningPeriod))) AND cancel_at_period_end = 1
-                  AND current_period_end <= \(bind: now.milliseconds)
-                """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
-        }
+    private func sweepSubscriptions(now: Timestamp, scope: SweepScope, into report: inout Report) async throws {
+        let ending = try await services.database.read { db in try await db.subscriptions.endingAtPeriodEnd(at: now, scope: scope) }
         report.endedSubscriptions += await each(ending, "subscription") { try await Subscriptions.endAtPeriodEnd($0, now: now, services: services) }
 
         let unpaid = try await services.database.read { db in
-            try await db.raw("""
-                SELECT id FROM subscriptions WHERE status = 'incomplete'
-                  AND created <= \(bind: now.adding(seconds: -Subscriptions.incompleteLifetimeSeconds).milliseconds)
-                """ + scope + " ORDER BY seq LIMIT 500").all().map { try $0.string("id") }
+            try await db.subscriptions.incomplete(createdBefore: now.adding(seconds: -Subscriptions.incompleteLifetimeSeconds), scope: scope)
         }
         report.expiredSubscriptions += await each(unpaid, "subscription") { try await Subscriptions.expireIncomplete($0, now: now, services: services) }
 
-        let trials = try await services.database.read { db in try await Renewals.trialsEnding(at: now, scope: scope, on: db) }
+        let trials = try await services.database.read { db in
+            try await db.subscriptions.trialsEnding(by: now.adding(days: Renewals.trialNoticeDays), scope: scope)
+        }
         report.trialNotices += await each(trials, "subscription") { try await Renewals.noticeTrialEnd($0, now: now, services: services) }
         // After the subscriptions that end at their period end, so that none of them is renewed.
-        let due = try await services.database.read { db in try await Renewals.due(at: now, scope: scope, on: db) }
+        let due = try await services.database.read { db in
+            try await db.subscriptions.renewalsDue(at: now, staleRenewal: Subscriptions.staleRenewal(now), scope: scope)
+        }
         // A renewal that fails is tried again once its lease runs out.
         report.renewals += await each(due, "subscription") { try await Renewals.renew($0, now: now, services: services) }
     }
 
     private func expireSetupSession(_ id: String, now: Timestamp) async throws -> Bool {
         try await services.database.transaction { db in
-            guard try await HostedSessionRows(.setup).apply(.expire, to: id, at: now, on: db), let session = try await SetupSession.load(id, on: db) else { return false }
+            guard try await db.hostedSessions(.setup).apply(.expire, to: id, at: now), let session = try await db.setupSessions.find(id) else { return false }
             try await Events.record("setup_session.expired", data: try SetupSessions.json(session, services: services),
                                     caller: session.caller, on: db, services: services)
             return true
@@ -128,7 +103,7 @@ package struct Sweeper: Service {
 
     private func expireSession(_ id: String, now: Timestamp) async throws -> Bool {
         try await services.database.transaction { db in
-            guard try await HostedSessionRows(.checkout).apply(.expire, to: id, at: now, on: db), let session = try await CheckoutSession.load(id, on: db) else { return false }
+            guard try await db.hostedSessions(.checkout).apply(.expire, to: id, at: now), let session = try await db.checkoutSessions.find(id) else { return false }
             let offer = try await CheckoutOffer.load(for: session, now: try await services.customerTime(session.customerID, on: db), on: db)
             try await Events.record("checkout_session.expired", data: try CheckoutSessions.json(session, offer: offer, services: services),
                                     caller: session.caller, on: db, services: services)

@@ -1,7 +1,6 @@
 import ChingDomain
 import ChingStore
 import Crypto
-import SQLKit
 
 /// The delivery side that the rest of the product touches: queueing (in the event's own
 /// transaction), the signature, the body, and what `GET /events/:id` shows of attempts.
@@ -16,7 +15,7 @@ package enum Webhooks {
 
     /// One delivery per endpoint of the event's project and mode that listens for its type, due now
     /// in real time (even for an event stamped with a test clock's time).
-    package static func queue(_ event: StoredEvent, on db: any SQLDatabase, services: AppServices) async throws {
+    package static func queue(_ event: StoredEvent, on db: Store, services: AppServices) async throws {
         try await EventLog(db).queueDeliveries(eventID: event.id, type: event.type, caller: event.caller, dueAt: services.wallClock.now())
     }
 
@@ -35,7 +34,7 @@ package enum Webhooks {
     }
 
     /// What `GET /events/:id` adds: every endpoint's delivery and its attempts.
-    package static func deliveries(eventID: String, on db: any SQLDatabase) async throws -> JSONValue {
+    package static func deliveries(eventID: String, on db: Store) async throws -> JSONValue {
         .array(try await WebhookDeliveries(db).forEvent(eventID).map { delivery in
             .object([
                 "endpoint": .int(delivery.endpointID),
@@ -51,43 +50,31 @@ package enum Webhooks {
     }
 
     /// A webhook endpoint as the API returns it (never with its secret).
-    package static func endpointJSON(_ row: any SQLRow) throws -> JSONValue {
+    package static func endpointJSON(_ endpoint: WebhookEndpoint) -> JSONValue {
         .object([
-            "id": .int(try row.int("id")),
+            "id": .int(endpoint.id),
             "object": "webhook_endpoint",
-            "url": .string(try row.string("url")),
-            "events": try row.json("events"),
-            "livemode": .bool(try row.bool("livemode")),
-            "created": .string(try row.timestamp("created").iso8601),
+            "url": .string(endpoint.url),
+            "events": .array(endpoint.events.map { .string($0) }),
+            "livemode": .bool(endpoint.caller.livemode),
+            "created": .string(endpoint.created.iso8601),
         ])
     }
 
     /// Adds an endpoint; the answer carries its `whsec_` secret, shown only this once.
     package static func createEndpoint(url: String, events: [String], caller: Caller, services: AppServices) async throws -> JSONValue {
         let secret = "whsec_" + services.ids.hex(byteCount: 32)
-        let eventsJSON = JSONValue.array(events.map { .string($0) }).serialized()
         let endpoint = try await services.database.transaction { db in
-            let row = try await db.raw("""
-                INSERT INTO webhook_endpoints (project_id, livemode, url, events, secret, created)
-                VALUES (\(bind: caller.projectID), \(bind: caller.mode), \(bind: url), \(bind: eventsJSON),
-                  \(bind: secret), \(bind: services.clock.now().milliseconds))
-                RETURNING *
-                """).first()!
-            return try endpointJSON(row)
+            try await db.webhookEndpoints.insert(caller: caller, url: url, events: events, secret: secret, created: services.clock.now())
         }
-        var object = endpoint.objectValue!
+        var object = endpointJSON(endpoint).objectValue!
         object["secret"] = .string(secret)
         return .object(object)
     }
 
     /// Deletes an endpoint; its pending deliveries stop.
     package static func deleteEndpoint(_ id: Int64, caller: Caller, services: AppServices) async throws {
-        let deleted = try await services.database.transaction { db in
-            try await db.raw("""
-                UPDATE webhook_endpoints SET deleted = 1 WHERE id = \(bind: id) AND project_id = \(bind: caller.projectID)
-                  AND livemode = \(bind: caller.mode) AND deleted = 0 RETURNING id
-                """).first()
-        }
-        guard deleted != nil else { throw ServiceError.notFound("webhook endpoint", String(id)) }
+        let deleted = try await services.database.transaction { db in try await db.webhookEndpoints.markDeleted(id, caller: caller) }
+        guard deleted else { throw ServiceError.notFound("webhook endpoint", String(id)) }
     }
 }

@@ -95,6 +95,11 @@ public final class Database: Sendable {
         }
     }
 
+    /// Answers when the database does (`/healthz`).
+    public func ping() async throws {
+        _ = try await read { db in try await db.raw("SELECT 1 AS ok").first() }
+    }
+
     /// Runs `body` in one transaction: all of its writes land, or none do.
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {

@@ -49,8 +49,10 @@ public struct EventLog: Sendable {
         try await db.raw("SELECT * FROM events WHERE id = \(bind: id)").first().map(StoredEvent.init)
     }
 
-    /// A list row of `events` as the event it holds.
-    public static func event(_ row: any SQLRow) throws -> StoredEvent { try StoredEvent(row) }
+    /// A page of the caller's events (of one type when given), newest first.
+    public func list(caller: Caller, _ request: PageRequest, type: String?) async throws -> Page<StoredEvent> {
+        try await db.page("events", caller: caller, request, filter: type.map { " AND type = \(bind: $0)" } ?? "", as: StoredEvent.init)
+    }
 
     /// Queues one delivery of `eventID` to each of the caller's endpoints listening for `type`
     /// (or `*`), due at `dueAt` (real time).

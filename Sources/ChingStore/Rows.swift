@@ -16,6 +16,8 @@ extension SQLRow {
     public func optionalJSON(_ column: String) throws -> JSONValue? {
         try optionalString(column).map { (try? JSONValue.parse($0)) ?? .null }
     }
+    /// The row's project and mode.
+    public func caller() throws -> Caller { Caller(projectID: try string("project_id"), livemode: try bool("livemode")) }
     /// The metadata column, as the API returns it.
     public func metadata() throws -> JSONValue { try json("metadata") }
 }

@@ -6,7 +6,6 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import SQLKit
 
 /// The hosted pages (checkout, setup) and the brands' assets, with the templates and the
 /// branding folders they render with.
@@ -27,7 +26,7 @@ package struct WebRoutes: Sendable {
             // Logos, icons and the brand stylesheet, at content-hash URLs: cacheable for a year.
             let projectID = context.parameters.get("project") ?? "", file = context.parameters.get("file") ?? ""
             let folderName = try await services.database.read { db in
-                try await db.raw("SELECT branding FROM projects WHERE id = \(bind: projectID)").first()?.optionalString("branding")
+                try await db.projects.find(projectID)?.branding
             }
             guard let brand = branding.brand(projectID: projectID, folderName: folderName).brand,
                   let asset = [brand.logo, brand.icon, brand.stylesheet].compactMap({ $0 }).first(where: {

@@ -6,7 +6,6 @@ import ChingStore
 import ChingWeb
 import Logging
 import ServiceLifecycle
-import SQLKit
 
 /// This process, as the other processes on the same database see it: a row in `server_instances`
 /// whose `heartbeat_at` it moves every few seconds. A payment attempt's lease names the instance
@@ -24,14 +23,14 @@ struct ServerInstance: Service, CustomStringConvertible {
     func register() async throws {
         let now = services.clock.now()
         try await services.database.transaction { db in
-            try await db.raw("DELETE FROM server_instances WHERE heartbeat_at < \(bind: now.adding(seconds: -86_400).milliseconds)").run()
-            try await HostedSessionRows.beat(services.instanceID, at: now, on: db)
+            try await db.serverInstances.removeSilent(since: now.adding(seconds: -86_400))
+            try await db.serverInstances.beat(services.instanceID, at: now)
         }
     }
 
     func beat() async throws {
         let now = services.clock.now()
-        try await services.database.transaction { db in try await HostedSessionRows.beat(services.instanceID, at: now, on: db) }
+        try await services.database.transaction { db in try await db.serverInstances.beat(services.instanceID, at: now) }
     }
 
     func run() async throws {
@@ -46,8 +45,6 @@ struct ServerInstance: Service, CustomStringConvertible {
             }
         }
         // A clean stop: this instance's attempts are over, so they need not wait out the heartbeat.
-        try? await services.database.transaction { db in
-            try await db.raw("DELETE FROM server_instances WHERE id = \(bind: services.instanceID)").run()
-        }
+        try? await services.database.transaction { db in try await db.serverInstances.remove(services.instanceID) }
     }
 }

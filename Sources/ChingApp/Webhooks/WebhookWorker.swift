@@ -11,7 +11,6 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
-import SQLKit
 
 /// Delivers queued webhook events: at least once, the same event id on every retry.
 ///

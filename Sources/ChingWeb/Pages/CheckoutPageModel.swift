@@ -1,6 +1,7 @@
 import ChingDomain
 import ChingHTTP
 import ChingServices
+import ChingStore
 
 /// What every hosted page's layout shows: language, title, merchant, test-mode banner, the
 /// language switch and the brand. Equatable, so a cached page can be compared with what would be

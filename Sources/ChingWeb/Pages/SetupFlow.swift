@@ -4,7 +4,6 @@ import ChingServices
 import ChingStore
 import HTTPTypes
 import Hummingbird
-import SQLKit
 
 /// The hosted setup page (`/setup/:id`): saves a card to the customer without charging it,
 /// through `SetupCardSaving`. The routes and the rest are `HostedPages`'s.
@@ -27,15 +26,15 @@ struct SetupFlow: HostedFlow {
 
     func state(_ id: String) async throws -> View? {
         try await services.database.read { db in
-            guard let session = try await SetupSession.load(id, on: db) else { return nil }
-            let project = try await db.raw("SELECT name, max_installments, require_israeli_id, branding FROM projects WHERE id = \(bind: session.caller.projectID)").first()
-            let brand = services.brand(projectID: session.caller.projectID, folderName: try project?.optionalString("branding"))
-            let customer = try await db.raw("SELECT name, email, locale FROM customers WHERE id = \(bind: session.customerID)").first()
-            let name = try customer?.string("name") ?? ""
-            return View(session: session, merchantName: try brand?.brand.displayName ?? project?.string("name") ?? "",
-                        customerLabel: name.isEmpty ? (try customer?.optionalString("email") ?? "") : name,
-                        customerLocale: try customer?.optionalString("locale").flatMap(Language.init(rawValue:)),
-                        requireIsraeliID: try services.paymentSettings(project: project, projectID: session.caller.projectID, brand: .some(brand)).requireIsraeliID,
+            guard let session = try await db.setupSessions.find(id) else { return nil }
+            let project = try await db.projects.find(session.caller.projectID)
+            let brand = services.brand(projectID: session.caller.projectID, folderName: project?.branding)
+            let customer = try await db.customers.find(session.customerID)
+            let name = customer?.name ?? ""
+            return View(session: session, merchantName: brand?.brand.displayName ?? project?.name ?? "",
+                        customerLabel: name.isEmpty ? (customer?.email ?? "") : name,
+                        customerLocale: customer.flatMap { Language(rawValue: $0.locale) },
+                        requireIsraeliID: services.paymentSettings(project: project, projectID: session.caller.projectID, brand: .some(brand)).requireIsraeliID,
                         brand: brand)
         }
     }
