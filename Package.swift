@@ -59,7 +59,6 @@ let package = Package(
             name: "ChingServices",
             dependencies: [
                 "ChingDomain", "ChingStore", "ChingProviders", "ChingPDF",
-                .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -85,7 +84,6 @@ let package = Package(
                 "ChingDomain", "ChingStore", "ChingProviders", "ChingPDF", "ChingServices", "ChingHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -99,7 +97,6 @@ let package = Package(
                 "ChingDomain", "ChingStore", "ChingProviders", "ChingServices", "ChingHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -113,7 +110,6 @@ let package = Package(
             dependencies: [
                 "ChingDomain", "ChingStore", "ChingProviders", "ChingServices", "ChingHTTP", "ChingAPI", "ChingWeb",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -24,14 +24,14 @@ struct EventsAPI: Sendable {
     /// GET /events (`?type=charge.succeeded`)
     @Sendable func list(_ call: APICall) async throws -> APIResponse {
         let type = call.query["type"]
-        return try await ListPage.respond(call, services: services, { db, page in try await EventLog(db).list(caller: call.caller, page, type: type) },
+        return try await ListPage.respond(call, services: services, { db, page in try await db.events.list(caller: call.caller, page, type: type) },
                                           json: Events.json)
     }
 
     /// GET /events/:id
     @Sendable func retrieve(_ call: APICall) async throws -> APIResponse {
         let event = try await services.database.read { db -> JSONValue? in
-            guard let event = try await EventLog(db).find(call.id, caller: call.caller) else { return nil }
+            guard let event = try await db.events.find(call.id, caller: call.caller) else { return nil }
             return try await Events.jsonWithDeliveries(event, on: db)
         }
         guard let event else { throw ServiceError.notFound("event", call.id) }

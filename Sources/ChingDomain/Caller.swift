@@ -3,8 +3,6 @@
 public struct Caller: Sendable, Equatable {
     public let projectID: String
     public let livemode: Bool
-    /// 0 or 1, as the store keeps modes.
-    public var mode: Int64 { livemode ? 1 : 0 }
 
     public init(projectID: String, livemode: Bool) {
         self.projectID = projectID

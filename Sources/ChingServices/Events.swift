@@ -8,7 +8,7 @@ package enum Events {
                                services: AppServices) async throws {
         let event = StoredEvent(id: services.ids.make(.event), caller: caller, type: type, data: data.serialized(),
                                 previousAttributes: previousAttributes.map { JSONValue.object($0).serialized() }, created: services.clock.now())
-        try await EventLog(db).append(event)
+        try await db.events.append(event)
         try await Webhooks.queue(event, on: db, services: services)
     }
 
@@ -36,7 +36,7 @@ package enum Events {
     /// Queues a new delivery of the event to every endpoint that listens for it now; answers the event with its attempts.
     package static func resend(_ id: String, caller: Caller, services: AppServices) async throws -> JSONValue {
         try await services.database.transaction { db in
-            guard let event = try await EventLog(db).find(id, caller: caller) else { throw ServiceError.notFound("event", id) }
+            guard let event = try await db.events.find(id, caller: caller) else { throw ServiceError.notFound("event", id) }
             try await Webhooks.queue(event, on: db, services: services)
             return try await jsonWithDeliveries(event, on: db)
         }

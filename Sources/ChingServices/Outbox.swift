@@ -13,7 +13,7 @@ package enum Outbox {
         case (_, .he): ("קבלה על תשלום: \(formatted)", "תודה על התשלום של \(formatted). חשבונית מס / קבלה מספר \(number): \(pdfURL)")
         case (_, .en): ("Your receipt: \(formatted)", "Thank you for your payment of \(formatted). Tax invoice / receipt \(number): \(pdfURL)")
         }
-        try await EmailOutbox(db).queue(OutgoingEmail(
+        try await db.emailOutbox.queue(OutgoingEmail(
             id: services.ids.make(.email), caller: caller, kind: kind == .creditNote ? "refund_confirmation" : "receipt", to: address,
             locale: locale, subject: subject, body: body, relatedID: documentID, created: services.clock.now()))
     }
@@ -30,7 +30,7 @@ package enum Outbox {
         case .en: ("Your payment for \(productName) failed", "The charge of \(formatted) for \(productName) did not go through."
                    + (when.map { " We will try again on \($0)." } ?? " The subscription has been canceled."))
         }
-        try await EmailOutbox(db).queue(OutgoingEmail(
+        try await db.emailOutbox.queue(OutgoingEmail(
             id: services.ids.make(.email), caller: caller, kind: "payment_failed", to: address, locale: locale, subject: subject, body: body,
             relatedID: customerID, created: services.clock.now()))
     }

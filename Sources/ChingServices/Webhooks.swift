@@ -16,7 +16,7 @@ package enum Webhooks {
     /// One delivery per endpoint of the event's project and mode that listens for its type, due now
     /// in real time (even for an event stamped with a test clock's time).
     package static func queue(_ event: StoredEvent, on db: Store, services: AppServices) async throws {
-        try await EventLog(db).queueDeliveries(eventID: event.id, type: event.type, caller: event.caller, dueAt: services.wallClock.now())
+        try await db.events.queueDeliveries(eventID: event.id, type: event.type, caller: event.caller, dueAt: services.wallClock.now())
     }
 
     /// The request body, built from the stored event so that every retry sends the same bytes:
@@ -35,7 +35,7 @@ package enum Webhooks {
 
     /// What `GET /events/:id` adds: every endpoint's delivery and its attempts.
     package static func deliveries(eventID: String, on db: Store) async throws -> JSONValue {
-        .array(try await WebhookDeliveries(db).forEvent(eventID).map { delivery in
+        .array(try await db.webhookDeliveries.forEvent(eventID).map { delivery in
             .object([
                 "endpoint": .int(delivery.endpointID),
                 "url": .string(delivery.url),

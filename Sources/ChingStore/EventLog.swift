@@ -29,7 +29,6 @@ public struct StoredEvent: Sendable {
 /// delivery row per webhook endpoint that listens for their type.
 public struct EventLog: Sendable {
     let db: any SQLDatabase
-    public init(_ db: any SQLDatabase) { self.db = db }
 
     public func append(_ event: StoredEvent) async throws {
         try await db.raw("""
@@ -95,7 +94,6 @@ public struct OutgoingEmail: Sendable {
 /// The email outbox: emails are written in the transaction that caused them, so none is lost.
 public struct EmailOutbox: Sendable {
     let db: any SQLDatabase
-    public init(_ db: any SQLDatabase) { self.db = db }
 
     public func queue(_ email: OutgoingEmail) async throws {
         try await db.raw("""
@@ -104,4 +102,10 @@ public struct EmailOutbox: Sendable {
               \(bind: email.locale.rawValue), \(bind: email.subject), \(bind: email.body), \(bind: email.relatedID), 'pending', \(bind: email.created.milliseconds))
             """).run()
     }
+}
+
+extension SQLDatabase {
+    public var events: EventLog { EventLog(db: self) }
+    public var emailOutbox: EmailOutbox { EmailOutbox(db: self) }
+    public var webhookDeliveries: WebhookDeliveries { WebhookDeliveries(db: self) }
 }

@@ -5,7 +5,6 @@ import SQLKit
 /// every attempt recorded.
 public struct WebhookDeliveries: Sendable {
     let db: any SQLDatabase
-    public init(_ db: any SQLDatabase) { self.db = db }
 
     /// A delivery leased for sending, with its endpoint.
     public struct Claimed: Sendable {

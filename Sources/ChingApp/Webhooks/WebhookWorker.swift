@@ -61,7 +61,7 @@ struct WebhookWorker: Service {
     func claim(limit: Int) async throws -> [Claimed] {
         let now = services.clock.now()
         return try await services.database.transaction { db in
-            try await WebhookDeliveries(db).claim(now: now, leaseUntil: now.adding(seconds: Self.leaseSeconds), limit: limit, projectID: projectID,
+            try await db.webhookDeliveries.claim(now: now, leaseUntil: now.adding(seconds: Self.leaseSeconds), limit: limit, projectID: projectID,
                                                   skipLocked: services.database.kind == .postgres)
         }
     }
@@ -71,7 +71,7 @@ struct WebhookWorker: Service {
             try await finish(delivery, statusCode: nil, duration: 0, error: "The endpoint was deleted.", delivered: false, giveUp: true)
             return
         }
-        guard let event = try await services.database.read({ db in try await EventLog(db).find(delivery.eventID) }) else { return }
+        guard let event = try await services.database.read({ db in try await db.events.find(delivery.eventID) }) else { return }
         let body = Array(try Webhooks.body(event).utf8)
         if delivery.livemode && WebAddress.isLoopback(delivery.url) {
             try await finish(delivery, statusCode: nil, duration: 0, error: "Refused: live endpoints may not call this machine.", delivered: false, giveUp: true)
@@ -109,7 +109,7 @@ struct WebhookWorker: Service {
         let jitter = Int64.random(in: 0...max(1, wait * 1000 / 10))
         let attempt = WebhookDeliveries.Attempt(attemptedAt: now, statusCode: statusCode.map(Int64.init), durationMilliseconds: duration, error: error)
         try await services.database.transaction { db in
-            try await WebhookDeliveries(db).finish(delivery.seq, attempt: attempt, status: status, attemptCount: attempts,
+            try await db.webhookDeliveries.finish(delivery.seq, attempt: attempt, status: status, attemptCount: attempts,
                                                    nextAttemptAt: Timestamp(milliseconds: now.milliseconds + wait * 1000 + jitter))
         }
     }
