@@ -31,6 +31,7 @@ package enum APIRoutes {
             CheckoutPublicAPI(services: services, limiter: limiter).addRoutes(to: group, endpoint: endpoint)
             SubscriptionsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
             SetupSessionsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
+            BillingPortalAPI(services: services).addRoutes(to: group, endpoint: endpoint)
             WebhooksAPI(services: services).addRoutes(to: group, endpoint: endpoint)
             OperatorAPI(services: services).addRoutes(to: group, endpoint: endpoint)
             TestClocksAPI(services: services).addRoutes(to: group, endpoint: endpoint)

@@ -108,7 +108,9 @@ extension HTTPField.Name {
 struct EndpointWrapper: Sendable {
     let services: AppServices
 
-    func callAsFunction(_ handler: @escaping @Sendable (APICall) async throws -> APIResponse)
+    /// `replayable: false`: the endpoint's answer is never stored for an `Idempotency-Key` replay
+    /// (it carries a secret kept only hashed), so the header is ignored.
+    func callAsFunction(_ handler: @escaping @Sendable (APICall) async throws -> APIResponse, replayable: Bool = true)
         -> @Sendable (Request, AppRequestContext) async throws -> Response
     {
         { request, context in
@@ -124,7 +126,7 @@ struct EndpointWrapper: Sendable {
                 for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
                 let call = APICall(caller: caller, body: body, parameters: context.parameters, query: query)
 
-                guard request.method == .post, let key = request.headers[.idempotencyKey] else {
+                guard replayable, request.method == .post, let key = request.headers[.idempotencyKey] else {
                     return RenderedResponse(try await handler(call)).response
                 }
                 let fingerprint = Self.fingerprint(method: request.method.rawValue, path: request.uri.path, body: bodyBytes)

@@ -41,7 +41,7 @@ public enum IDPrefix: String, Sendable, CaseIterable {
     case project = "proj_", customer = "cus_", paymentMethod = "pm_", charge = "ch_", refund = "re_"
     case checkoutSession = "co_", setupSession = "seti_", product = "prod_", price = "price_"
     case subscription = "sub_", subscriptionItem = "si_", event = "evt_", document = "doc_"
-    case email = "em_", apiKey = "key_", testClock = "clock_"
+    case email = "em_", apiKey = "key_", testClock = "clock_", portalSession = "bps_"
 
     var isCapability: Bool { self == .checkoutSession || self == .setupSession }
 }

@@ -30,16 +30,17 @@ package enum SetupSessions {
         ])
     }
 
-    /// Opens a hosted page that saves a card to the customer.
+    /// Opens a hosted page that saves a card to the customer. `portal`: the billing portal session
+    /// that opens it, and what it does when the customer comes back.
     package static func create(customerID: String, successURL: String, cancelURL: String, metadata: [String: String], caller: Caller,
-                               services: AppServices) async throws -> JSONValue {
+                               services: AppServices, portal: (sessionID: String, intent: String)? = nil) async throws -> JSONValue {
         let now = services.clock.now()
         let id = services.ids.make(.setupSession)
         return try await services.database.transaction { db in
             _ = try await Customers.requireActive(customerID, caller: caller, on: db)
             try await db.setupSessions.insert(id: id, caller: caller, customerID: customerID, successURL: successURL, cancelURL: cancelURL,
                                               csrfToken: services.ids.hex(byteCount: 24), metadata: .strings(metadata),
-                                              expiresAt: now.adding(seconds: lifetimeSeconds), created: now)
+                                              expiresAt: now.adding(seconds: lifetimeSeconds), created: now, portal: portal)
             return try await load(id, caller: caller, on: db, services: services)!
         }
     }

@@ -226,6 +226,18 @@ public enum Migrations {
                 // When an advance began (real time): one whose server died is taken over after a while.
                 "ALTER TABLE test_clocks ADD COLUMN advance_started_at BIGINT",
             ]),
+            (11, [
+                // Billing portal sessions (issue 16): the link's token is stored only as its SHA-256.
+                """
+                CREATE TABLE billing_portal_sessions (\(common), customer_id TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+                  return_url TEXT, csrf_token TEXT NOT NULL, expires_at BIGINT NOT NULL, created BIGINT NOT NULL)
+                """,
+                // A setup session the portal opened (to add a card, or to pay a failed renewal with a new one) leads back to it, once.
+                "ALTER TABLE setup_sessions ADD COLUMN portal_session_id TEXT",
+                "ALTER TABLE setup_sessions ADD COLUMN portal_intent TEXT",
+                "ALTER TABLE setup_sessions ADD COLUMN portal_returned BIGINT NOT NULL DEFAULT 0",
+                "CREATE INDEX documents_customer ON documents (customer_id, seq)",
+            ]),
         ]
     }
 

@@ -7,7 +7,7 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// The hosted pages (checkout, setup) and the brands' assets, with the templates and the
+/// The hosted pages (checkout, setup, the billing portal) and the brands' assets, with the templates and the
 /// branding folders they render with.
 package struct WebRoutes: Sendable {
     let pages: PageRenderer
@@ -41,5 +41,6 @@ package struct WebRoutes: Sendable {
         HostedPages(flow: CheckoutFlow(services: services, pages: pages, cache: PageCache()), services: services, pages: pages, limiter: limiter)
             .addRoutes(to: hosted)
         HostedPages(flow: SetupFlow(services: services, pages: pages), services: services, pages: pages, limiter: limiter).addRoutes(to: hosted)
+        PortalPages(services: services, pages: pages).addRoutes(to: hosted)
     }
 }

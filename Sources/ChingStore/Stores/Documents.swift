@@ -99,6 +99,11 @@ public struct DocumentStore: Sendable {
         try await db.raw("SELECT * FROM documents WHERE charge_id = \(bind: chargeID) AND type = 'tax_invoice_receipt'").first().map(Document.init)
     }
 
+    /// The customer's documents, newest first, at most `limit`.
+    public func ofCustomer(_ customerID: String, limit: Int64) async throws -> [Document] {
+        try await db.raw("SELECT * FROM documents WHERE customer_id = \(bind: customerID) ORDER BY seq DESC LIMIT \(bind: limit)").all().map(Document.init)
+    }
+
     public func list(caller: Caller, _ request: PageRequest) async throws -> Page<Document> {
         try await db.page("documents", caller: caller, request, as: Document.init)
     }

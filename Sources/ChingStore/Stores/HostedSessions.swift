@@ -85,6 +85,9 @@ public struct SetupSession: Sendable {
     public let metadata: JSONValue
     public let expiresAt: Timestamp
     public let created: Timestamp
+    /// The billing portal session that opened it, and what the portal does when the customer comes back.
+    public let portalSessionID: String?
+    public let portalIntent: String?
 
     init(_ row: any SQLRow) throws {
         id = try row.string("id")
@@ -99,6 +102,8 @@ public struct SetupSession: Sendable {
         metadata = try row.metadata()
         expiresAt = try row.timestamp("expires_at")
         created = try row.timestamp("created")
+        portalSessionID = try row.optionalString("portal_session_id")
+        portalIntent = try row.optionalString("portal_intent")
     }
 }
 
@@ -179,13 +184,23 @@ public struct SetupSessionStore: Sendable {
         try await db.scopedRow("setup_sessions", id: id, caller: caller).map(SetupSession.init)
     }
 
+    /// `portal`: the billing portal session that opens it and what it does on the customer's return.
     public func insert(id: String, caller: Caller, customerID: String, successURL: String, cancelURL: String, csrfToken: String,
-                       metadata: JSONValue, expiresAt: Timestamp, created: Timestamp) async throws {
+                       metadata: JSONValue, expiresAt: Timestamp, created: Timestamp, portal: (sessionID: String, intent: String)? = nil) async throws {
         try await db.raw("""
-            INSERT INTO setup_sessions (id, project_id, livemode, customer_id, status, success_url, cancel_url, csrf_token, metadata, expires_at, created)
+            INSERT INTO setup_sessions (id, project_id, livemode, customer_id, status, success_url, cancel_url, csrf_token, metadata, expires_at,
+              created, portal_session_id, portal_intent)
             VALUES (\(bind: id), \(bind: caller.projectID), \(bind: caller.mode), \(bind: customerID), 'pending', \(bind: successURL),
-              \(bind: cancelURL), \(bind: csrfToken), \(bind: metadata.serialized()), \(bind: expiresAt.milliseconds), \(bind: created.milliseconds))
+              \(bind: cancelURL), \(bind: csrfToken), \(bind: metadata.serialized()), \(bind: expiresAt.milliseconds), \(bind: created.milliseconds),
+              \(bind: portal?.sessionID), \(bind: portal?.intent))
             """).run()
+    }
+
+    /// Uses up the customer's way back from a setup session to the portal that opened it; false when it was used already.
+    public func takePortalReturn(_ id: String) async throws -> Bool {
+        try await db.raw("""
+            UPDATE setup_sessions SET portal_returned = 1 WHERE id = \(bind: id) AND portal_session_id IS NOT NULL AND portal_returned = 0 RETURNING id
+            """).first() != nil
     }
 
     public func list(caller: Caller, _ request: PageRequest) async throws -> Page<SetupSession> {

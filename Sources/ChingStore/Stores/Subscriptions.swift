@@ -133,6 +133,17 @@ public struct SubscriptionStore: Sendable {
             """ + Self.list(statuses) + " ORDER BY seq DESC LIMIT 1").first().map(Subscription.init)
     }
 
+    /// The customer's subscriptions with one of `statuses`, oldest first.
+    public func ofCustomer(_ customerID: String, statuses: [SubscriptionStatus]) async throws -> [Subscription] {
+        try await db.raw("SELECT * FROM subscriptions WHERE customer_id = \(bind: customerID) AND status IN " + Self.list(statuses) + " ORDER BY seq")
+            .all().map(Subscription.init)
+    }
+
+    /// Makes a `past_due` subscription's retry due at `now` (the customer pays now with another card); false when it is not past due.
+    public func retryNow(_ id: String, at now: Timestamp) async throws -> Bool {
+        try await changed("UPDATE subscriptions SET next_retry_at = \(bind: now.milliseconds) WHERE id = \(bind: id) AND status = 'past_due'")
+    }
+
     /// The subscriptions with one of `statuses` of the customers living on the test clock, oldest first.
     public func onClock(_ clockID: String, statuses: [SubscriptionStatus]) async throws -> [Subscription] {
         try await db.raw("""

@@ -16,7 +16,8 @@ struct PageRenderer: Sendable {
     let publicURL: String
     var logger = Logger(label: "ching")
 
-    static let templateNames = ["layout", "checkout", "checkout_page", "setup", "setup_page", "card_fields", "form_errors", "three_d_secure", "message"]
+    static let templateNames = ["layout", "checkout", "checkout_page", "setup", "setup_page", "card_fields", "form_errors", "three_d_secure", "message",
+                                "portal", "portal_cancel"]
 
     static func load(templatesDirectory: String, publicURL: String, logger: Logger) async throws -> PageRenderer {
         let library = try await MustacheLibrary(directory: templatesDirectory)
@@ -141,9 +142,11 @@ struct HostedForm: Decodable, Sendable {
     var installments: String?
     /// The 3-D Secure answer: "pass" or "fail".
     var result: String?
+    /// The billing portal's cancel: "period_end" or "now".
+    var when: String?
 
     enum CodingKeys: String, CodingKey {
-        case csrf, paymentMethod = "payment_method", name, number, exp, cvc, israeliID = "israeli_id", installments, result
+        case csrf, paymentMethod = "payment_method", name, number, exp, cvc, israeliID = "israeli_id", installments, result, when
     }
 
     /// Why a form body could not be read: the page answers with a message in the customer's language.
