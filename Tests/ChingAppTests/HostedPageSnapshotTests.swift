@@ -13,6 +13,7 @@ struct HostedPageSnapshotTests {
         case pendingCart = "pending-cart", planWithTrial = "plan-with-trial", mixed, manualCapture = "manual-capture"
         case fieldErrors = "field-errors", declined, threeDSecure = "3d-secure", paid, expired, canceled, notFound = "not-found", setup
         case planChange = "plan-change"
+        case portal, portalCancel = "portal-cancel", portalPastDue = "portal-past-due", portalEmpty = "portal-empty", portalExpired = "portal-expired"
     }
 
     static let cart: JSONValue = [["name": "Coffee beans", "amount_agorot": 4500, "quantity": 2],
@@ -79,6 +80,22 @@ struct HostedPageSnapshotTests {
             api.app.clock.advance(seconds: 10 * 86_400)
             let id = try await api.checkoutSession(["price": .string(pro)], customer: customer).id
             return try await api.page("/checkout/\(id)\(query)").html
+        case .portal:
+            let (customer, _, _) = try await api.planCustomer()
+            _ = try await api.testCard(customer: customer, index: 1)
+            return try await api.page("\(try await api.portal(customer: customer).path)\(query)").html
+        case .portalCancel:
+            let (customer, subscription, _) = try await api.planCustomer()
+            return try await api.page("\(try await api.portal(customer: customer).path)/subscriptions/\(subscription)/cancel\(query)").html
+        case .portalPastDue:
+            let (customer, _) = try await api.pastDueCustomer()
+            return try await api.page("\(try await api.portal(customer: customer).path)\(query)").html
+        case .portalEmpty:
+            return try await api.page("\(try await api.portal(customer: try await api.customer()).path)\(query)&notice=card_not_added").html
+        case .portalExpired:
+            let (_, path) = try await api.portal(customer: try await api.customer())
+            api.app.clock.advance(seconds: 30 * 60)
+            return try await api.page("\(path)\(query)").html
         }
     }
 }
