@@ -16,9 +16,13 @@ from selenium.webdriver.support.ui import WebDriverWait
 ARGS = None
 TEXT = {
     "he": {"discount": "הנחה", "paid": "התשלום התקבל", "declined": "הכרטיס נדחה", "card_saved": "הכרטיס נשמר",
-           "expired": "תוקף דף התשלום פג", "trial": "ימי ניסיון בחינם", "authorize": "לאישור", "invalid_number": "מספר הכרטיס אינו תקין"},
+           "expired": "תוקף דף התשלום פג", "trial": "ימי ניסיון בחינם", "authorize": "לאישור", "invalid_number": "מספר הכרטיס אינו תקין",
+           "cancels": "יבוטל ב-", "active": "פעיל", "card_added": "הכרטיס החדש נשמר", "default_changed": "כרטיס ברירת המחדל הוחלף",
+           "resumed": "המנוי ממשיך", "mastercard": "Mastercard המסתיים ב־4444", "default": "ברירת מחדל"},
     "en": {"discount": "Discount", "paid": "Payment received", "declined": "Your card was declined", "card_saved": "Card saved",
-           "expired": "This checkout has expired", "trial": "-day free trial", "authorize": "Authorize", "invalid_number": "This card number is not valid"},
+           "expired": "This checkout has expired", "trial": "-day free trial", "authorize": "Authorize", "invalid_number": "This card number is not valid",
+           "cancels": "Cancels on", "active": "Active", "card_added": "Your new card is saved", "default_changed": "Your default card is changed",
+           "resumed": "Your plan continues", "mastercard": "Mastercard ending in 4444", "default": "Default"},
 }
 # Selenium's .text drops the invisible right-to-left mark that Hebrew amounts start with.
 MONEY = {"he": lambda a: "%s ₪" % a, "en": lambda a: "₪%s" % a}
@@ -247,12 +251,64 @@ def without_javascript(driver, locale):
         plain.quit()
 
 
+def portal_session(locale, email=None):
+    """A customer on a paid monthly plan (so with a receipt), and a billing portal link for them."""
+    email = email or "dana-%s-%d@example.com" % (locale, time.time_ns())
+    customer = api("POST", "/customers", {"name": "Dana Cohen", "email": email, "locale": locale})["id"]
+    card = api("POST", "/payment_methods/test-card", {"customer": customer})["id"]
+    product = api("POST", "/products", {"name": "Coffee club"})["id"]
+    price = api("POST", "/prices", {"product": product, "unit_amount": 4900, "type": "recurring", "recurring": {"interval": "month"}})["id"]
+    subscription = api("POST", "/subscriptions", {"customer": customer, "price": price, "payment_method": card})["id"]
+    portal = api("POST", "/billing_portal_sessions", {"customer": customer, "return_url": ARGS.base + "/healthz?back=1"})
+    return customer, subscription, portal
+
+
+def banner(driver):
+    return driver.find_element(By.CSS_SELECTOR, ".banner").text
+
+
+def billing_portal(driver, locale):
+    customer, subscription, portal = portal_session(locale)
+    driver.get(portal["url"])
+    check_accessibility(driver)
+    assert TEXT[locale]["active"] in driver.find_element(By.CSS_SELECTOR, ".status").text
+    # Cancel at the period end, through the confirmation step; then resume.
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "a[href*='/subscriptions/%s/cancel']" % subscription))
+    check_accessibility(driver)
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "button.pay-button"))
+    assert TEXT[locale]["cancels"] in driver.find_element(By.CSS_SELECTOR, ".status").text
+    assert driver.find_element(By.CSS_SELECTOR, ".banner").get_attribute("role") == "status"
+    assert api("GET", "/subscriptions/" + subscription)["cancel_at_period_end"] is True
+    check_accessibility(driver)
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form[action*='/resume'] button"))
+    assert TEXT[locale]["resumed"] in banner(driver), banner(driver)
+    assert api("GET", "/subscriptions/" + subscription)["cancel_at_period_end"] is False
+    # Add a card through the setup page, and make it the default.
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form[action*='/cards/new'] button"))
+    assert "/setup/" in driver.current_url, driver.current_url
+    fill_card(driver, "5555 5555 5555 4444")
+    WebDriverWait(driver, 10).until(lambda d: "/portal/" in d.current_url and "notice=card_added" in d.current_url)
+    assert TEXT[locale]["card_added"] in banner(driver), banner(driver)
+    check_accessibility(driver)
+    mastercard = [item for item in driver.find_elements(By.CSS_SELECTOR, ".portal-list .portal-item") if TEXT[locale]["mastercard"] in item.text][0]
+    click_and_wait(driver, mastercard.find_element(By.CSS_SELECTOR, "form[action*='/default'] button"))
+    assert TEXT[locale]["default_changed"] in banner(driver), banner(driver)
+    default = api("GET", "/customers/" + customer)["default_payment_method"]
+    assert api("GET", "/payment_methods/" + default)["card"]["last4"] == "4444"
+    # Open the receipt, then go back to the merchant.
+    receipt = driver.find_element(By.CSS_SELECTOR, ".receipt a").get_attribute("href")
+    with urllib.request.urlopen(receipt) as response:
+        assert response.headers["Content-Type"] == "application/pdf" and response.read(5) == b"%PDF-"
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, ".cancel a"))
+    expect_url(driver, ARGS.base + "/healthz?back=1")
+
+
 FLOWS = [cart_with_discount, decline_then_success, three_d_secure, mixed_plan_with_trial, manual_capture, setup_session,
-         cancel_to_merchant, expired_session, without_javascript]
+         cancel_to_merchant, expired_session, without_javascript, billing_portal]
 
 
 def screenshots(driver):
-    """The checkout page (cart, mixed with trial, error state) at 375 and 1280 px, in Hebrew and English."""
+    """The checkout page (cart, mixed with trial, error state) and the billing portal at 375 and 1280 px, in Hebrew and English."""
     os.makedirs(ARGS.screenshots, exist_ok=True)
     product = api("POST", "/products", {"name": "Coffee club", "description": "A bag every month"})["id"]
     price = api("POST", "/prices", {"product": product, "unit_amount": 4900, "type": "recurring",
@@ -261,11 +317,12 @@ def screenshots(driver):
         pages = {"cart": session(locale, line_items=CART)["url"],
                  "mixed-trial": session(locale, price=price, line_items=[{"name": "Grinder", "amount_agorot": 25000}])["url"]}
         error_url = session(locale, line_items=CART)["url"]
+        pages["portal"] = portal_session(locale, email="dana.%s@example.com" % locale)[2]["url"]
         for width, height in [(375, 1300), (1280, 1100)]:
             driver.set_window_size(width, height)
             for name, url in pages.items():
                 driver.get(url)
-                driver.save_screenshot(os.path.join(ARGS.screenshots, "checkout-%s-%s-%d.png" % (name, locale, width)))
+                driver.save_screenshot(os.path.join(ARGS.screenshots, "%s-%s-%d.png" % (name if name == "portal" else "checkout-" + name, locale, width)))
             driver.get(error_url)
             fill_card(driver, "4242424242424241", exp="01/20")
             driver.save_screenshot(os.path.join(ARGS.screenshots, "checkout-error-%s-%d.png" % (locale, width)))
