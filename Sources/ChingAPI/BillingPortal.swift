@@ -8,9 +8,22 @@ struct BillingPortalAPI: Sendable {
     let services: AppServices
 
     func addRoutes(to group: RouterGroup<AppRequestContext>, endpoint: EndpointWrapper) {
-        // The answer carries the link's token, which is stored only hashed: it is never kept for an
-        // `Idempotency-Key` replay (a second link is harmless; a stored token would not be).
-        group.post("billing_portal_sessions", use: endpoint(create, replayable: false))
+        group.post("billing_portal_sessions", use: endpoint(create, replay: replay))
+    }
+
+    /// The answer carries the link's token, which is stored only hashed: an `Idempotency-Key` keeps
+    /// the answer without its `url`, and a replay answers the same session with a new link.
+    var replay: Idempotency.Replay {
+        Idempotency.Replay(
+            stored: { response in
+                guard var data = (try? JSONValue.parse(response.body))?["data"]?.objectValue, data["url"] != nil else { return response }
+                data["url"] = .null
+                return RenderedResponse(APIResponse(.object(data), status: response.status))
+            },
+            answer: { [services] stored, caller in
+                guard let id = (try? JSONValue.parse(stored.body))?["data"]?["id"]?.stringValue else { return stored }
+                return RenderedResponse(APIResponse(try await BillingPortal.newLink(id, caller: caller, services: services)))
+            })
     }
 
     /// POST /billing_portal_sessions: `customer` (required), `return_url` (the rules of a checkout's redirect URLs).

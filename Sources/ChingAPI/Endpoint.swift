@@ -108,9 +108,9 @@ extension HTTPField.Name {
 struct EndpointWrapper: Sendable {
     let services: AppServices
 
-    /// `replayable: false`: the endpoint's answer is never stored for an `Idempotency-Key` replay
-    /// (it carries a secret kept only hashed), so the header is ignored.
-    func callAsFunction(_ handler: @escaping @Sendable (APICall) async throws -> APIResponse, replayable: Bool = true)
+    /// `replay`: how an `Idempotency-Key` replay answers (the stored response, unless the endpoint's
+    /// answer carries a secret that may not be stored).
+    func callAsFunction(_ handler: @escaping @Sendable (APICall) async throws -> APIResponse, replay: Idempotency.Replay = .stored)
         -> @Sendable (Request, AppRequestContext) async throws -> Response
     {
         { request, context in
@@ -126,11 +126,12 @@ struct EndpointWrapper: Sendable {
                 for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
                 let call = APICall(caller: caller, body: body, parameters: context.parameters, query: query)
 
-                guard replayable, request.method == .post, let key = request.headers[.idempotencyKey] else {
+                guard request.method == .post, let key = request.headers[.idempotencyKey] else {
                     return RenderedResponse(try await handler(call)).response
                 }
                 let fingerprint = Self.fingerprint(method: request.method.rawValue, path: request.uri.path, body: bodyBytes)
-                return try await Idempotency(database: services.database, clock: services.clock).run(caller: caller, key: key, fingerprint: fingerprint) {
+                return try await Idempotency(database: services.database, clock: services.clock).run(caller: caller, key: key, fingerprint: fingerprint,
+                                                                                                       replay: replay) {
                     do {
                         return RenderedResponse(try await handler(call))
                     } catch {

@@ -17,17 +17,29 @@ struct Idempotency: Sendable {
     static let lifetimeSeconds: Int64 = 24 * 3600
     static let abandonedAfterSeconds: Int64 = 5 * 60
 
-    func run(caller: Caller, key: String, fingerprint: String, _ work: @Sendable () async -> RenderedResponse) async throws -> RenderedResponse {
+    /// What is stored of a response, and how a replay answers from it. Most endpoints store their
+    /// answer and replay it as it was; one whose answer carries a secret kept only hashed (a portal
+    /// link) stores it without the secret and mints a new one for the replay.
+    struct Replay: Sendable {
+        let stored: @Sendable (RenderedResponse) -> RenderedResponse
+        let answer: @Sendable (RenderedResponse, Caller) async throws -> RenderedResponse
+
+        static let stored = Replay(stored: { $0 }, answer: { response, _ in response })
+    }
+
+    func run(caller: Caller, key: String, fingerprint: String, replay: Replay = .stored,
+             _ work: @Sendable () async -> RenderedResponse) async throws -> RenderedResponse {
         guard !key.isEmpty, key.count <= 255 else {
             throw ServiceError.invalid("Idempotency-Key", "Must be 1 to 255 characters.")
         }
-        if let replay = try await claim(caller: caller, key: key, fingerprint: fingerprint) { return replay }
+        if let stored = try await claim(caller: caller, key: key, fingerprint: fingerprint) { return try await replay.answer(stored, caller) }
         let response = await work()
+        let kept = replay.stored(response)
         try await database.transaction { db in
             if response.status.code >= 500 {
                 try await db.idempotencyKeys.release(key, caller: caller)
             } else {
-                try await db.idempotencyKeys.finish(key, caller: caller, status: Int64(response.status.code), body: response.body)
+                try await db.idempotencyKeys.finish(key, caller: caller, status: Int64(kept.status.code), body: kept.body)
             }
         }
         return response

@@ -1,6 +1,7 @@
 import ChingDomain
 import ChingStore
 import Crypto
+import Logging
 
 /// The billing portal: a link (`/portal/<token>`) where a customer manages their plans, cards and
 /// receipts. The token is the customer's only credential: 256 random bits, shown once in the
@@ -18,26 +19,39 @@ package enum BillingPortal {
     package static func create(customerID: String, returnURL: String?, caller: Caller, services: AppServices) async throws -> JSONValue {
         let now = services.clock.now()
         let token = services.ids.hex(byteCount: 32)
-        let session = PortalSession(id: services.ids.make(.portalSession), caller: caller, customerID: customerID, tokenHash: tokenHash(token),
-                                    returnURL: returnURL, csrfToken: services.ids.hex(byteCount: 24), expiresAt: now.adding(seconds: lifetimeSeconds),
-                                    created: now)
+        let session = PortalSession(id: services.ids.make(.portalSession), caller: caller, customerID: customerID, returnURL: returnURL,
+                                    csrfToken: services.ids.hex(byteCount: 24), expiresAt: now.adding(seconds: lifetimeSeconds), created: now)
         try await services.database.transaction { db in
             _ = try await Customers.requireActive(customerID, caller: caller, on: db)
-            try await db.portalSessions.insert(session)
+            try await db.portalSessions.insert(session, tokenHash: tokenHash(token))
         }
-        return .object([
+        return json(session, token: token, services: services)
+    }
+
+    /// The session as `POST /billing_portal_sessions` answers it, with one of its links.
+    package static func json(_ session: PortalSession, token: String?, services: AppServices) -> JSONValue {
+        .object([
             "id": .string(session.id),
             "object": "billing_portal_session",
-            "customer": .string(customerID),
-            "url": .string(url(token, services: services)),
-            "return_url": .optional(returnURL),
+            "customer": .string(session.customerID),
+            "url": .optional(token.map { "\(services.publicURL)/portal/\($0)" }),
+            "return_url": .optional(session.returnURL),
             "expires_at": .string(session.expiresAt.iso8601),
-            "livemode": .bool(caller.livemode),
-            "created": .string(now.iso8601),
+            "livemode": .bool(session.caller.livemode),
+            "created": .string(session.created.iso8601),
         ])
     }
 
-    package static func url(_ token: String, services: AppServices) -> String { "\(services.publicURL)/portal/\(token)" }
+    /// A new link to one of the caller's sessions (an `Idempotency-Key` replay: the answer is kept without its link).
+    package static func newLink(_ sessionID: String, caller: Caller, services: AppServices) async throws -> JSONValue {
+        let token = services.ids.hex(byteCount: 32)
+        let session = try await services.database.transaction { db -> PortalSession in
+            guard let session = try await db.portalSessions.find(sessionID, caller: caller) else { throw ServiceError.notFound("billing_portal_session", sessionID) }
+            try await db.portalSessions.addToken(to: sessionID, tokenHash: tokenHash(token), at: services.clock.now())
+            return session
+        }
+        return json(session, token: token, services: services)
+    }
 
     /// The session a link's token opens (expired ones too: the page says so); nil for an unknown token.
     package static func session(token: String, services: AppServices) async throws -> PortalSession? {
@@ -65,8 +79,6 @@ package enum BillingPortal {
         package let plans: [Plan]
         package let cards: [PaymentMethod]
         package let documents: [Document]
-        /// The customer's time (a test clock's, or the server's).
-        package let now: Timestamp
     }
 
     /// The page's content, or nil when the customer was deleted since the link was made.
@@ -83,8 +95,7 @@ package enum BillingPortal {
             }
             return View(session: session, customer: customer, project: try await db.projects.find(session.caller.projectID), plans: plans,
                         cards: try await db.paymentMethods.active(ofCustomer: customer.id).reversed(),
-                        documents: try await db.documents.ofCustomer(customer.id, limit: documentLimit),
-                        now: try await services.customerTime(customer.id, on: db))
+                        documents: try await db.documents.ofCustomer(customer.id, limit: documentLimit))
         }
     }
 
@@ -108,19 +119,24 @@ package enum BillingPortal {
     }
 
     /// Removes a card, unless it is the only card behind a plan that is still billed
-    /// (`card_needed_for_plan`). When the default goes, the newest remaining card becomes the default.
+    /// (`card_needed_for_plan`). When the default goes, the newest remaining card becomes the
+    /// default. One transaction, with the customer's row held: two tabs cannot each remove one of
+    /// the last two cards.
     package static func removeCard(_ paymentMethodID: String, session: PortalSession, services: AppServices) async throws {
-        let card = try await requireOwn(paymentMethodID: paymentMethodID, session: session, services: services)
-        let (others, billed) = try await services.database.read { db in
-            (try await db.paymentMethods.active(ofCustomer: session.customerID).filter { $0.id != paymentMethodID },
-             try await db.subscriptions.hasPeriodRunning(customerID: session.customerID))
-        }
-        if others.isEmpty, billed {
-            throw ServiceError.rule("card_needed_for_plan", "This is the only card paying for a plan; add another card before removing it.", kind: .conflict)
-        }
-        _ = try await PaymentMethods.detachCard(paymentMethodID, caller: session.caller, services: services)
-        if card.isDefault, let newest = others.last {
-            _ = try await PaymentMethods.makeDefault(newest.id, caller: session.caller, services: services)
+        try await services.database.transaction { db in
+            try await db.customers.hold(session.customerID)
+            let cards = try await db.paymentMethods.active(ofCustomer: session.customerID)
+            guard let card = cards.first(where: { $0.id == paymentMethodID }), card.caller == session.caller else {
+                throw ServiceError.notFound("payment_method", paymentMethodID)
+            }
+            let others = cards.filter { $0.id != paymentMethodID }
+            if others.isEmpty, try await db.subscriptions.hasPeriodRunning(customerID: session.customerID) {
+                throw ServiceError.rule("card_needed_for_plan", "This is the only card paying for a plan; add another card before removing it.", kind: .conflict)
+            }
+            try await PaymentMethods.detach(paymentMethodID, caller: session.caller, on: db, services: services)
+            if card.isDefault, let newest = others.last {
+                try await PaymentMethods.setDefault(newest.id, customerID: session.customerID, caller: session.caller, on: db, services: services)
+            }
         }
     }
 
@@ -165,39 +181,49 @@ package enum BillingPortal {
         case cardAdded, cardNotAdded, planPaid, planStillUnpaid
     }
 
-    /// The customer is back from a setup session the portal opened (once per setup session): the
-    /// card is in place, a failed plan is retried with it at once, and the portal gets a new link,
-    /// since the old one was the way into the card form. Nil when the link back was used already,
-    /// is not a portal's, or its portal session has expired.
-    package static func returnFromSetup(_ setupID: String, services: AppServices) async throws -> (token: String, outcome: Return)? {
-        let now = services.clock.now()
-        let found = try await services.database.transaction { db -> (SetupSession, PortalSession)? in
-            guard let setup = try await db.setupSessions.find(setupID), let portalID = setup.portalSessionID,
-                  let portal = try await db.portalSessions.find(portalID), portal.expiresAt > now,
-                  try await db.setupSessions.takePortalReturn(setupID) else { return nil }
-            return (setup, portal)
-        }
-        guard let (setup, portal) = found else { return nil }
-        var outcome = Return.cardNotAdded
-        if setup.storedStatus == .succeeded, let card = setup.paymentMethodID {
-            outcome = .cardAdded
-            if case .recover(let subscriptionID) = Intent(stored: setup.portalIntent) {
-                outcome = try await payNow(subscriptionID, with: card, portal: portal, services: services) ? .planPaid : .planStillUnpaid
-            }
-        }
-        let token = services.ids.hex(byteCount: 32)
-        try await services.database.transaction { db in try await db.portalSessions.replaceToken(portal.id, tokenHash: tokenHash(token)) }
-        return (token, outcome)
+    /// Where the way back from a setup session leads.
+    package enum Back: Sendable {
+        /// The portal on a new link, and what was done.
+        case portal(token: String, outcome: Return)
+        /// The way back was used already, or the portal session has expired (nil: not a portal's setup session).
+        case expired(PortalSession?)
     }
 
-    /// Makes `card` the customer's and the plan's card and retries the failed renewal now; true when the plan is paid.
+    /// The customer is back from a setup session the portal opened (once): a setup left without a
+    /// card is canceled, the portal gets a new link (the session's other links keep working), and
+    /// the new card pays a past-due plan at once when that is what it was added for.
+    package static func returnFromSetup(_ setupID: String, services: AppServices) async throws -> Back {
+        let now = services.clock.now()
+        let token = services.ids.hex(byteCount: 32)
+        let found = try await services.database.transaction { db -> (SetupSession?, PortalSession?, Bool) in
+            guard let setup = try await db.setupSessions.find(setupID), let portalID = setup.portalSessionID,
+                  let portal = try await db.portalSessions.find(portalID) else { return (nil, nil, false) }
+            // Leaving the card form (its cancel link) leaves the setup pending: coming back ends it.
+            var ended = setup.storedStatus != .pending
+            if !ended { ended = try await db.hostedSessions(.setup).apply(.cancel, to: setupID, at: now) }
+            guard portal.expiresAt > now, ended, try await db.setupSessions.takePortalReturn(setupID) else { return (setup, portal, false) }
+            try await db.portalSessions.addToken(to: portal.id, tokenHash: tokenHash(token), at: now)
+            return (try await db.setupSessions.find(setupID), portal, true)
+        }
+        guard case (let setup?, let portal?, true) = found else { return .expired(found.1) }
+        guard setup.storedStatus == .succeeded, let card = setup.paymentMethodID else { return .portal(token: token, outcome: .cardNotAdded) }
+        guard case .recover(let subscriptionID) = Intent(stored: setup.portalIntent) else { return .portal(token: token, outcome: .cardAdded) }
+        do {
+            return .portal(token: token, outcome: try await payNow(subscriptionID, with: card, portal: portal, services: services) ? .planPaid : .planStillUnpaid)
+        } catch {
+            // The card is saved either way; the plan stays as the page will show it.
+            services.logger.warning("Paying a past-due plan from the portal failed", metadata: ["subscription": "\(subscriptionID)",
+                                                                                                  "error": "\(String(reflecting: type(of: error)))"])
+            return .portal(token: token, outcome: .planStillUnpaid)
+        }
+    }
+
+    /// Makes `card` the customer's and the plan's card and charges the failed renewal to it now; true when the plan is paid.
     private static func payNow(_ subscriptionID: String, with card: String, portal: PortalSession, services: AppServices) async throws -> Bool {
         _ = try await PaymentMethods.makeDefault(card, caller: portal.caller, services: services)
         _ = try await Subscriptions.update(subscriptionID, .init(metadata: nil, defaultPaymentMethod: card), caller: portal.caller, services: services)
         let clocked = try await services.forSubscription(subscriptionID)
-        let now = clocked.clock.now()
-        guard try await clocked.database.transaction({ db in try await db.subscriptions.retryNow(subscriptionID, at: now) }) else { return false }
-        _ = try await Renewals.renew(subscriptionID, now: now, services: clocked)
+        _ = try await Renewals.renew(subscriptionID, now: clocked.clock.now(), services: clocked, customerCard: card)
         let after = try await services.database.read { db in try await db.subscriptions.find(subscriptionID, caller: portal.caller) }
         return after?.status == .active
     }

@@ -20,11 +20,17 @@ package enum Renewals {
 
     /// Renews (or retries) the subscription if it is still due and no other server holds it;
     /// true when an outcome was recorded.
-    package static func renew(_ id: String, now: Timestamp, services: AppServices) async throws -> Bool {
+    ///
+    /// `customerCard`: the customer pays a `past_due` plan now with this card (the billing portal).
+    /// That retry is their own: paid, the period starts as with any renewal; declined, only the
+    /// failed charge is recorded, and the dunning schedule (its count, its next date, its emails)
+    /// goes on as it was. Its idempotency key names the card, so it never replays another try.
+    package static func renew(_ id: String, now: Timestamp, services: AppServices, customerCard: String? = nil) async throws -> Bool {
         // 1. The lease, taken only while the renewal is due.
         let owner = services.instanceID
         guard let subscription = try await services.database.transaction({ db in
-            try await db.subscriptions.takeForRenewal(id, owner: owner, now: now, staleRenewal: Subscriptions.staleRenewal(now))
+            try await db.subscriptions.takeForRenewal(id, owner: owner, now: now, staleRenewal: Subscriptions.staleRenewal(now),
+                                                      customerRetry: customerCard != nil)
         }), let periodEnd = subscription.currentPeriodEnd, let anchor = subscription.billingCycleAnchor else { return false }
         let caller = subscription.caller, customerID = subscription.customerID
         let period = subscription.periodsBilled, attempt = subscription.failedAttempts
@@ -40,8 +46,8 @@ package enum Renewals {
             let customerDefault = try await db.customers.find(customerID, caller: caller)?.defaultPaymentMethod
             let sale = try await db.checkoutSessions.find(subscription.checkoutSessionID ?? "")
             // The first try uses the subscription's card; retries the customer's current default (a card replaced meanwhile).
-            let preferred = subscription.status == .pastDue
-                ? [customerDefault, subscription.defaultPaymentMethod] : [subscription.defaultPaymentMethod, customerDefault]
+            let preferred = customerCard.map { [$0] } ?? (subscription.status == .pastDue
+                ? [customerDefault, subscription.defaultPaymentMethod] : [subscription.defaultPaymentMethod, customerDefault])
             var card: (id: String, card: Charges.ChargeableCard)?
             for candidate in preferred.compactMap({ $0 }) where card == nil {
                 card = try? await (candidate, Charges.chargeableCard(candidate, customerID: customerID, caller: caller, on: db))
@@ -49,7 +55,7 @@ package enum Renewals {
             return (plan, product?.name ?? "Subscription", card, sale?.createDocument ?? true)
         }
         let amount = try Subscriptions.periodAmount(plan)
-        let key = "renewal:\(id):\(period):\(attempt)"
+        let key = "renewal:\(id):\(period):\(attempt)" + (customerCard.map { ":" + $0 } ?? "")
         let result: ProviderResult? = if amount == 0 { nil } else if let card {
             await services.provider(for: caller).charge(token: card.card.token, amount: amount, installments: 1, capture: true, idempotencyKey: key)
         } else {
@@ -74,6 +80,14 @@ package enum Renewals {
             }
             let before = Subscriptions.json(subscription)
             let latestCharge = charge?.id ?? subscription.latestCharge
+            if case .declined = result, customerCard != nil {
+                guard try await db.subscriptions.releaseRenewal(id, lease: lease, latestCharge: latestCharge) else { return false }
+                if let charge, let result { _ = try await Charges.record(charge, result: result, caller: caller, on: db, services: services) }
+                let after = try await Subscriptions.load(id, caller: caller, on: db)!
+                try await Events.record("subscription.updated", data: after, previousAttributes: JSONValue.changedAttributes(from: before, to: after),
+                                        caller: caller, on: db, services: services)
+                return true
+            }
             if case .declined = result {
                 let failures = attempt + 1
                 let firstFailed = subscription.firstFailedAt ?? now

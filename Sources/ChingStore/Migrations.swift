@@ -227,11 +227,13 @@ public enum Migrations {
                 "ALTER TABLE test_clocks ADD COLUMN advance_started_at BIGINT",
             ]),
             (11, [
-                // Billing portal sessions (issue 16): the link's token is stored only as its SHA-256.
+                // Billing portal sessions (issue 16). A session's links' tokens are stored only as their SHA-256;
+                // coming back from the card form adds a link, and every link of a session works until it expires.
                 """
-                CREATE TABLE billing_portal_sessions (\(common), customer_id TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
-                  return_url TEXT, csrf_token TEXT NOT NULL, expires_at BIGINT NOT NULL, created BIGINT NOT NULL)
+                CREATE TABLE billing_portal_sessions (\(common), customer_id TEXT NOT NULL, return_url TEXT, csrf_token TEXT NOT NULL,
+                  expires_at BIGINT NOT NULL, created BIGINT NOT NULL)
                 """,
+                "CREATE TABLE billing_portal_tokens (token_hash TEXT PRIMARY KEY, session_id TEXT NOT NULL, created BIGINT NOT NULL)",
                 // A setup session the portal opened (to add a card, or to pay a failed renewal with a new one) leads back to it, once.
                 "ALTER TABLE setup_sessions ADD COLUMN portal_session_id TEXT",
                 "ALTER TABLE setup_sessions ADD COLUMN portal_intent TEXT",

@@ -1,5 +1,6 @@
 import ChingApp
 import ChingDomain
+import ChingServices
 import Foundation
 import HTTPTypes
 import Testing
@@ -64,13 +65,19 @@ struct BillingPortalTests {
             #expect(second.path != path)
             #expect(second.session.data["return_url"] == .null)
             #expect(try await api.page(path).status == 200)
-            // The same Idempotency-Key does not replay a link: the answer would have to be stored with its token.
-            let keyed = try await api.post("/billing_portal_sessions", ["customer": .string(customer)], headers: [HTTPField.Name("Idempotency-Key")!: "portal-1"])
-            let again = try await api.post("/billing_portal_sessions", ["customer": .string(customer)], headers: [HTTPField.Name("Idempotency-Key")!: "portal-1"])
+            // An Idempotency-Key replays the same session, with a new link: the first link's token is not kept for the replay.
+            let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "portal-1"]
+            let keyed = try await api.post("/billing_portal_sessions", ["customer": .string(customer)], headers: key)
+            let again = try await api.post("/billing_portal_sessions", ["customer": .string(customer)], headers: key)
             #expect(keyed.status == 200 && again.status == 200)
-            #expect(keyed.id != again.id)
+            #expect(again.id == keyed.id && again.data["expires_at"] == keyed.data["expires_at"])
+            let (firstLink, replayedLink) = (keyed.data["url"]?.stringValue ?? "", again.data["url"]?.stringValue ?? "")
+            #expect(firstLink != replayedLink && replayedLink.hasPrefix("https://pay.example.test/portal/"))
+            for link in [firstLink, replayedLink] { #expect(try await api.page(String(link.dropFirst("https://pay.example.test".count))).status == 200) }
+            let reused = try await api.post("/billing_portal_sessions", ["customer": .string(customer), "return_url": "https://shop.example.com/x"], headers: key)
+            #expect(reused.status == 409 && reused.errorCode == "idempotency_key_reused")
             if let bytes = app.databaseFileBytes() {
-                for token in [token, String(second.path.dropFirst("/portal/".count)), String((keyed.data["url"]?.stringValue ?? "").suffix(64))] {
+                for token in [token, String(second.path.dropFirst("/portal/".count)), String(firstLink.suffix(64)), String(replayedLink.suffix(64))] {
                     #expect(bytes.range(of: Data(token.utf8)) == nil, "a portal token is stored in clear")
                 }
             }
@@ -240,6 +247,7 @@ struct BillingPortalTests {
             let setupPath = try #require(toSetup.location)
             #expect(setupPath.hasPrefix("/setup/seti_") && setupPath.hasSuffix("?locale=en"))
             let setupID = String(setupPath.dropFirst("/setup/".count).prefix { $0 != "?" })
+
             let saved = try await api.saveCard(setupID, number: "5555555555554444")
             let back = try #require(saved.location)
             #expect(back == "https://pay.example.test/portal/return/\(setupID)?locale=en")
@@ -247,7 +255,7 @@ struct BillingPortalTests {
             let newPath = String(try #require(returned.location).prefix { $0 != "?" })
             #expect(returned.location?.hasSuffix("?locale=en&notice=card_added") == true)
             #expect(newPath != path && newPath.hasPrefix("/portal/"))
-            #expect(try await api.page(path).status == 404, "the link that opened the card form no longer works")
+            #expect(try await api.page(path).status == 200, "the first link keeps working (another tab, the back button)")
             #expect(try await api.page(String(back.dropFirst("https://pay.example.test".count))).status == 410, "the way back works once")
             let withTwo = try await api.page(try #require(returned.location))
             #expect(withTwo.contains("Mastercard ending in 4444") && withTwo.contains("Your new card is saved."))
@@ -276,6 +284,10 @@ struct BillingPortalTests {
             #expect(back.location?.hasSuffix("notice=card_not_added") == true)
             let page = try await api.page(try #require(back.location))
             #expect(page.contains("No card was added.") && page.contains(#"role="alert""#))
+            // The card form it left is closed: a card posted there later is not saved, and the way back is used up.
+            #expect(try await api.page("/setup/\(setupID)?locale=en").status == 410)
+            #expect(try await api.get("/customers/\(customer)/payment_methods").data.arrayValue?.isEmpty == true)
+            #expect(try await api.page(String(try #require(canceled.location).dropFirst("https://pay.example.test".count))).status == 410)
         }
     }
 
@@ -306,18 +318,28 @@ struct BillingPortalTests {
         }
     }
 
-    @Test("Paying a past-due plan with a card that is declined too says so, and the plan stays past due")
+    @Test("Paying a past-due plan with cards that are declined too says so each time; the customer's tries never use up the dunning schedule")
     func pastDueDeclinedAgain() async throws {
         try await TestApp().run { api in
             let (customer, subscription) = try await api.pastDueCustomer()
             let (_, path) = try await api.portal(customer: customer)
-            let toSetup = try await api.portalForm(path, action: "/subscriptions/\(subscription)/pay", locale: "he")
-            let setupID = String(try #require(toSetup.location).dropFirst("/setup/".count).prefix { $0 != "?" })
-            let saved = try await api.saveCard(setupID, number: "4000000000000341", locale: "he")
-            let returned = try await api.page(String(try #require(saved.location).dropFirst("https://pay.example.test".count)))
-            #expect(returned.location?.hasSuffix("?locale=he&notice=plan_still_unpaid") == true)
+            let step = try await api.page("\(path)/subscriptions/\(subscription)/cancel?locale=en")
+            #expect(step.contains("Cancel now") && !step.contains("Cancel at the end of the period"), "an unpaid period has nothing to finish")
+            for _ in 1...4 {
+                let toSetup = try await api.portalForm(path, action: "/subscriptions/\(subscription)/pay", locale: "he")
+                let setupID = String(try #require(toSetup.location).dropFirst("/setup/".count).prefix { $0 != "?" })
+                let saved = try await api.saveCard(setupID, number: "4000000000000341", locale: "he")
+                let returned = try await api.page(String(try #require(saved.location).dropFirst("https://pay.example.test".count)))
+                #expect(returned.location?.hasSuffix("?locale=he&notice=plan_still_unpaid") == true)
+                #expect(try await api.page(try #require(returned.location)).contains("גם הכרטיס החדש נדחה"))
+            }
+            #expect(try await api.get("/subscriptions/\(subscription)").data["status"] == "past_due", "four declined tries did not cancel it")
+            #expect(try await api.get("/events?type=subscription.past_due").data.arrayValue?.count == 1)
+            #expect(try await api.get("/charges?customer=\(customer)").data.arrayValue?.count == 5, "the renewal and the customer's four tries")
+            // The schedule is as the renewal left it: the first retry, 3 days after it failed, still comes (and declines).
+            api.app.clock.advance(seconds: 3 * 86_400)
+            #expect(try await api.app.sweep(api.projectID).renewals == 1)
             #expect(try await api.get("/subscriptions/\(subscription)").data["status"] == "past_due")
-            #expect(try await api.page(try #require(returned.location)).contains("גם הכרטיס החדש נדחה"))
         }
     }
 
@@ -328,6 +350,43 @@ struct BillingPortalTests {
             let (_, path) = try await api.portal(customer: customer)
             #expect(try await api.request(.delete, "/customers/\(customer)").status == 200)
             #expect(try await api.page(path).status == 410)
+        }
+    }
+
+    /// The banner an action leaves, as the locale file words it.
+    static func notice(_ key: String, _ language: Language) throws -> String {
+        let file = URL(fileURLWithPath: API.resources).appendingPathComponent("Templates/locales/\(language.rawValue).json")
+        return try #require(try JSONValue.parse(Array(Data(contentsOf: file)))["portal_notice_\(key)"]?.stringValue)
+    }
+
+    @Test("Every action and refusal answers with its banner in the page's language", arguments: Language.allCases)
+    func banners(language: Language) async throws {
+        try await TestApp().run { api in
+            let (customer, subscription, first) = try await api.planCustomer()
+            let second = try await api.testCard(customer: customer, index: 1)
+            let (_, path) = try await api.portal(customer: customer)
+            let locale = language.rawValue
+            let steps: [(String, [(String, String)], String, Bool)] = [
+                ("/subscriptions/\(subscription)/cancel", [("when", "period_end")], "cancels_at_period_end", false),
+                ("/subscriptions/\(subscription)/cancel", [("when", "period_end")], "cancels_at_period_end", false),
+                ("/subscriptions/\(subscription)/resume", [], "resumed", false),
+                ("/subscriptions/\(subscription)/resume", [], "plan_changed", true),
+                ("/subscriptions/\(subscription)/pay", [], "plan_changed", true),
+                ("/cards/\(second)/default", [], "default_changed", false),
+                ("/cards/\(first)/remove", [], "card_removed", false),
+                ("/cards/\(second)/remove", [], "card_needed", true),
+                ("/cards/\(first)/default", [], "not_found", true),
+                ("/subscriptions/\(subscription)/cancel", [("when", "now")], "canceled_now", false),
+                ("/cards/\(second)/remove", [], "card_removed", false),
+            ]
+            for (action, fields, key, refused) in steps {
+                let answer = try await api.portalForm(path, action: action, fields, locale: locale)
+                #expect(answer.location == "\(path)?locale=\(locale)&notice=\(key)", "\(action)")
+                let page = try await api.page(try #require(answer.location))
+                let banner = #"role="\#(refused ? "alert" : "status")">\#(try Self.notice(key, language))</p>"#
+                #expect(page.contains(banner), "\(action): \(key)")
+            }
+            #expect(try await api.get("/customers/\(customer)/payment_methods").data.arrayValue?.isEmpty == true)
         }
     }
 }

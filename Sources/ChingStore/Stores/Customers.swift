@@ -121,6 +121,12 @@ public struct CustomerStore: Sendable {
         try await db.raw("UPDATE customers SET default_payment_method = \(bind: paymentMethodID) WHERE id = \(bind: customerID)").run()
     }
 
+    /// Holds the customer's row until the transaction ends (PostgreSQL's row lock; SQLite's
+    /// transactions already run one at a time): a check and a change about their cards cannot interleave.
+    public func hold(_ id: String) async throws {
+        try await db.raw("UPDATE customers SET deleted = deleted WHERE id = \(bind: id)").run()
+    }
+
     /// Soft-deletes the customer (its row stays for its charges and documents).
     public func markDeleted(_ id: String) async throws {
         try await db.raw("UPDATE customers SET deleted = 1, default_payment_method = NULL WHERE id = \(bind: id)").run()

@@ -196,10 +196,11 @@ public struct SetupSessionStore: Sendable {
             """).run()
     }
 
-    /// Uses up the customer's way back from a setup session to the portal that opened it; false when it was used already.
+    /// Uses up the customer's way back from an ended setup session to the portal that opened it; false when it was used already.
     public func takePortalReturn(_ id: String) async throws -> Bool {
         try await db.raw("""
-            UPDATE setup_sessions SET portal_returned = 1 WHERE id = \(bind: id) AND portal_session_id IS NOT NULL AND portal_returned = 0 RETURNING id
+            UPDATE setup_sessions SET portal_returned = 1
+            WHERE id = \(bind: id) AND portal_session_id IS NOT NULL AND portal_returned = 0 AND status <> 'pending' RETURNING id
             """).first() != nil
     }
 

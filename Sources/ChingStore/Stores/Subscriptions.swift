@@ -139,11 +139,6 @@ public struct SubscriptionStore: Sendable {
             .all().map(Subscription.init)
     }
 
-    /// Makes a `past_due` subscription's retry due at `now` (the customer pays now with another card); false when it is not past due.
-    public func retryNow(_ id: String, at now: Timestamp) async throws -> Bool {
-        try await changed("UPDATE subscriptions SET next_retry_at = \(bind: now.milliseconds) WHERE id = \(bind: id) AND status = 'past_due'")
-    }
-
     /// The subscriptions with one of `statuses` of the customers living on the test clock, oldest first.
     public func onClock(_ clockID: String, statuses: [SubscriptionStatus]) async throws -> [Subscription] {
         try await db.raw("""
@@ -303,10 +298,18 @@ public struct SubscriptionStore: Sendable {
         public init(owner: String, startedAt: Timestamp, period: Int64) { self.owner = owner; self.startedAt = startedAt; self.period = period }
     }
 
-    /// Takes the subscription for a renewal by `owner` at `now`, if one is due and none is in flight; the subscription as taken.
-    public func takeForRenewal(_ id: String, owner: String, now: Timestamp, staleRenewal: Timestamp) async throws -> Subscription? {
-        try await db.raw("UPDATE subscriptions SET renewal_owner = \(bind: owner), renewal_started_at = \(bind: now.milliseconds) WHERE id = \(bind: id) AND "
-                         + Self.renewalDue(at: now, staleRenewal: staleRenewal) + " RETURNING *").first().map(Subscription.init)
+    /// Takes the subscription for a renewal by `owner` at `now`, if one is due (or, for the
+    /// customer's own retry, if it is past due) and none is in flight; the subscription as taken.
+    public func takeForRenewal(_ id: String, owner: String, now: Timestamp, staleRenewal: Timestamp, customerRetry: Bool = false) async throws -> Subscription? {
+        let due: SQLQueryString = customerRetry ? "status = 'past_due'" + Self.notRenewing(staleRenewal: staleRenewal) : Self.renewalDue(at: now, staleRenewal: staleRenewal)
+        return try await db.raw("UPDATE subscriptions SET renewal_owner = \(bind: owner), renewal_started_at = \(bind: now.milliseconds) WHERE id = \(bind: id) AND "
+                                + due + " RETURNING *").first().map(Subscription.init)
+    }
+
+    /// Ends a renewal that changes nothing but the latest charge (the customer's own retry was declined: dunning goes on as it was).
+    public func releaseRenewal(_ id: String, lease: RenewalLease, latestCharge: String?) async throws -> Bool {
+        try await changed("UPDATE subscriptions SET latest_charge = \(bind: latestCharge), renewal_owner = NULL, renewal_started_at = NULL"
+                          + Self.held(id, by: lease))
     }
 
     private static func held(_ id: String, by lease: RenewalLease) -> SQLQueryString {

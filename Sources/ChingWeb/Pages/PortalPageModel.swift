@@ -141,7 +141,8 @@ struct PortalPageModel {
             "nowBody": t(subscription.status == .trialing ? "portal_cancel_now_trial_body" : "portal_cancel_now_body"),
             "keepURL": portal.path(),
         ]
-        if SubscriptionStatus.runningPeriod.contains(subscription.status), let end = subscription.currentPeriodEnd {
+        // A past-due plan's period end is the unpaid renewal's date: only a paid-up plan has a period to finish.
+        if SubscriptionStatus.paidUp.contains(subscription.status), let end = subscription.currentPeriodEnd {
             context["atPeriodEndBody"] = t("portal_cancel_at_end_body", ["date": date(end)])
         }
         return context

@@ -72,19 +72,27 @@ struct PortalPages: Sendable {
         guard let session = try await BillingPortal.session(token: token, services: services) else {
             return .failure(Refused(response: kit.notFound(asked ?? .he)))
         }
+        let brand = try await self.brand(of: session)
+        let view = services.clock.now() < session.expiresAt ? try await BillingPortal.view(session, services: services) : nil
+        let locale = asked ?? view.flatMap { Language(rawValue: $0.customer.locale) } ?? brand.context?.brand.defaultLocale ?? .he
+        guard let view else { return .failure(Refused(response: gone(session, locale: locale, brand: brand))) }
+        return .success(Portal(token: token, view: view, locale: locale, brand: brand.context))
+    }
+
+    /// The session's project's brand, and the merchant's name it shows.
+    func brand(of session: PortalSession) async throws -> (context: BrandContext?, merchant: String) {
         let project = try await services.database.read { db in try await db.projects.find(session.caller.projectID) }
         let brand = services.brand(projectID: session.caller.projectID, folderName: project?.branding)
-        let merchant = brand?.brand.displayName ?? project?.name ?? ""
-        let view = services.clock.now() < session.expiresAt ? try await BillingPortal.view(session, services: services) : nil
-        let locale = asked ?? view.flatMap { Language(rawValue: $0.customer.locale) } ?? brand?.brand.defaultLocale ?? .he
-        guard let view else {
-            let l = pages.localization
-            let back = session.returnURL.map { (url: $0, label: l.text("portal_back", locale, ["merchant": merchant])) }
-            return .failure(Refused(response: pages.message(
-                status: .gone, locale: locale, merchantName: merchant, testMode: !session.caller.livemode, heading: l.text("portal_expired_title", locale),
-                body: l.text("portal_expired_body", locale), link: back, brand: brand)))
-        }
-        return .success(Portal(token: token, view: view, locale: locale, brand: brand))
+        return (brand, brand?.brand.displayName ?? project?.name ?? "")
+    }
+
+    /// 410: the link has expired (or its customer is gone); "Back to <merchant>" when the session has a `return_url`.
+    func gone(_ session: PortalSession, locale: Language, brand: (context: BrandContext?, merchant: String)) -> Response {
+        let l = pages.localization
+        let back = session.returnURL.map { (url: $0, label: l.text("portal_back", locale, ["merchant": brand.merchant])) }
+        return pages.message(status: .gone, locale: locale, merchantName: brand.merchant, testMode: !session.caller.livemode,
+                             heading: l.text("portal_expired_title", locale), body: l.text("portal_expired_body", locale), link: back,
+                             brand: brand.context)
     }
 
     struct Refused: Error { let response: Response }
@@ -189,10 +197,11 @@ struct PortalPages: Sendable {
     /// The setup page sends the customer here, done or not: the portal opens again on a new link.
     func comeBack(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let locale = request.uri.queryParameters["locale"].flatMap { Language(rawValue: String($0)) } ?? .he
-        guard let (token, outcome) = try await BillingPortal.returnFromSetup(context.parameters.get("setup") ?? "", services: services) else {
-            let l = pages.localization
-            return pages.message(status: .gone, locale: locale, merchantName: l.text("secure_payment", locale), testMode: false,
-                                 heading: l.text("portal_expired_title", locale), body: l.text("portal_expired_body", locale))
+        let token: String, outcome: BillingPortal.Return
+        switch try await BillingPortal.returnFromSetup(context.parameters.get("setup") ?? "", services: services) {
+        case .portal(let newToken, let done): (token, outcome) = (newToken, done)
+        case .expired(let session?): return gone(session, locale: locale, brand: try await brand(of: session))
+        case .expired(nil): return kit.notFound(locale)
         }
         let notice = switch outcome {
         case .cardAdded: "card_added"
