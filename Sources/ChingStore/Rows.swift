@@ -18,6 +18,8 @@ extension SQLRow {
     }
     /// The row's project and mode.
     package func caller() throws -> Caller { Caller(projectID: try string("project_id"), livemode: try bool("livemode")) }
+    /// The customer's name a list read adds (`customer_name`), nil when the read did not select it.
+    func listedCustomerName() throws -> String? { allColumns.contains("customer_name") ? try optionalString("customer_name") : nil }
     /// The metadata column, as the API returns it.
     package func metadata() throws -> JSONValue { try json("metadata") }
 }

@@ -80,7 +80,7 @@ public struct Charge: Sendable {
         capturedAt = try row.optionalTimestamp("captured_at")
         metadata = try row.metadata()
         created = try row.timestamp("created")
-        customerName = row.allColumns.contains("customer_name") ? try row.optionalString("customer_name") : nil
+        customerName = try row.listedCustomerName()
     }
 }
 
@@ -113,7 +113,7 @@ public struct Refund: Sendable {
         providerReference = try row.optionalString("provider_reference")
         metadata = try row.metadata()
         created = try row.timestamp("created")
-        customerName = row.allColumns.contains("customer_name") ? try row.optionalString("customer_name") : nil
+        customerName = try row.listedCustomerName()
     }
 }
 

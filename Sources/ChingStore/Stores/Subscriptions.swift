@@ -62,7 +62,7 @@ public struct Subscription: Sendable {
         trialWillEndSent = try row.bool("trial_will_end_sent")
         metadata = try row.metadata()
         created = try row.timestamp("created")
-        customerName = row.allColumns.contains("customer_name") ? try row.optionalString("customer_name") : nil
+        customerName = try row.listedCustomerName()
     }
 }
 
