@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/pointfreeco/swift-snapshot-testing.git", from: "1.19.7"),
     ],
     targets: [
@@ -37,6 +38,18 @@ let package = Package(
         .target(name: "ChingProviders", dependencies: ["ChingDomain"], swiftSettings: strict),
         // A small PDF writer for tax documents (embedded TrueType font, Hebrew and Latin).
         .target(name: "ChingPDF", swiftSettings: strict),
+        // Sending email: MIME and a small SMTP client (STARTTLS, implicit TLS) on SwiftNIO and NIOSSL.
+        .target(
+            name: "ChingMail",
+            dependencies: [
+                "ChingDomain", "ChingProviders",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
         // The only place with SQL: the database (SQLite engine with group commit, or PostgreSQL), the schema.
         .target(
             name: "ChingStore",
@@ -108,7 +121,7 @@ let package = Package(
         .target(
             name: "ChingApp",
             dependencies: [
-                "ChingDomain", "ChingStore", "ChingProviders", "ChingServices", "ChingHTTP", "ChingAPI", "ChingWeb",
+                "ChingDomain", "ChingStore", "ChingProviders", "ChingServices", "ChingHTTP", "ChingAPI", "ChingWeb", "ChingMail",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -131,6 +144,7 @@ let package = Package(
         // The domain's rules and the sandbox's table (TEST_CARDS.md) share the test card list.
         .testTarget(name: "ChingDomainTests", dependencies: ["ChingDomain", "ChingProviders"], swiftSettings: strict),
         .testTarget(name: "ChingPDFTests", dependencies: ["ChingPDF"], swiftSettings: strict),
+        .testTarget(name: "ChingMailTests", dependencies: ["ChingMail", "ChingProviders", "ChingDomain"], swiftSettings: strict),
         .testTarget(
             name: "ChingStoreTests",
             dependencies: ["ChingStore", .product(name: "SQLKit", package: "sql-kit"), .product(name: "SQLiteKit", package: "sqlite-kit")],

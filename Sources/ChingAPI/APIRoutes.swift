@@ -32,6 +32,7 @@ package enum APIRoutes {
             SubscriptionsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
             SetupSessionsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
             BillingPortalAPI(services: services).addRoutes(to: group, endpoint: endpoint)
+            EmailsAPI(services: services).addRoutes(to: group, endpoint: endpoint)
             WebhooksAPI(services: services).addRoutes(to: group, endpoint: endpoint)
             OperatorAPI(services: services).addRoutes(to: group, endpoint: endpoint)
             TestClocksAPI(services: services).addRoutes(to: group, endpoint: endpoint)

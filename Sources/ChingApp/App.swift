@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import ChingAPI
 import ChingDomain
 import ChingHTTP
+import ChingMail
 import ChingPDF
 import ChingProviders
 import ChingServices
@@ -44,6 +45,16 @@ public struct AppConfiguration: Sendable {
     public var cardProvider: (any CardFormProvider)? = nil
     /// The connection cap and the idle, header and body deadlines.
     public var connectionLimits = ConnectionLimits()
+    /// Where customer emails go (`smtp://...`, `smtps://...`); nil: they wait in the outbox.
+    public var smtpURL: String?
+    /// The envelope and `From` address of customer emails (required with `smtpURL`).
+    public var mailFrom: String?
+    /// A PEM file of extra certificates to trust for the SMTP server.
+    public var smtpCAFile: String?
+    /// Whether the email sender runs when email is configured (tests send by hand with `sendEmails(_:)`).
+    public var runEmailWorker = true
+    /// The mail sender; nil is SMTP from `smtpURL` (tests may put another here).
+    public var mailSender: (any MailSender)? = nil
 
     public init() {}
 
@@ -61,6 +72,9 @@ public struct AppConfiguration: Sendable {
         resourcesDirectory = ching.string(forKey: "resources", default: resourcesDirectory)
         brandingDirectory = ching.string(forKey: "branding", default: brandingDirectory)
         attemptsPerAddress = ching.int(forKey: "attempts.per.address", default: attemptsPerAddress)
+        smtpURL = ching.string(forKey: "smtp.url").flatMap { $0.isEmpty ? nil : $0 }
+        mailFrom = ching.string(forKey: "mail.from").flatMap { $0.isEmpty ? nil : $0 }
+        smtpCAFile = ching.string(forKey: "smtp.ca.file").flatMap { $0.isEmpty ? nil : $0 }
         trustedProxies = ching.string(forKey: "trusted.proxies", default: "").split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
         // In whole seconds, at least 1; the defaults are ConnectionLimits's own.
         let seconds = { (key: ConfigKey, standard: Duration) in Duration.seconds(max(1, ching.int(forKey: key, default: Int(standard.components.seconds)))) }
@@ -83,11 +97,19 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
                                        brandingDirectory: configuration.brandingDirectory, publicURL: configuration.publicURL,
                                        logger: configuration.logger)
         services.branding = web.brands
+        services.texts = web.texts
     } catch {
         await database.close()
         throw error
     }
     let limiter = AttemptLimiter(limit: configuration.attemptsPerAddress, trustedProxies: configuration.trustedProxies)
+    let mail: (sender: any MailSender, from: String)?
+    do {
+        mail = try mailSettings(configuration)
+    } catch {
+        await database.close()
+        throw error
+    }
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: ErrorEnvelopeMiddleware())
@@ -108,6 +130,11 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
         let client = WebhookWorker.makeClient()
         app.addServices(WebhookWorker(services: services, client: client), HTTPClientCloser(client: client))
     }
+    if let mail, configuration.runEmailWorker {
+        app.addServices(EmailWorker(services: services, sender: mail.sender, from: mail.from, renderer: web.emails))
+    } else if mail == nil {
+        configuration.logger.notice("Email is not configured (CHING_SMTP_URL): customer emails wait in the outbox until it is")
+    }
     let instance = ServerInstance(services: services)
     app.addServices(instance)
     // Runs once the services (PostgreSQL's pool) are up, before the server accepts requests.
@@ -119,9 +146,11 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
 }
 
 func makeServices(_ configuration: AppConfiguration, database: Database) -> AppServices {
-    AppServices(database: database, clock: configuration.clock, ids: configuration.ids, sandbox: configuration.cardProvider ?? SandboxProvider(ids: configuration.ids),
-                publicURL: configuration.publicURL, instanceID: "srv_" + configuration.ids.hex(byteCount: 8), documentFont: DocumentFont(),
-                logger: configuration.logger)
+    var services = AppServices(database: database, clock: configuration.clock, ids: configuration.ids,
+                               sandbox: configuration.cardProvider ?? SandboxProvider(ids: configuration.ids), publicURL: configuration.publicURL,
+                               instanceID: "srv_" + configuration.ids.hex(byteCount: 8), documentFont: DocumentFont(), logger: configuration.logger)
+    services.texts = WebRoutes.texts(templatesDirectory: "\(configuration.resourcesDirectory)/Templates")
+    return services
 }
 
 /// One round of the background clean-up (expired sessions, stale authorizations, subscriptions that end at their period end), for tests
@@ -129,6 +158,31 @@ func makeServices(_ configuration: AppConfiguration, database: Database) -> AppS
 package func sweep(_ configuration: AppConfiguration, projectID: String? = nil) async throws -> Sweeper.Report {
     try await Database.withMigrated(configuration.databaseURL, logger: configuration.logger) { database in
         try await Sweeper(services: makeServices(configuration, database: database), projectID: projectID).sweep()
+    }
+}
+
+/// The mail sender and the From address, when email is configured; a broken setting stops the start.
+func mailSettings(_ configuration: AppConfiguration) throws -> (sender: any MailSender, from: String)? {
+    guard configuration.smtpURL != nil || configuration.mailSender != nil else { return nil }
+    guard let from = configuration.mailFrom, Contact.isEmail(from) else {
+        throw ConfigurationError("CHING_MAIL_FROM must be an email address when CHING_SMTP_URL is set.")
+    }
+    if let sender = configuration.mailSender { return (sender, from) }
+    let smtp = try SMTPConfiguration(url: configuration.smtpURL!, extraTrustRootsFile: configuration.smtpCAFile)
+    configuration.logger.info("Customer emails go to \(smtp.redacted)")
+    return (SMTPSender(configuration: smtp, helloName: EmailWorker.host(of: configuration.publicURL)), from)
+}
+
+/// One round of the email sender (for tests, scoped to a project on a shared database); how many were tried.
+public func sendEmails(_ configuration: AppConfiguration, projectID: String? = nil) async throws -> Int {
+    guard let mail = try mailSettings(configuration) else { return 0 }
+    return try await Database.withMigrated(configuration.databaseURL, logger: configuration.logger) { database in
+        let web = try await WebRoutes.load(templatesDirectory: "\(configuration.resourcesDirectory)/Templates",
+                                           brandingDirectory: configuration.brandingDirectory, publicURL: configuration.publicURL,
+                                           logger: configuration.logger)
+        var services = makeServices(configuration, database: database)
+        services.branding = web.brands
+        return try await EmailWorker(services: services, sender: mail.sender, from: mail.from, renderer: web.emails, projectID: projectID).sendDue()
     }
 }
 

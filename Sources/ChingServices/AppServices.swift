@@ -15,6 +15,15 @@ public protocol ProjectBrand: Sendable {
     var requiresIsraeliID: Bool? { get }
 }
 
+/// The strings of the locale files (`Templates/locales/*.json`, read by the web layer), for what
+/// the services put in words themselves: the customers' emails.
+public protocol TextSource: Sendable {
+    /// The string for `key` in `locale`, with its `{name}` placeholders filled in.
+    func text(_ key: String, _ locale: Language, _ values: [String: String]) -> String
+    /// "24 December 2026" / "24 בדצמבר 2026".
+    func date(_ time: Timestamp, _ locale: Language) -> String
+}
+
 /// Where a project's brand is found (the branding folders, in the web layer).
 public protocol BrandSource: Sendable {
     func projectBrand(projectID: String, folderName: String?) -> (any ProjectBrand)?
@@ -39,6 +48,13 @@ public struct AppServices: Sendable {
     package let logger: Logger
     /// The projects' brands (nil where no pages are served, as in a one-off sweep).
     package var branding: (any BrandSource)? = nil
+    /// The locale files' strings (nil only when the templates could not be read: emails then carry their keys).
+    package var texts: (any TextSource)? = nil
+
+    /// A locale file's string (its key when the files are missing).
+    package func text(_ key: String, _ locale: Language, _ values: [String: String] = [:]) -> String {
+        texts?.text(key, locale, values) ?? key
+    }
 
     package init(database: Database, clock: AppClock, ids: IDGenerator, sandbox: any CardFormProvider, publicURL: String,
                  instanceID: String, documentFont: DocumentFont, logger: Logger) {

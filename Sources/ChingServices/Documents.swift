@@ -60,11 +60,8 @@ package enum Documents {
             issuedAt: now))
         let document = try await load(id, caller: caller, on: db, services: services)!
         try await Events.record("document.issued", data: document, caller: caller, on: db, services: services)
-        if let email = customer.email {
-            try await Outbox.queueDocumentEmail(
-                to: email, locale: customer.language, kind: kind, number: number,
-                amount: amount, pdfURL: document["pdf_url"]?.stringValue ?? "", documentID: id, caller: caller, on: db, services: services)
-        }
+        try await Outbox.queueDocumentEmail(to: customer, kind: kind, number: number, amount: amount, pdfURL: document["pdf_url"]?.stringValue ?? "",
+                                            documentID: id, caller: caller, on: db, services: services)
         return id
     }
 

@@ -1,37 +1,60 @@
 import ChingDomain
 import ChingStore
 
-/// What emails to customers say, in their language; `EmailOutbox` keeps them until a sender (a
-/// later issue) delivers them.
+/// What emails to customers say, in their language, with the strings of the locale files
+/// (`email_*`); `EmailOutbox` keeps them until the sender (`EmailWorker`) delivers them. A customer
+/// without an address gets a `skipped` row, with why.
 package enum Outbox {
-    package static func queueDocumentEmail(to address: String, locale: Language, kind: DocumentKind, number: Int64, amount: Int64,
-                                   pdfURL: String, documentID: String, caller: Caller, on db: Store, services: AppServices) async throws {
-        let formatted = Money.format(amount, locale: locale)
-        let (subject, body): (String, String) = switch (kind, locale) {
-        case (.creditNote, .he): ("אישור החזר: \(formatted)", "החזר של \(formatted) בוצע. חשבונית זיכוי מספר \(number): \(pdfURL)")
-        case (.creditNote, .en): ("Refund confirmation: \(formatted)", "A refund of \(formatted) was made. Credit note \(number): \(pdfURL)")
-        case (_, .he): ("קבלה על תשלום: \(formatted)", "תודה על התשלום של \(formatted). חשבונית מס / קבלה מספר \(number): \(pdfURL)")
-        case (_, .en): ("Your receipt: \(formatted)", "Thank you for your payment of \(formatted). Tax invoice / receipt \(number): \(pdfURL)")
-        }
-        try await db.emailOutbox.queue(OutgoingEmail(
-            id: services.ids.make(.email), caller: caller, kind: kind == .creditNote ? "refund_confirmation" : "receipt", to: address,
-            locale: locale, subject: subject, body: body, relatedID: documentID, created: services.clock.now()))
+    /// Why an email to a customer without an address was never sent.
+    package static let noAddress = "the customer has no email address"
+
+    /// A receipt (or, for a credit note, a refund confirmation) with the document's link; the sender attaches its PDF.
+    package static func queueDocumentEmail(to customer: Customer, kind: DocumentKind, number: Int64, amount: Int64, pdfURL: String, documentID: String,
+                                           caller: Caller, on db: Store, services: AppServices) async throws {
+        let locale = customer.language, name = kind == .creditNote ? "refund" : "receipt"
+        let values = ["amount": Money.format(amount, locale: locale), "number": String(number), "url": pdfURL]
+        try await queue(kind == .creditNote ? "refund_confirmation" : "receipt", to: customer, relatedID: documentID,
+                        subject: services.text("email_\(name)_subject", locale, values), body: services.text("email_\(name)_body", locale, values),
+                        caller: caller, on: db, services: services)
     }
 
-    /// "Your payment failed": to the customer (when they have an email), in their language.
+    /// "Your payment failed", with when it is tried again (or that the plan ended); the sender adds a link to change the card.
     package static func queuePaymentFailedNotice(customerID: String, productName: String, amount: Int64, nextTry: Timestamp?, caller: Caller,
                                                  on db: Store, services: AppServices) async throws {
-        guard let customer = try await db.customers.find(customerID), let address = customer.email else { return }
+        guard let customer = try await db.customers.find(customerID) else { return }
         let locale = customer.language
-        let formatted = Money.format(amount, locale: locale)
-        let when = nextTry.map { String($0.iso8601.prefix(10)) }
-        let (subject, body): (String, String) = switch locale {
-        case .he: ("התשלום עבור \(productName) נכשל", "החיוב של \(formatted) עבור \(productName) לא עבר." + (when.map { " ננסה שוב ב-\($0)." } ?? " המנוי בוטל."))
-        case .en: ("Your payment for \(productName) failed", "The charge of \(formatted) for \(productName) did not go through."
-                   + (when.map { " We will try again on \($0)." } ?? " The subscription has been canceled."))
-        }
+        let values = ["amount": Money.format(amount, locale: locale), "product": productName, "date": nextTry.map { services.texts?.date($0, locale) ?? $0.iso8601 } ?? ""]
+        try await queue("payment_failed", to: customer, relatedID: customerID, subject: services.text("email_payment_failed_subject", locale, values),
+                        body: services.text(nextTry == nil ? "email_payment_failed_canceled" : "email_payment_failed_retry", locale, values),
+                        caller: caller, on: db, services: services)
+    }
+
+    /// "Your trial ends on ...", `Renewals.trialNoticeDays` before it does.
+    package static func queueTrialEndingNotice(_ subscription: Subscription, productName: String, amount: Int64?, on db: Store,
+                                               services: AppServices) async throws {
+        guard let customer = try await db.customers.find(subscription.customerID), let trialEnd = subscription.trialEnd else { return }
+        let locale = customer.language
+        let values = ["product": productName, "date": services.texts?.date(trialEnd, locale) ?? trialEnd.iso8601,
+                      "amount": amount.map { Money.format($0, locale: locale) } ?? ""]
+        try await queue("trial_ending", to: customer, relatedID: subscription.id, subject: services.text("email_trial_ending_subject", locale, values),
+                        body: services.text("email_trial_ending_body", locale, values), caller: subscription.caller, on: db, services: services)
+    }
+
+    /// "Your subscription has ended": when a plan is canceled (now, at its period end, or after the last failed retry).
+    package static func queueCancellationNotice(_ subscription: Subscription, on db: Store, services: AppServices) async throws {
+        guard let customer = try await db.customers.find(subscription.customerID) else { return }
+        let price = try await db.catalog.price(subscription.priceID ?? "", caller: subscription.caller)
+        let product = if let price { try await db.catalog.product(price.productID, caller: subscription.caller)?.name } else { String?.none }
+        let locale = customer.language, ended = subscription.canceledAt ?? services.clock.now()
+        let values = ["product": product ?? "", "date": services.texts?.date(ended, locale) ?? ended.iso8601]
+        try await queue("subscription_canceled", to: customer, relatedID: subscription.id, subject: services.text("email_canceled_subject", locale, values),
+                        body: services.text("email_canceled_body", locale, values), caller: subscription.caller, on: db, services: services)
+    }
+
+    private static func queue(_ kind: String, to customer: Customer, relatedID: String, subject: String, body: String, caller: Caller,
+                              on db: Store, services: AppServices) async throws {
         try await db.emailOutbox.queue(OutgoingEmail(
-            id: services.ids.make(.email), caller: caller, kind: "payment_failed", to: address, locale: locale, subject: subject, body: body,
-            relatedID: customerID, created: services.clock.now()))
+            id: services.ids.make(.email), caller: caller, kind: kind, to: customer.email ?? "", locale: customer.language, subject: subject, body: body,
+            relatedID: relatedID, created: services.clock.now(), skipped: customer.email == nil ? noAddress : nil))
     }
 }

@@ -98,6 +98,9 @@ package enum Renewals {
                 let after = try await Subscriptions.load(id, caller: caller, on: db)!
                 if retryAt == nil {
                     try await Events.record("subscription.canceled", data: after, caller: caller, on: db, services: services)
+                    if let ended = try await db.subscriptions.find(id, caller: caller) {
+                        try await Outbox.queueCancellationNotice(ended, on: db, services: services)
+                    }
                 } else {
                     if subscription.status != .pastDue { try await Events.record("subscription.past_due", data: after, caller: caller, on: db, services: services) }
                     try await Events.record("subscription.updated", data: after, previousAttributes: JSONValue.changedAttributes(from: before, to: after),
@@ -120,9 +123,13 @@ package enum Renewals {
     /// `subscription.trial_will_end`, once per subscription, `trialNoticeDays` before the trial ends.
     package static func noticeTrialEnd(_ id: String, now: Timestamp, services: AppServices) async throws -> Bool {
         try await services.database.transaction { db in
-            guard let caller = try await db.subscriptions.markTrialNoticeSent(id, endingBy: now.adding(days: trialNoticeDays)) else { return false }
-            try await Events.record("subscription.trial_will_end", data: try await Subscriptions.load(id, caller: caller, on: db)!,
-                                    caller: caller, on: db, services: services)
+            guard let caller = try await db.subscriptions.markTrialNoticeSent(id, endingBy: now.adding(days: trialNoticeDays)),
+                  let subscription = try await db.subscriptions.find(id, caller: caller) else { return false }
+            try await Events.record("subscription.trial_will_end", data: Subscriptions.json(subscription), caller: caller, on: db, services: services)
+            let price = try await db.catalog.price(subscription.priceID ?? "", caller: caller)
+            let product = if let price { try await db.catalog.product(price.productID, caller: caller)?.name } else { String?.none }
+            try await Outbox.queueTrialEndingNotice(subscription, productName: product ?? "", amount: try? price?.plan?.periodAmount(), on: db,
+                                                    services: services)
             return true
         }
     }

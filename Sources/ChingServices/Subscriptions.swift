@@ -95,9 +95,10 @@ package enum Subscriptions {
                     : "This subscription has already ended (\(before.status.rawValue)).", kind: .conflict))
             }
             if atPeriodEnd { return try await recordUpdate(id, before: json(before), caller: caller, on: db, services: services) }
-            let canceled = try await load(id, caller: caller, on: db)!
-            try await Events.record("subscription.canceled", data: canceled, caller: caller, on: db, services: services)
-            return canceled
+            let canceled = try await db.subscriptions.find(id, caller: caller)!
+            try await Events.record("subscription.canceled", data: json(canceled), caller: caller, on: db, services: services)
+            try await Outbox.queueCancellationNotice(canceled, on: db, services: services)
+            return json(canceled)
         }
     }
 
@@ -121,6 +122,7 @@ package enum Subscriptions {
         try await services.database.transaction { db in
             guard try await db.subscriptions.endAtPeriodEnd(id, now: now), let ended = try await db.subscriptions.find(id) else { return false }
             try await Events.record("subscription.canceled", data: json(ended), caller: ended.caller, on: db, services: services)
+            try await Outbox.queueCancellationNotice(ended, on: db, services: services)
             return true
         }
     }

@@ -71,39 +71,6 @@ public struct EventLog: Sendable {
     }
 }
 
-/// An email waiting in the outbox for the sender.
-public struct OutgoingEmail: Sendable {
-    public let id: String
-    public let caller: Caller
-    /// `receipt`, `refund_confirmation`, `payment_failed`.
-    public let kind: String
-    public let to: String
-    public let locale: Language
-    public let subject: String
-    public let body: String
-    /// The document or customer it is about.
-    public let relatedID: String
-    public let created: Timestamp
-
-    public init(id: String, caller: Caller, kind: String, to: String, locale: Language, subject: String, body: String, relatedID: String, created: Timestamp) {
-        self.id = id; self.caller = caller; self.kind = kind; self.to = to; self.locale = locale
-        self.subject = subject; self.body = body; self.relatedID = relatedID; self.created = created
-    }
-}
-
-/// The email outbox: emails are written in the transaction that caused them, so none is lost.
-public struct EmailOutbox: Sendable {
-    let db: any SQLDatabase
-
-    public func queue(_ email: OutgoingEmail) async throws {
-        try await db.raw("""
-            INSERT INTO email_outbox (id, project_id, livemode, kind, to_address, locale, subject, body, related_id, status, created)
-            VALUES (\(bind: email.id), \(bind: email.caller.projectID), \(bind: email.caller.mode), \(bind: email.kind), \(bind: email.to),
-              \(bind: email.locale.rawValue), \(bind: email.subject), \(bind: email.body), \(bind: email.relatedID), 'pending', \(bind: email.created.milliseconds))
-            """).run()
-    }
-}
-
 extension SQLDatabase {
     public var events: EventLog { EventLog(db: self) }
     public var emailOutbox: EmailOutbox { EmailOutbox(db: self) }

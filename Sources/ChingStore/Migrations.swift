@@ -240,6 +240,19 @@ public enum Migrations {
                 "ALTER TABLE setup_sessions ADD COLUMN portal_returned BIGINT NOT NULL DEFAULT 0",
                 "CREATE INDEX documents_customer ON documents (customer_id, seq)",
             ]),
+            (12, [
+                // Sending the email outbox (issue 17): each row's tries, its lease while a sender has it, its outcome.
+                "ALTER TABLE email_outbox ADD COLUMN attempt_count BIGINT NOT NULL DEFAULT 0",
+                "ALTER TABLE email_outbox ADD COLUMN next_attempt_at BIGINT NOT NULL DEFAULT 0",
+                "ALTER TABLE email_outbox ADD COLUMN lease_until BIGINT",
+                "ALTER TABLE email_outbox ADD COLUMN last_error TEXT",
+                "ALTER TABLE email_outbox ADD COLUMN sent_at BIGINT",
+                "CREATE INDEX email_outbox_due ON email_outbox (status, next_attempt_at)",
+                """
+                CREATE TABLE email_attempts (\(seq), email_id TEXT NOT NULL, attempted_at BIGINT NOT NULL, outcome TEXT NOT NULL, reply TEXT)
+                """,
+                "CREATE INDEX email_attempts_email ON email_attempts (email_id, seq)",
+            ]),
         ]
     }
 

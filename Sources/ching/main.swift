@@ -56,6 +56,12 @@ struct Serve: AsyncParsableCommand {
     var headerTimeout: Int?
     @Option(name: .customLong("body-timeout"), help: "Seconds a request body may take to arrive. Env: CHING_BODY_TIMEOUT. Default: 30")
     var bodyTimeout: Int?
+    @Option(name: .customLong("smtp-url"), help: "Where customer emails are sent: smtp://user:pass@host:port[?starttls=required] or smtps://... Env: CHING_SMTP_URL. Default: none (emails wait in the outbox)")
+    var smtpURL: String?
+    @Option(name: .customLong("mail-from"), help: "The envelope and From address of customer emails. Env: CHING_MAIL_FROM. Required with --smtp-url")
+    var mailFrom: String?
+    @Option(name: .customLong("smtp-ca-file"), help: "A PEM file of certificates to trust for the SMTP server besides the system's. Env: CHING_SMTP_CA_FILE")
+    var smtpCAFile: String?
 
     func run() async throws {
         // As many descriptors as the system allows, so the connection cap is the limit that bites.
@@ -68,6 +74,9 @@ struct Serve: AsyncParsableCommand {
             "ching.idle.timeout": idleTimeout.map { .init(integerLiteral: $0) },
             "ching.header.timeout": headerTimeout.map { .init(integerLiteral: $0) },
             "ching.body.timeout": bodyTimeout.map { .init(integerLiteral: $0) },
+            "ching.smtp.url": smtpURL.map { .init(stringLiteral: $0) },
+            "ching.mail.from": mailFrom.map { .init(stringLiteral: $0) },
+            "ching.smtp.ca.file": smtpCAFile.map { .init(stringLiteral: $0) },
         ]))
         configuration.logger = makeLogger()
         let (ids, clock) = (configuration.ids, configuration.clock)

@@ -57,6 +57,8 @@ struct TestApp {
     var ids = IDGenerator.random
     /// The card provider; nil is the sandbox.
     var cardProvider: (any CardFormProvider)? = nil
+    /// Email: the SMTP URL and the certificate file to trust (nil: email not configured).
+    var smtp: (url: String, caFile: String?)? = nil
     /// This test's own branding root (empty unless the test writes folders into it).
     let brandingRoot = FileManager.default.temporaryDirectory.appendingPathComponent("ching-branding-\(UUID().uuidString)").path
 
@@ -78,6 +80,10 @@ struct TestApp {
         configuration.runWebhookWorker = false
         configuration.brandingDirectory = brandingRoot
         configuration.cardProvider = cardProvider
+        configuration.smtpURL = smtp?.url
+        configuration.smtpCAFile = smtp?.caFile
+        configuration.mailFrom = "billing@shop.example"
+        configuration.runEmailWorker = false
         configuration.ids = ids
         return configuration
     }

@@ -85,6 +85,11 @@ public struct DocumentStore: Sendable {
             """).run()
     }
 
+    /// The customer's email carrying the document was accepted by their mail server.
+    public func markSent(_ id: String) async throws {
+        try await db.raw("UPDATE documents SET sent_to_customer = 1 WHERE id = \(bind: id)").run()
+    }
+
     public func find(_ id: String, caller: Caller) async throws -> Document? {
         try await db.scopedRow("documents", id: id, caller: caller).map(Document.init)
     }

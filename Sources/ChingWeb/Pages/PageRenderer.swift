@@ -17,7 +17,7 @@ struct PageRenderer: Sendable {
     var logger = Logger(label: "ching")
 
     static let templateNames = ["layout", "checkout", "checkout_page", "setup", "setup_page", "card_fields", "form_errors", "three_d_secure", "message",
-                                "portal", "portal_cancel"]
+                                "portal", "portal_cancel", "email"]
 
     static func load(templatesDirectory: String, publicURL: String, logger: Logger) async throws -> PageRenderer {
         let library = try await MustacheLibrary(directory: templatesDirectory)
