@@ -78,10 +78,20 @@ func decodedHeader(_ name: String, in raw: String) -> String? {
     guard let start = lines.firstIndex(where: { $0.hasPrefix(name + ": ") }) else { return nil }
     var value = String(lines[start].dropFirst(name.count + 2))
     for line in lines[(start + 1)...] where line.hasPrefix(" ") { value += "\r\n" + line } 
-    return value.components(separatedBy: "\r\n ").map { word in
-        guard word.hasPrefix("=?UTF-8?B?") else { return word }
-        return String(decoding: Data(base64Encoded: String(word.dropFirst(10).dropLast(2))) ?? Data(), as: UTF8.self)
-    }.joined()
+    // Folding, then each encoded word in place.
+    value = value.replacingOccurrences(of: "?=\r\n =?", with: "?==?").replacingOccurrences(of: "\r\n ", with: " ")
+    while let word = value.range(of: #"=\?UTF-8\?B\?[A-Za-z0-9+/=]*\?="#, options: .regularExpression) {
+        let base64 = String(value[word].dropFirst(10).dropLast(2))
+        value.replaceSubrange(word, with: String(decoding: Data(base64Encoded: base64) ?? Data(), as: UTF8.self))
+    }
+    return value
+}
+
+/// The text of a message's base64 part of `contentType`.
+func decodedPart(_ contentType: String, in raw: String) -> String? {
+    guard let start = raw.range(of: "Content-Type: \(contentType)\r\nContent-Transfer-Encoding: base64\r\n\r\n") else { return nil }
+    let base64 = raw[start.upperBound...].components(separatedBy: "\r\n\r\n--").first?.replacingOccurrences(of: "\r\n", with: "") ?? ""
+    return Data(base64Encoded: base64).map { String(decoding: $0, as: UTF8.self) }
 }
 
 @Suite("Emails", .serialized)
@@ -179,6 +189,66 @@ struct EmailTests {
             #expect(try server.messages().map(\.envelope[1]) == ["noa@example.com"])
             let expired = try await api.get("/emails/\(stale)").data
             #expect(expired["status"] == "expired" && expired["attempt_count"] == 0)
+        }
+    }
+
+    @Test("A trial ending, a failed payment (with a fresh link to the billing portal), a cancellation and a refund with its credit note are sent")
+    func notices() async throws {
+        let server = try SMTPServer()
+        defer { server.stop() }
+        let app = app(server)
+        try await app.run { api in
+            let (customer, subscription) = try await api.pastDueCustomer()
+            #expect(try await api.post("/subscriptions/\(subscription)/cancel").status == 200)
+            let paid = try await api.paidCharge(amount: 5000)
+            #expect(try await api.post("/refunds", ["charge": .string(paid.charge.id), "amount": 2000]).status == 200)
+            #expect(try await sendEmails(app.configuration, projectID: api.projectID) == 3, "the skipped ones are not tried")
+            let kinds = (try await api.get("/emails").data.arrayValue ?? []).reversed().map { "\($0["kind"]?.stringValue ?? ""):\($0["status"]?.stringValue ?? "")" }
+            #expect(kinds == ["trial_ending:sent", "payment_failed:sent", "subscription_canceled:sent", "receipt:skipped", "refund_confirmation:skipped"],
+                    "Tal has no email address")
+            let messages = try server.messages().map(\.raw)
+            #expect(messages.count == 3)
+            #expect(decodedHeader("Subject", in: messages[0]) == "תקופת הניסיון של Pro plan מסתיימת ב-26 באפריל 2026")
+            let failed = try #require(decodedPart("text/plain; charset=utf-8", in: messages[1]))
+            let link = try #require(failed.range(of: #"https://pay\.example\.test/portal/[0-9a-f]{64}"#, options: .regularExpression).map { String(failed[$0]) })
+            #expect(try await api.page(String(link.dropFirst("https://pay.example.test".count))).status == 200, "the link opens the customer's portal")
+            #expect(decodedHeader("Subject", in: messages[1]) == "התשלום עבור Pro plan נכשל")
+            #expect(decodedHeader("Subject", in: messages[2]) == "המנוי ל-Pro plan הסתיים")
+            _ = customer
+
+            // The refund's confirmation carries the credit note when the customer has an address.
+            let noa = try await api.customer("Noa", email: "noa@example.com")
+            let charge = try await api.charge(customer: noa, paymentMethod: try await api.testCard(customer: noa), amount: 3000)
+            #expect(try await api.post("/refunds", ["charge": .string(charge.id), "amount": 3000]).status == 200)
+            #expect(try await sendEmails(app.configuration, projectID: api.projectID) == 2)
+            let refund = try #require(try server.messages().last?.raw)
+            #expect(refund.contains("filename=\"credit-note-") && decodedHeader("Subject", in: refund)?.hasPrefix("אישור החזר") == true)
+        }
+    }
+
+    @Test("A brand's own email template is used; one that could print raw HTML is refused and the stock one stays")
+    func brandedTemplate() async throws {
+        let server = try SMTPServer()
+        defer { server.stop() }
+        let app = app(server)
+        try await app.run { api in
+            let folder = "\(app.brandingRoot)/\(api.projectID)"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try #"{"display_name": "Café Negev"}"#.write(toFile: "\(folder)/brand.json", atomically: true, encoding: .utf8)
+            try "<html><body><h1>{{heading}}</h1><p>From the café</p></body></html>".write(toFile: "\(folder)/email.mustache", atomically: true, encoding: .utf8)
+            let customer = try await api.customer("Dana", email: "dana@example.com")
+            #expect(try await api.charge(customer: customer, paymentMethod: try await api.testCard(customer: customer), amount: 1000).status == 200)
+            #expect(try await sendEmails(app.configuration, projectID: api.projectID) == 1)
+            let raw = try #require(try server.messages().last?.raw)
+            #expect(decodedPart("text/html; charset=utf-8", in: raw)?.contains("From the café") == true)
+            #expect(decodedHeader("From", in: raw) == "Café Negev <billing@shop.example>")
+
+            try "<html><body>{{{heading}}}</body></html>".write(toFile: "\(folder)/email.mustache", atomically: true, encoding: .utf8)
+            #expect(try await api.charge(customer: customer, paymentMethod: try await api.testCard(customer: customer), amount: 1000).status == 200)
+            #expect(try await sendEmails(app.configuration, projectID: api.projectID) == 1)
+            let last = try #require(try server.messages().last?.raw)
+            let stock = try #require(decodedPart("text/html; charset=utf-8", in: last))
+            #expect(!stock.contains("{{{") && stock.contains("role=\"presentation\""), "the last good template (the stock one) renders")
         }
     }
 }

@@ -72,7 +72,7 @@ enum BrandLoader {
                                       "support_email", "support_phone", "terms_url", "privacy_url", "require_israeli_id",
                                       "max_installments", "show_vat_line"]
     /// Templates a merchant may override, and the names its templates may include or extend.
-    static let overridable: Set<String> = ["checkout", "setup"]
+    static let overridable: Set<String> = ["checkout", "setup", "email"]
     static let includable: Set<String> = ["layout", "checkout_page", "setup_page", "card_fields", "form_errors"]
 
     static func load(folder: String) -> (brand: Brand?, problems: [BrandProblem]) {

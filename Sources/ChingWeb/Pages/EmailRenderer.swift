@@ -3,8 +3,9 @@ import ChingServices
 import Foundation
 import Mustache
 
-/// The HTML part of a customer email: the stock `email` template with the project's brand (its
-/// name, colours and logo, by absolute URL since a mail client has no page to resolve it against).
+/// The HTML part of a customer email: the `email` template (the stock one, or the brand's override)
+/// with the project's brand (its name, colours and logo, by absolute URL since a mail client has
+/// no page to resolve it against).
 package struct EmailRenderer: Sendable {
     let pages: PageRenderer
     let branding: BrandingStore
@@ -39,7 +40,8 @@ package struct EmailRenderer: Sendable {
         context["heading"] = subject
         context["paragraphs"] = body.split(separator: "\n").map(String.init)
         if let link { context["linkURL"] = link.url; context["linkLabel"] = link.label }
-        return pages.library.render(context, withTemplate: "email")
+        // A brand's own `email.mustache` (checked like its page overrides) replaces the stock one.
+        return (brand?.library ?? pages.library).render(context, withTemplate: "email")
     }
 }
 
