@@ -1,7 +1,9 @@
 import ChingApp
 import ChingDomain
+import ChingProviders
 import Foundation
 import HTTPTypes
+import Synchronization
 import HummingbirdTesting
 import NIOCore
 import Testing
@@ -92,6 +94,16 @@ func decodedPart(_ contentType: String, in raw: String) -> String? {
     guard let start = raw.range(of: "Content-Type: \(contentType)\r\nContent-Transfer-Encoding: base64\r\n\r\n") else { return nil }
     let base64 = raw[start.upperBound...].components(separatedBy: "\r\n\r\n--").first?.replacingOccurrences(of: "\r\n", with: "") ?? ""
     return Data(base64Encoded: base64).map { String(decoding: $0, as: UTF8.self) }
+}
+
+/// A mail sender that keeps what it is given (for counting, not for the wire).
+final class RecordingSender: MailSender, @unchecked Sendable {
+    private let sent = Mutex<[MailMessage]>([])
+    var messages: [MailMessage] { sent.withLock { $0 } }
+    func send(_ message: MailMessage) async -> MailOutcome {
+        sent.withLock { $0.append(message) }
+        return .accepted
+    }
 }
 
 @Suite("Emails", .serialized)
@@ -208,12 +220,12 @@ struct EmailTests {
                     "Tal has no email address")
             let messages = try server.messages().map(\.raw)
             #expect(messages.count == 3)
-            #expect(decodedHeader("Subject", in: messages[0]) == "תקופת הניסיון של Pro plan מסתיימת ב-26 באפריל 2026")
-            let failed = try #require(decodedPart("text/plain; charset=utf-8", in: messages[1]))
+            let subjects = messages.compactMap { decodedHeader("Subject", in: $0) }
+            #expect(Set(subjects) == ["תקופת הניסיון של Pro plan מסתיימת ב-26 באפריל 2026", "התשלום עבור Pro plan נכשל", "המנוי ל-Pro plan הסתיים"])
+            let failedMessage = try #require(messages.first { decodedHeader("Subject", in: $0) == "התשלום עבור Pro plan נכשל" })
+            let failed = try #require(decodedPart("text/plain; charset=utf-8", in: failedMessage))
             let link = try #require(failed.range(of: #"https://pay\.example\.test/portal/[0-9a-f]{64}"#, options: .regularExpression).map { String(failed[$0]) })
             #expect(try await api.page(String(link.dropFirst("https://pay.example.test".count))).status == 200, "the link opens the customer's portal")
-            #expect(decodedHeader("Subject", in: messages[1]) == "התשלום עבור Pro plan נכשל")
-            #expect(decodedHeader("Subject", in: messages[2]) == "המנוי ל-Pro plan הסתיים")
             _ = customer
 
             // The refund's confirmation carries the credit note when the customer has an address.
@@ -221,8 +233,8 @@ struct EmailTests {
             let charge = try await api.charge(customer: noa, paymentMethod: try await api.testCard(customer: noa), amount: 3000)
             #expect(try await api.post("/refunds", ["charge": .string(charge.id), "amount": 3000]).status == 200)
             #expect(try await sendEmails(app.configuration, projectID: api.projectID) == 2)
-            let refund = try #require(try server.messages().last?.raw)
-            #expect(refund.contains("filename=\"credit-note-") && decodedHeader("Subject", in: refund)?.hasPrefix("אישור החזר") == true)
+            let refund = try #require(try server.messages().map(\.raw).first { decodedHeader("Subject", in: $0)?.hasPrefix("אישור החזר") == true })
+            #expect(refund.contains("filename=\"credit-note-"))
         }
     }
 
@@ -249,6 +261,36 @@ struct EmailTests {
             let last = try #require(try server.messages().last?.raw)
             let stock = try #require(decodedPart("text/html; charset=utf-8", in: last))
             #expect(!stock.contains("{{{") && stock.contains("role=\"presentation\""), "the last good template (the stock one) renders")
+        }
+    }
+
+    @Test("Two senders on one database share 60 emails between them, each sent exactly once")
+    func twoSenders() async throws {
+        let sender = RecordingSender()
+        let app = { var app = TestApp(); app.smtp = ("smtp://unused.example", nil); return app }()
+        try await app.run { api in
+            for index in 0..<30 {
+                let customer = try await api.customer("Customer \(index)", email: "c\(index)@example.com")
+                #expect(try await api.charge(customer: customer, paymentMethod: try await api.testCard(customer: customer), amount: 1000).status == 200)
+                #expect(try await api.post("/refunds", ["charge": .string(try await api.get("/charges?customer=\(customer)").data[0]?["id"]?.stringValue ?? ""),
+                                                        "amount": 500]).status == 200)
+            }
+            var configuration = app.configuration
+            configuration.mailSender = sender
+            let sending = configuration
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<2 {
+                    group.addTask {
+                        var idleRounds = 0
+                        while idleRounds < 2 { idleRounds = try await sendEmails(sending, projectID: api.projectID) == 0 ? idleRounds + 1 : 0 }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let ids = sender.messages.map(\.messageID)
+            #expect(ids.count == 60)
+            #expect(Set(ids).count == 60)
+            #expect((try await api.get("/emails").data.arrayValue ?? []).allSatisfy { $0["status"] == "sent" && $0["attempt_count"] == 1 })
         }
     }
 }
