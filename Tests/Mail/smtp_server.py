@@ -1,7 +1,7 @@
 """A real SMTP server for the email tests (aiosmtpd): it keeps every message it accepts as a file,
 offers STARTTLS with the certificate it is given, and answers by recipient:
 tempfail@... with 451 (try again later), reject@... with 550 (no such user)."""
-import argparse, asyncio, os, ssl, sys
+import argparse, os, ssl, sys, time
 from aiosmtpd.controller import Controller
 
 
@@ -35,6 +35,7 @@ def main():
     parser.add_argument("--folder", required=True)
     parser.add_argument("--cert")
     parser.add_argument("--key")
+    parser.add_argument("--forever", action="store_true", help="run until killed (by default, until stdin closes)")
     args = parser.parse_args()
     context = None
     if args.cert:
@@ -44,6 +45,9 @@ def main():
     controller.start()
     print("ready", flush=True)
     try:
+        if args.forever:
+            while True:
+                time.sleep(3600)
         sys.stdin.read()
     finally:
         controller.stop()
