@@ -235,6 +235,10 @@ struct EmailTests {
             #expect(try await sendEmails(app.configuration, projectID: api.projectID) == 2)
             let refund = try #require(try server.messages().map(\.raw).first { decodedHeader("Subject", in: $0)?.hasPrefix("אישור החזר") == true })
             #expect(refund.contains("filename=\"credit-note-"))
+            // The cards were typed on the setup page: no email and no log line carries their numbers, a CVC or the API key.
+            for text in try server.messages().map(\.raw) + [app.logs.text] {
+                for secret in ["4000000000000341", "4242424242424242", "cvc=123", api.key] { #expect(!text.contains(secret)) }
+            }
         }
     }
 
