@@ -29,6 +29,11 @@ extension Bool {
     var stored: Int64 { self ? 1 : 0 }
 }
 
+/// `" AND project_id = ?"` when a background round is kept to one project (tests on a shared database), else nothing.
+func projectScope(_ projectID: String?) -> SQLQueryString {
+    projectID.map { " AND project_id = \(bind: $0)" } ?? ""
+}
+
 extension Caller {
     /// The mode as stored: 0 (test) or 1 (live).
     var mode: Int64 { livemode ? 1 : 0 }

@@ -43,7 +43,7 @@ public struct WebhookDeliveries: Sendable {
     /// on PostgreSQL); `projectID` narrows them (tests on a shared database).
     public func claim(now: Timestamp, leaseUntil: Timestamp, limit: Int, projectID: String?, skipLocked: Bool) async throws -> [Claimed] {
         let lock: SQLQueryString = skipLocked ? " FOR UPDATE SKIP LOCKED" : ""
-        let scope: SQLQueryString = projectID.map { " AND project_id = \(bind: $0)" } ?? ""
+        let scope = projectScope(projectID)
         let rows = try await db.raw("""
             UPDATE webhook_deliveries SET lease_until = \(bind: leaseUntil.milliseconds)
             WHERE seq IN (SELECT seq FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= \(bind: now.milliseconds)

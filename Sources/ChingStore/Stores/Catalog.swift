@@ -85,6 +85,12 @@ public struct CatalogStore: Sendable {
         try await db.scopedRow("prices", id: id, caller: caller).map(Price.init)
     }
 
+    /// A price and the product it sells (nil when there is no such price; the product nil when it is gone).
+    public func priceAndProduct(_ priceID: String, caller: Caller) async throws -> (price: Price, product: Product?)? {
+        guard let price = try await price(priceID, caller: caller) else { return nil }
+        return (price, try await product(price.productID, caller: caller))
+    }
+
     /// A price by id alone.
     public func price(_ id: String) async throws -> Price? {
         try await db.raw("SELECT * FROM prices WHERE id = \(bind: id)").first().map(Price.init)

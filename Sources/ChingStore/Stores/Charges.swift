@@ -177,7 +177,7 @@ public struct ChargeStore: Sendable {
 
     /// Authorizations whose capture window ended by `now`.
     public func authorizationsExpired(at now: Timestamp, projectID: String?) async throws -> [Charge] {
-        let scope: SQLQueryString = projectID.map { " AND project_id = \(bind: $0)" } ?? ""
+        let scope = projectScope(projectID)
         return try await db.raw("SELECT * FROM charges WHERE status = 'requires_capture' AND capturable_until <= \(bind: now.milliseconds)"
                                 + scope + " ORDER BY seq LIMIT 500").all().map(Charge.init)
     }

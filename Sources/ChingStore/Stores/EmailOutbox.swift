@@ -89,7 +89,7 @@ public struct EmailOutbox: Sendable {
     /// Leases up to `limit` due emails until `leaseUntil` (skipping rows another server holds on PostgreSQL).
     public func claim(now: Timestamp, leaseUntil: Timestamp, limit: Int, projectID: String?, skipLocked: Bool) async throws -> [OutgoingEmail] {
         let lock: SQLQueryString = skipLocked ? " FOR UPDATE SKIP LOCKED" : ""
-        let scope: SQLQueryString = projectID.map { " AND project_id = \(bind: $0)" } ?? ""
+        let scope = projectScope(projectID)
         return try await db.raw("""
             UPDATE email_outbox SET lease_until = \(bind: leaseUntil.milliseconds)
             WHERE seq IN (SELECT seq FROM email_outbox WHERE status = 'pending' AND next_attempt_at <= \(bind: now.milliseconds)
@@ -114,7 +114,7 @@ public struct EmailOutbox: Sendable {
     /// Emails still waiting that were written before `writtenBefore` become `expired` (sending was
     /// configured long after they were due: they would be stale); how many.
     public func expire(writtenBefore: Timestamp, projectID: String?) async throws -> Int {
-        let scope: SQLQueryString = projectID.map { " AND project_id = \(bind: $0)" } ?? ""
+        let scope = projectScope(projectID)
         return try await db.raw("""
             UPDATE email_outbox SET status = 'expired', last_error = 'not sent within 3 days of being written', lease_until = NULL
             WHERE status = 'pending' AND attempt_count = 0 AND created < \(bind: writtenBefore.milliseconds)

@@ -345,7 +345,7 @@ public struct HostedSessionRows: Sendable {
 
     /// Pending sessions past their expiry with no attempt running.
     public func expired(at now: Timestamp, projectID: String?) async throws -> [String] {
-        let scope: SQLQueryString = projectID.map { " AND project_id = \(bind: $0)" } ?? ""
+        let scope = projectScope(projectID)
         return try await db.raw("""
             SELECT id FROM \(unsafeRaw: table.rawValue) WHERE status = 'pending' AND expires_at <= \(bind: now.milliseconds)
               AND \(Self.noLiveAttempt(now: now))

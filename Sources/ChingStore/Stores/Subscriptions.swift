@@ -74,11 +74,9 @@ public struct SweepScope: Sendable {
 
     public init(projectID: String?, testClockID: String?) { self.projectID = projectID; self.testClockID = testClockID }
 
-    var project: SQLQueryString { projectID.map { " AND project_id = \(bind: $0)" } ?? "" }
-
     /// The project, and whose clock the rows' customers live on.
     var customers: SQLQueryString {
-        project + (testClockID.map { " AND customer_id IN (SELECT id FROM customers WHERE test_clock = \(bind: $0))" }
+        projectScope(projectID) + (testClockID.map { " AND customer_id IN (SELECT id FROM customers WHERE test_clock = \(bind: $0))" }
             ?? " AND customer_id NOT IN (SELECT id FROM customers WHERE test_clock IS NOT NULL)")
     }
 }
@@ -90,7 +88,7 @@ public struct SweepScope: Sendable {
 public struct SubscriptionStore: Sendable {
     let db: any SQLDatabase
 
-    static func list(_ statuses: [SubscriptionStatus]) -> SQLQueryString {
+    static func sqlList(_ statuses: [SubscriptionStatus]) -> SQLQueryString {
         SQLQueryString("(" + statuses.map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")")
     }
 
@@ -130,12 +128,12 @@ public struct SubscriptionStore: Sendable {
         try await db.raw("""
             SELECT * FROM subscriptions WHERE customer_id = \(bind: customerID) AND project_id = \(bind: caller.projectID)
               AND livemode = \(bind: caller.mode) AND status IN
-            """ + Self.list(statuses) + " ORDER BY seq DESC LIMIT 1").first().map(Subscription.init)
+            """ + Self.sqlList(statuses) + " ORDER BY seq DESC LIMIT 1").first().map(Subscription.init)
     }
 
     /// The customer's subscriptions with one of `statuses`, oldest first.
     public func ofCustomer(_ customerID: String, statuses: [SubscriptionStatus]) async throws -> [Subscription] {
-        try await db.raw("SELECT * FROM subscriptions WHERE customer_id = \(bind: customerID) AND status IN " + Self.list(statuses) + " ORDER BY seq")
+        try await db.raw("SELECT * FROM subscriptions WHERE customer_id = \(bind: customerID) AND status IN " + Self.sqlList(statuses) + " ORDER BY seq")
             .all().map(Subscription.init)
     }
 
@@ -143,7 +141,7 @@ public struct SubscriptionStore: Sendable {
     public func onClock(_ clockID: String, statuses: [SubscriptionStatus]) async throws -> [Subscription] {
         try await db.raw("""
             SELECT s.* FROM subscriptions s JOIN customers c ON c.id = s.customer_id WHERE c.test_clock = \(bind: clockID) AND s.status IN
-            """ + Self.list(statuses) + " ORDER BY s.seq").all().map(Subscription.init)
+            """ + Self.sqlList(statuses) + " ORDER BY s.seq").all().map(Subscription.init)
     }
 
     /// A page of the caller's subscriptions (with their customers' names), newest first.
@@ -160,7 +158,7 @@ public struct SubscriptionStore: Sendable {
 
     /// Subscriptions set to end at a period end that has come.
     public func endingAtPeriodEnd(at now: Timestamp, scope: SweepScope) async throws -> [String] {
-        try await ids("SELECT id FROM subscriptions WHERE status IN " + Self.list(SubscriptionStatus.runningPeriod)
+        try await ids("SELECT id FROM subscriptions WHERE status IN " + Self.sqlList(SubscriptionStatus.runningPeriod)
                       + " AND cancel_at_period_end = 1 AND current_period_end <= \(bind: now.milliseconds)" + scope.customers + " ORDER BY seq LIMIT 500")
     }
 
@@ -184,7 +182,7 @@ public struct SubscriptionStore: Sendable {
 
     /// Whether the customer has a subscription with a period running.
     public func hasPeriodRunning(customerID: String) async throws -> Bool {
-        try await db.raw("SELECT id FROM subscriptions WHERE customer_id = \(bind: customerID) AND status IN " + Self.list(SubscriptionStatus.runningPeriod))
+        try await db.raw("SELECT id FROM subscriptions WHERE customer_id = \(bind: customerID) AND status IN " + Self.sqlList(SubscriptionStatus.runningPeriod))
             .first() != nil
     }
 
@@ -232,14 +230,14 @@ public struct SubscriptionStore: Sendable {
     /// Cancels now, from one of `statuses`.
     public func cancel(_ id: String, at now: Timestamp, from statuses: [SubscriptionStatus], staleRenewal: Timestamp) async throws -> Bool {
         try await changed("UPDATE subscriptions SET status = 'canceled', canceled_at = \(bind: now.milliseconds), cancel_at_period_end = 0 WHERE id = \(bind: id) AND status IN "
-                          + Self.list(statuses) + Self.notRenewing(staleRenewal: staleRenewal))
+                          + Self.sqlList(statuses) + Self.notRenewing(staleRenewal: staleRenewal))
     }
 
     /// Sets the cancel at the period end (again, if set), or clears a pending one, while a period runs.
     public func setCancelAtPeriodEnd(_ id: String, _ cancel: Bool, staleRenewal: Timestamp) async throws -> Bool {
         let pending: SQLQueryString = cancel ? "" : " AND cancel_at_period_end = 1"
         return try await changed("UPDATE subscriptions SET cancel_at_period_end = \(bind: cancel.stored) WHERE id = \(bind: id)" + pending
-                                 + " AND status IN " + Self.list(SubscriptionStatus.runningPeriod) + Self.notRenewing(staleRenewal: staleRenewal))
+                                 + " AND status IN " + Self.sqlList(SubscriptionStatus.runningPeriod) + Self.notRenewing(staleRenewal: staleRenewal))
     }
 
     /// Ends a subscription set to cancel at a period end that has come (`canceled_at` is the period's end).
@@ -248,7 +246,7 @@ public struct SubscriptionStore: Sendable {
             UPDATE subscriptions SET status = 'canceled', cancel_at_period_end = 0,
               canceled_at = CASE WHEN current_period_end > \(bind: now.milliseconds) THEN current_period_end ELSE \(bind: now.milliseconds) END
             WHERE id = \(bind: id) AND cancel_at_period_end = 1 AND current_period_end <= \(bind: now.milliseconds) AND status IN
-            """ + Self.list(SubscriptionStatus.runningPeriod))
+            """ + Self.sqlList(SubscriptionStatus.runningPeriod))
     }
 
     /// `incomplete` → `incomplete_expired`.
@@ -278,7 +276,7 @@ public struct SubscriptionStore: Sendable {
         let card: SQLQueryString = change.defaultPaymentMethod.map { ", default_payment_method = \(bind: $0)" } ?? ""
         return try await changed("UPDATE subscriptions SET " + set + card + """
              WHERE id = \(bind: id) AND price_id = \(bind: change.fromPriceID) AND current_period_end = \(bind: change.periodEnd.milliseconds) AND status IN
-            """ + Self.list(change.statuses) + Self.notRenewing(staleRenewal: staleRenewal))
+            """ + Self.sqlList(change.statuses) + Self.notRenewing(staleRenewal: staleRenewal))
     }
 
     /// Marks the trial notice sent, once, when the trial ends by `endingBy`; the subscription's caller when it was not sent before.
