@@ -146,18 +146,19 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
 }
 
 func makeServices(_ configuration: AppConfiguration, database: Database) -> AppServices {
-    var services = AppServices(database: database, clock: configuration.clock, ids: configuration.ids,
-                               sandbox: configuration.cardProvider ?? SandboxProvider(ids: configuration.ids), publicURL: configuration.publicURL,
-                               instanceID: "srv_" + configuration.ids.hex(byteCount: 8), documentFont: DocumentFont(), logger: configuration.logger)
-    services.texts = WebRoutes.texts(templatesDirectory: "\(configuration.resourcesDirectory)/Templates")
-    return services
+    AppServices(database: database, clock: configuration.clock, ids: configuration.ids, sandbox: configuration.cardProvider ?? SandboxProvider(ids: configuration.ids),
+                publicURL: configuration.publicURL, instanceID: "srv_" + configuration.ids.hex(byteCount: 8), documentFont: DocumentFont(),
+                logger: configuration.logger)
 }
 
 /// One round of the background clean-up (expired sessions, stale authorizations, subscriptions that end at their period end), for tests
 /// (scoped to their project) and for running by hand.
 package func sweep(_ configuration: AppConfiguration, projectID: String? = nil) async throws -> Sweeper.Report {
     try await Database.withMigrated(configuration.databaseURL, logger: configuration.logger) { database in
-        try await Sweeper(services: makeServices(configuration, database: database), projectID: projectID).sweep()
+        // A sweep's renewals write emails, in the locale files' words.
+        var services = makeServices(configuration, database: database)
+        services.texts = WebRoutes.texts(templatesDirectory: "\(configuration.resourcesDirectory)/Templates")
+        return try await Sweeper(services: services, projectID: projectID).sweep()
     }
 }
 

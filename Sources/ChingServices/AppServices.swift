@@ -56,6 +56,9 @@ public struct AppServices: Sendable {
         texts?.text(key, locale, values) ?? key
     }
 
+    /// A date in words in `locale` (ISO 8601 when the files are missing).
+    package func date(_ time: Timestamp, _ locale: Language) -> String { texts?.date(time, locale) ?? time.iso8601 }
+
     package init(database: Database, clock: AppClock, ids: IDGenerator, sandbox: any CardFormProvider, publicURL: String,
                  instanceID: String, documentFont: DocumentFont, logger: Logger) {
         self.database = database; self.clock = clock; self.wallClock = clock; self.ids = ids; self.sandbox = sandbox; self.publicURL = publicURL
@@ -139,6 +142,10 @@ extension AppServices {
     }
 }
 
+/// Lowercase hex of the text's SHA-256: how a secret that must be recognised again (an API key,
+/// a portal link's token) is kept.
+package func sha256Hex(_ text: String) -> String { hexString(SHA256.hash(data: Array(text.utf8))) }
+
 /// API keys: `ck_test_` or `ck_live_` and 64 lowercase hex digits. Only their SHA-256 is stored.
 public enum APIKeys {
     public static func isWellFormed(_ key: String) -> Bool {
@@ -147,7 +154,7 @@ public enum APIKeys {
         return body.count == 64 && body.allSatisfy { ("0"..."9").contains($0) || ("a"..."f").contains($0) }
     }
 
-    public static func hash(_ key: String) -> String { hexString(SHA256.hash(data: Array(key.utf8))) }
+    public static func hash(_ key: String) -> String { sha256Hex(key) }
 
     /// What a listing may show of a key: its mode prefix and last four digits.
     package static func preview(_ key: String) -> String { String(key.prefix(8)) + "…" + String(key.suffix(4)) }

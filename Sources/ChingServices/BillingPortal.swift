@@ -1,6 +1,5 @@
 import ChingDomain
 import ChingStore
-import Crypto
 import Logging
 
 /// The billing portal: a link (`/portal/<token>`) where a customer manages their plans, cards and
@@ -13,7 +12,7 @@ package enum BillingPortal {
     /// The receipts the page lists, newest first.
     package static let documentLimit: Int64 = 50
 
-    package static func tokenHash(_ token: String) -> String { hexString(SHA256.hash(data: Array(token.utf8))) }
+    package static func tokenHash(_ token: String) -> String { sha256Hex(token) }
 
     /// `POST /billing_portal_sessions`: a link for an active customer of the caller.
     package static func create(customerID: String, returnURL: String?, caller: Caller, services: AppServices) async throws -> JSONValue {
@@ -87,8 +86,8 @@ package enum BillingPortal {
             guard let customer = try await db.customers.find(session.customerID, caller: session.caller), !customer.deleted else { return nil }
             var plans: [Plan] = []
             for subscription in try await db.subscriptions.ofCustomer(customer.id, statuses: SubscriptionStatus.cancelable) {
-                let price = try await db.catalog.price(subscription.priceID ?? "", caller: session.caller)
-                let product = if let price { try await db.catalog.product(price.productID, caller: session.caller) } else { Product?.none }
+                let sold = try await db.catalog.priceAndProduct(subscription.priceID ?? "", caller: session.caller)
+                let (price, product) = (sold?.price, sold?.product)
                 let failed = subscription.status == .pastDue ? try await db.charges.find(subscription.latestCharge ?? "", caller: session.caller) : nil
                 plans.append(Plan(subscription: subscription, productName: product?.name ?? "", price: price,
                                   periodAmount: try? price?.plan?.periodAmount(), failedCharge: failed))

@@ -36,7 +36,7 @@ package struct CheckoutView: Sendable {
             return CheckoutView(session: session, offer: offer, limits: limits,
                              merchantName: brand?.displayName ?? project?.name ?? "",
                              customerName: customer?.name ?? "",
-                             customerLocale: customer.flatMap { Language(rawValue: $0.locale) },
+                             customerLocale: customer?.language,
                              savedCards: cards, receiptURL: receiptURL, projectBrand: brand)
         }
     }

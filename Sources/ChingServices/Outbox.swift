@@ -23,7 +23,7 @@ package enum Outbox {
                                                  on db: Store, services: AppServices) async throws {
         guard let customer = try await db.customers.find(customerID) else { return }
         let locale = customer.language
-        let values = ["amount": Money.format(amount, locale: locale), "product": productName, "date": nextTry.map { services.texts?.date($0, locale) ?? $0.iso8601 } ?? ""]
+        let values = ["amount": Money.format(amount, locale: locale), "product": productName, "date": nextTry.map { services.date($0, locale) } ?? ""]
         try await queue("payment_failed", to: customer, relatedID: customerID, subject: services.text("email_payment_failed_subject", locale, values),
                         body: services.text(nextTry == nil ? "email_payment_failed_canceled" : "email_payment_failed_retry", locale, values),
                         caller: caller, on: db, services: services)
@@ -34,7 +34,7 @@ package enum Outbox {
                                                services: AppServices) async throws {
         guard let customer = try await db.customers.find(subscription.customerID), let trialEnd = subscription.trialEnd else { return }
         let locale = customer.language
-        let values = ["product": productName, "date": services.texts?.date(trialEnd, locale) ?? trialEnd.iso8601,
+        let values = ["product": productName, "date": services.date(trialEnd, locale),
                       "amount": amount.map { Money.format($0, locale: locale) } ?? ""]
         try await queue("trial_ending", to: customer, relatedID: subscription.id, subject: services.text("email_trial_ending_subject", locale, values),
                         body: services.text("email_trial_ending_body", locale, values), caller: subscription.caller, on: db, services: services)
@@ -43,10 +43,9 @@ package enum Outbox {
     /// "Your subscription has ended": when a plan is canceled (now, at its period end, or after the last failed retry).
     package static func queueCancellationNotice(_ subscription: Subscription, on db: Store, services: AppServices) async throws {
         guard let customer = try await db.customers.find(subscription.customerID) else { return }
-        let price = try await db.catalog.price(subscription.priceID ?? "", caller: subscription.caller)
-        let product = if let price { try await db.catalog.product(price.productID, caller: subscription.caller)?.name } else { String?.none }
+        let product = try await db.catalog.priceAndProduct(subscription.priceID ?? "", caller: subscription.caller)?.product?.name
         let locale = customer.language, ended = subscription.canceledAt ?? services.clock.now()
-        let values = ["product": product ?? "", "date": services.texts?.date(ended, locale) ?? ended.iso8601]
+        let values = ["product": product ?? "", "date": services.date(ended, locale)]
         try await queue("subscription_canceled", to: customer, relatedID: subscription.id, subject: services.text("email_canceled_subject", locale, values),
                         body: services.text("email_canceled_body", locale, values), caller: subscription.caller, on: db, services: services)
     }

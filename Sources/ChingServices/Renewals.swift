@@ -80,12 +80,19 @@ package enum Renewals {
             }
             let before = Subscriptions.json(subscription)
             let latestCharge = charge?.id ?? subscription.latestCharge
+            // Once the subscription has moved: the charge (with its events), then the subscription as it now is.
+            func chargeRecorded() async throws -> Subscription {
+                if let charge, let result { _ = try await Charges.record(charge, result: result, caller: caller, on: db, services: services) }
+                return try await db.subscriptions.find(id, caller: caller)!
+            }
+            func recordUpdated(_ after: Subscription) async throws {
+                try await Events.record("subscription.updated", data: Subscriptions.json(after),
+                                        previousAttributes: JSONValue.changedAttributes(from: before, to: Subscriptions.json(after)),
+                                        caller: caller, on: db, services: services)
+            }
             if case .declined = result, customerCard != nil {
                 guard try await db.subscriptions.releaseRenewal(id, lease: lease, latestCharge: latestCharge) else { return false }
-                if let charge, let result { _ = try await Charges.record(charge, result: result, caller: caller, on: db, services: services) }
-                let after = try await Subscriptions.load(id, caller: caller, on: db)!
-                try await Events.record("subscription.updated", data: after, previousAttributes: JSONValue.changedAttributes(from: before, to: after),
-                                        caller: caller, on: db, services: services)
+                try await recordUpdated(try await chargeRecorded())
                 return true
             }
             if case .declined = result {
@@ -94,17 +101,15 @@ package enum Renewals {
                 let retryAt = failures <= retryDays.count ? firstFailed.adding(days: retryDays[Int(failures) - 1]) : nil
                 guard try await db.subscriptions.renewalDeclined(id, lease: lease, failures: failures, firstFailedAt: firstFailed, retryAt: retryAt,
                                                                  now: now, latestCharge: latestCharge) else { return false }
-                if let charge, let result { _ = try await Charges.record(charge, result: result, caller: caller, on: db, services: services) }
-                let after = try await Subscriptions.load(id, caller: caller, on: db)!
+                let after = try await chargeRecorded()
                 if retryAt == nil {
-                    try await Events.record("subscription.canceled", data: after, caller: caller, on: db, services: services)
-                    if let ended = try await db.subscriptions.find(id, caller: caller) {
-                        try await Outbox.queueCancellationNotice(ended, on: db, services: services)
-                    }
+                    try await Events.record("subscription.canceled", data: Subscriptions.json(after), caller: caller, on: db, services: services)
+                    try await Outbox.queueCancellationNotice(after, on: db, services: services)
                 } else {
-                    if subscription.status != .pastDue { try await Events.record("subscription.past_due", data: after, caller: caller, on: db, services: services) }
-                    try await Events.record("subscription.updated", data: after, previousAttributes: JSONValue.changedAttributes(from: before, to: after),
-                                            caller: caller, on: db, services: services)
+                    if subscription.status != .pastDue {
+                        try await Events.record("subscription.past_due", data: Subscriptions.json(after), caller: caller, on: db, services: services)
+                    }
+                    try await recordUpdated(after)
                 }
                 try await Outbox.queuePaymentFailedNotice(customerID: customerID, productName: productName, amount: amount, nextTry: retryAt,
                                                           caller: caller, on: db, services: services)
@@ -112,10 +117,7 @@ package enum Renewals {
             }
             guard try await db.subscriptions.renewed(id, lease: lease, priceID: priceID, periodStart: schedule.periodStart(period),
                                                      periodEnd: schedule.periodStart(period + 1), latestCharge: latestCharge) else { return false }
-            if let charge, let result { _ = try await Charges.record(charge, result: result, caller: caller, on: db, services: services) }
-            let after = try await Subscriptions.load(id, caller: caller, on: db)!
-            try await Events.record("subscription.updated", data: after, previousAttributes: JSONValue.changedAttributes(from: before, to: after),
-                                    caller: caller, on: db, services: services)
+            try await recordUpdated(try await chargeRecorded())
             return true
         }
     }
@@ -126,10 +128,9 @@ package enum Renewals {
             guard let caller = try await db.subscriptions.markTrialNoticeSent(id, endingBy: now.adding(days: trialNoticeDays)),
                   let subscription = try await db.subscriptions.find(id, caller: caller) else { return false }
             try await Events.record("subscription.trial_will_end", data: Subscriptions.json(subscription), caller: caller, on: db, services: services)
-            let price = try await db.catalog.price(subscription.priceID ?? "", caller: caller)
-            let product = if let price { try await db.catalog.product(price.productID, caller: caller)?.name } else { String?.none }
-            try await Outbox.queueTrialEndingNotice(subscription, productName: product ?? "", amount: try? price?.plan?.periodAmount(), on: db,
-                                                    services: services)
+            let sold = try await db.catalog.priceAndProduct(subscription.priceID ?? "", caller: caller)
+            try await Outbox.queueTrialEndingNotice(subscription, productName: sold?.product?.name ?? "", amount: try? sold?.price.plan?.periodAmount(),
+                                                    on: db, services: services)
             return true
         }
     }
