@@ -60,9 +60,26 @@ struct HostedPageKit: Sendable {
     }
 
     /// The provider's reason in the customer's language.
-    func declineText(_ decline: Decline, _ locale: Language) -> String {
-        let l = pages.localization, key = "decline_\(decline.code)"
-        return l.table(locale)[key] != nil ? l.text(key, locale) : l.text("decline_other", locale)
+    func declineText(_ decline: Decline, _ locale: Language) -> String { pages.localization.declineText(decline.code, locale) }
+
+    /// Why a posted form is not taken: the status, and the locale keys of the page that says so.
+    struct FormRefusal: Error {
+        let status: HTTPResponse.Status
+        let heading: String
+        let body: String
+    }
+
+    /// The posted form, read within `limit` bytes and carrying `csrfToken` (and, when the browser
+    /// names one, this server's `Origin`).
+    func verifiedForm(_ request: Request, csrfToken: String, limit: Int) async -> Result<HostedForm, FormRefusal> {
+        switch await HostedForm.read(request, limit: limit) {
+        case .failure(let refusal): return .failure(FormRefusal(status: refusal.status, heading: refusal.heading, body: refusal.body))
+        case .success(let form):
+            guard verify(form.csrf, expected: csrfToken, request) else {
+                return .failure(FormRefusal(status: .forbidden, heading: "forbidden_title", body: "forbidden_body"))
+            }
+            return .success(form)
+        }
     }
 
     /// The origins a page's form may be redirected to: the merchant's success and cancel URLs.

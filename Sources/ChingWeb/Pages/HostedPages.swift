@@ -148,12 +148,9 @@ struct HostedPages<Flow: HostedFlow>: Sendable {
 
     /// The posted form, read within `limit` bytes and carrying this session's CSRF token.
     func verifiedForm(_ request: Request, state: Flow.State, locale: Language, limit: Int) async -> Result<HostedForm, Refused> {
-        switch await HostedForm.read(request, limit: limit) {
-        case .failure(let refusal):
-            return .failure(Refused(response: message(state, locale, status: refusal.status, heading: refusal.heading, body: text(refusal.body, locale))))
-        case .success(let form):
-            guard kit.verify(form.csrf, expected: state.session.csrfToken, request) else { return .failure(Refused(response: forbidden(state, locale))) }
-            return .success(form)
+        await kit.verifiedForm(request, csrfToken: state.session.csrfToken, limit: limit).mapError { refusal in
+            Refused(response: refusal.status == .forbidden ? forbidden(state, locale)
+                : message(state, locale, status: refusal.status, heading: refusal.heading, body: text(refusal.body, locale)))
         }
     }
 

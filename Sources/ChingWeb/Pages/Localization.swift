@@ -43,6 +43,12 @@ struct Localization: Sendable {
         return text + rest
     }
 
+    /// A provider's decline (`failure_code`) in words; a code without its own words is "the payment did not go through".
+    func declineText(_ code: String?, _ locale: Language) -> String {
+        let key = "decline_\(code ?? "other")"
+        return table(locale)[key] != nil ? text(key, locale) : text("decline_other", locale)
+    }
+
     func money(_ agorot: Int64, _ locale: Language) -> String { Money.format(agorot, locale: locale) }
 
     /// "24 December 2026" / "24 בדצמבר 2026"

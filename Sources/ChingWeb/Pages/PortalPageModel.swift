@@ -87,7 +87,7 @@ struct PortalPageModel {
             "changeLine": subscription.pendingEffectiveAt.map { t("portal_change_pending", ["date": date($0)]) },
             "failedLine": plan.failedCharge.map { charge in
                 t("portal_failed_payment", ["amount": money(charge.amount), "date": date(charge.created),
-                                            "reason": declineText(charge.failureCode)])
+                                            "reason": localization.declineText(charge.failureCode, locale)])
             },
             "payAction": subscription.status == .pastDue ? portal.path("/subscriptions/\(subscription.id)/pay") : nil,
             "resumeAction": subscription.cancelAtPeriodEnd ? portal.path("/subscriptions/\(subscription.id)/resume") : nil,
@@ -100,11 +100,6 @@ struct PortalPageModel {
     private func nextPayment(_ plan: BillingPortal.Plan) -> String? {
         guard let amount = plan.periodAmount, let end = plan.subscription.currentPeriodEnd else { return nil }
         return t("portal_next_payment", ["amount": money(amount), "date": date(end)])
-    }
-
-    private func declineText(_ code: String?) -> String {
-        let key = "decline_\(code ?? "other")"
-        return localization.table(locale)[key] != nil ? t(key) : t("decline_other")
     }
 
     func cardContext(_ card: PaymentMethod) -> [String: Any] {

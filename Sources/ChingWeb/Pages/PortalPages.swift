@@ -21,35 +21,35 @@ struct PortalPages: Sendable {
         router.post("portal/:token/subscriptions/:id/cancel") { request, context in
             try await act(request, context) { portal, form in
                 let atPeriodEnd = form.when != "now"
-                try await BillingPortal.cancel(try id(context), atPeriodEnd: atPeriodEnd, session: portal.session, services: services)
+                try await BillingPortal.cancel(id(context), atPeriodEnd: atPeriodEnd, session: portal.session, services: services)
                 return atPeriodEnd ? "cancels_at_period_end" : "canceled_now"
             }
         }
         router.post("portal/:token/subscriptions/:id/resume") { request, context in
             try await act(request, context) { portal, _ in
-                try await BillingPortal.resume(try id(context), session: portal.session, services: services)
+                try await BillingPortal.resume(id(context), session: portal.session, services: services)
                 return "resumed"
             }
         }
         router.post("portal/:token/subscriptions/:id/pay") { request, context in
-            try await toSetup(request, context) { .recover(subscriptionID: try id(context)) }
+            try await toSetup(request, context) { .recover(subscriptionID: id(context)) }
         }
         router.post("portal/:token/cards/new") { request, context in try await toSetup(request, context) { .addCard } }
         router.post("portal/:token/cards/:id/default") { request, context in
             try await act(request, context) { portal, _ in
-                try await BillingPortal.makeDefault(try id(context), session: portal.session, services: services)
+                try await BillingPortal.makeDefault(id(context), session: portal.session, services: services)
                 return "default_changed"
             }
         }
         router.post("portal/:token/cards/:id/remove") { request, context in
             try await act(request, context) { portal, _ in
-                try await BillingPortal.removeCard(try id(context), session: portal.session, services: services)
+                try await BillingPortal.removeCard(id(context), session: portal.session, services: services)
                 return "card_removed"
             }
         }
     }
 
-    private func id(_ context: AppRequestContext) throws -> String { context.parameters.get("id") ?? "" }
+    private func id(_ context: AppRequestContext) -> String { context.parameters.get("id") ?? "" }
 
     /// An open portal: its session, what it shows, the page's language and brand.
     struct Portal {
@@ -72,16 +72,18 @@ struct PortalPages: Sendable {
         guard let session = try await BillingPortal.session(token: token, services: services) else {
             return .failure(Refused(response: kit.notFound(asked ?? .he)))
         }
-        let brand = try await self.brand(of: session)
         let view = services.clock.now() < session.expiresAt ? try await BillingPortal.view(session, services: services) : nil
-        let locale = asked ?? view.flatMap { Language(rawValue: $0.customer.locale) } ?? brand.context?.brand.defaultLocale ?? .he
+        // The view has read the project already; an expired link reads it for the page that says so.
+        let brand = try await self.brand(of: session, project: view.map(\.project))
+        let locale = asked ?? view?.customer.language ?? brand.context?.brand.defaultLocale ?? .he
         guard let view else { return .failure(Refused(response: gone(session, locale: locale, brand: brand))) }
         return .success(Portal(token: token, view: view, locale: locale, brand: brand.context))
     }
 
-    /// The session's project's brand, and the merchant's name it shows.
-    func brand(of session: PortalSession) async throws -> (context: BrandContext?, merchant: String) {
-        let project = try await services.database.read { db in try await db.projects.find(session.caller.projectID) }
+    /// The session's project's brand, and the merchant's name it shows (`project`: when it was read already).
+    func brand(of session: PortalSession, project known: Project?? = nil) async throws -> (context: BrandContext?, merchant: String) {
+        var project = known ?? nil
+        if known == nil { project = try await services.database.read { db in try await db.projects.find(session.caller.projectID) } }
         let brand = services.brand(projectID: session.caller.projectID, folderName: project?.branding)
         return (brand, brand?.brand.displayName ?? project?.name ?? "")
     }
@@ -124,7 +126,7 @@ struct PortalPages: Sendable {
         case .failure(let refused): return refused.response
         case .success(let opened): portal = opened
         }
-        let subscriptionID = try id(context)
+        let subscriptionID = id(context)
         guard let plan = portal.view.plans.first(where: { $0.subscription.id == subscriptionID }) else {
             return PageRenderer.redirect(to: portal.path(), https: kit.https)
         }
@@ -156,14 +158,14 @@ struct PortalPages: Sendable {
     }
 
     /// Opens the setup page for a new card (for the portal, or to pay a failed plan with it).
-    func toSetup(_ request: Request, _ context: AppRequestContext, _ intent: () throws -> BillingPortal.Intent) async throws -> Response {
+    func toSetup(_ request: Request, _ context: AppRequestContext, _ intent: () -> BillingPortal.Intent) async throws -> Response {
         let portal: Portal
         switch try await verified(request, context) {
         case .failure(let refused): return refused.response
         case .success(let (opened, _)): portal = opened
         }
         do {
-            let setupID = try await BillingPortal.startSetup(try intent(), locale: portal.locale, session: portal.session, services: services)
+            let setupID = try await BillingPortal.startSetup(intent(), locale: portal.locale, session: portal.session, services: services)
             return PageRenderer.redirect(to: "/setup/\(setupID)?locale=\(portal.locale.rawValue)", https: kit.https)
         } catch let refusal as ServiceError {
             return PageRenderer.redirect(to: portal.path(notice: PortalPageModel.refusalNotice(refusal)), https: kit.https)
@@ -178,19 +180,11 @@ struct PortalPages: Sendable {
         case .success(let opened): portal = opened
         }
         let l = pages.localization
-        func message(_ status: HTTPResponse.Status, _ heading: String, _ body: String) -> Refused {
-            Refused(response: pages.message(status: status, locale: portal.locale, merchantName: portal.merchantName,
-                                            testMode: !portal.session.caller.livemode, heading: l.text(heading, portal.locale),
-                                            body: l.text(body, portal.locale), link: (url: portal.path(), label: l.text("reload_link", portal.locale)),
-                                            brand: portal.brand))
-        }
-        switch await HostedForm.read(request, limit: 16 * 1024) {
-        case .failure(let refusal): return .failure(message(refusal.status, refusal.heading, refusal.body))
-        case .success(let form):
-            guard kit.verify(form.csrf, expected: portal.session.csrfToken, request) else {
-                return .failure(message(.forbidden, "forbidden_title", "forbidden_body"))
-            }
-            return .success((portal, form))
+        return await kit.verifiedForm(request, csrfToken: portal.session.csrfToken, limit: 16 * 1024).map { (portal, $0) }.mapError { refusal in
+            Refused(response: pages.message(status: refusal.status, locale: portal.locale, merchantName: portal.merchantName,
+                                            testMode: !portal.session.caller.livemode, heading: l.text(refusal.heading, portal.locale),
+                                            body: l.text(refusal.body, portal.locale),
+                                            link: (url: portal.path(), label: l.text("reload_link", portal.locale)), brand: portal.brand))
         }
     }
 

@@ -33,7 +33,7 @@ struct SetupFlow: HostedFlow {
             let name = customer?.name ?? ""
             return View(session: session, merchantName: brand?.brand.displayName ?? project?.name ?? "",
                         customerLabel: name.isEmpty ? (customer?.email ?? "") : name,
-                        customerLocale: customer.flatMap { Language(rawValue: $0.locale) },
+                        customerLocale: customer?.language,
                         requireIsraeliID: services.paymentSettings(project: project, projectID: session.caller.projectID, brand: .some(brand)).requireIsraeliID,
                         brand: brand)
         }
