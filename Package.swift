@@ -50,6 +50,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Grow's Light API (the live card provider): its wire format and the adapter behind HostedPageProvider.
+        .target(
+            name: "ChingGrow",
+            dependencies: [
+                "ChingDomain", "ChingProviders",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // The only place with SQL: the database (SQLite engine with group commit, or PostgreSQL), the schema.
         .target(
             name: "ChingStore",
@@ -121,7 +133,7 @@ let package = Package(
         .target(
             name: "ChingApp",
             dependencies: [
-                "ChingDomain", "ChingStore", "ChingProviders", "ChingServices", "ChingHTTP", "ChingAPI", "ChingWeb", "ChingMail",
+                "ChingDomain", "ChingStore", "ChingProviders", "ChingServices", "ChingHTTP", "ChingAPI", "ChingWeb", "ChingMail", "ChingGrow",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -136,9 +148,21 @@ let package = Package(
         .executableTarget(
             name: "ching",
             dependencies: [
-                "ChingApp", "ChingStore", "ChingWeb",
+                "ChingApp", "ChingStore", "ChingWeb", "ChingProviders", "ChingDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: strict
+        ),
+        // A fake Grow server (GROW.md section 7) for the tests only: never part of the shipped binary.
+        .target(
+            name: "FakeGrow",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/FakeGrow",
             swiftSettings: strict
         ),
         // The domain's rules and the sandbox's table (TEST_CARDS.md) share the test card list.
@@ -153,7 +177,7 @@ let package = Package(
         .testTarget(
             name: "ChingAppTests",
             dependencies: [
-                "ChingApp", "ChingStore", "ChingProviders", "ChingServices", "ChingHTTP", "ChingWeb",
+                "ChingApp", "ChingStore", "ChingProviders", "ChingServices", "ChingHTTP", "ChingWeb", "ChingGrow", "FakeGrow",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "SQLKit", package: "sql-kit"),

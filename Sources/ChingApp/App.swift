@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import ChingAPI
 import ChingDomain
+import ChingGrow
 import ChingHTTP
 import ChingMail
 import ChingPDF
@@ -55,6 +56,10 @@ public struct AppConfiguration: Sendable {
     public var runEmailWorker = true
     /// The mail sender; nil is SMTP from `smtpURL` (tests may put another here).
     public var mailSender: (any MailSender)? = nil
+    /// `CHING_SECRET_KEY`: seals the projects' Grow settings at rest (nil: they are stored as they are).
+    public var secretKey: String?
+    /// How long a call to Grow may take before its outcome counts as unknown (`CHING_GROW_TIMEOUT`, seconds).
+    public var growTimeoutSeconds = 30
 
     public init() {}
 
@@ -75,6 +80,8 @@ public struct AppConfiguration: Sendable {
         smtpURL = ching.string(forKey: "smtp.url").flatMap { $0.isEmpty ? nil : $0 }
         mailFrom = ching.string(forKey: "mail.from").flatMap { $0.isEmpty ? nil : $0 }
         smtpCAFile = ching.string(forKey: "smtp.ca.file").flatMap { $0.isEmpty ? nil : $0 }
+        secretKey = ching.string(forKey: "secret.key").flatMap { $0.isEmpty ? nil : $0 }
+        growTimeoutSeconds = max(1, ching.int(forKey: "grow.timeout", default: growTimeoutSeconds))
         trustedProxies = ching.string(forKey: "trusted.proxies", default: "").split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
         // In whole seconds, at least 1; the defaults are ConnectionLimits's own.
         let seconds = { (key: ConfigKey, standard: Duration) in Duration.seconds(max(1, ching.int(forKey: key, default: Int(standard.components.seconds)))) }
@@ -146,9 +153,14 @@ public func buildApplication(_ configuration: AppConfiguration) async throws -> 
 }
 
 func makeServices(_ configuration: AppConfiguration, database: Database) -> AppServices {
-    AppServices(database: database, clock: configuration.clock, ids: configuration.ids, sandbox: configuration.cardProvider ?? SandboxProvider(ids: configuration.ids),
-                publicURL: configuration.publicURL, instanceID: "srv_" + configuration.ids.hex(byteCount: 8), documentFont: DocumentFont(),
-                logger: configuration.logger)
+    var services = AppServices(database: database, clock: configuration.clock, ids: configuration.ids,
+                               sandbox: configuration.cardProvider ?? SandboxProvider(ids: configuration.ids),
+                               publicURL: configuration.publicURL, instanceID: "srv_" + configuration.ids.hex(byteCount: 8), documentFont: DocumentFont(),
+                               logger: configuration.logger)
+    services.secretKey = configuration.secretKey
+    let (timeout, logger) = (TimeAmount.seconds(Int64(configuration.growTimeoutSeconds)), configuration.logger)
+    services.grow = { account in GrowProvider(account: account, http: HTTPClient.shared, timeout: timeout, logger: logger) }
+    return services
 }
 
 /// One round of the background clean-up (expired sessions, stale authorizations, subscriptions that end at their period end), for tests

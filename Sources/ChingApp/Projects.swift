@@ -1,6 +1,7 @@
 import ChingAPI
 import ChingDomain
 import ChingHTTP
+import ChingProviders
 import ChingServices
 import ChingStore
 import ChingWeb
@@ -51,6 +52,47 @@ public enum Projects {
     public static func configureLiveProvider(_ name: String, projectID: String, database: Database) async throws {
         try await database.transaction { db in
             try await db.projects.setLiveProvider(name, of: projectID)
+        }
+    }
+
+    /// Sets the project's live provider to Grow with these settings, sealed with `secretKey` when
+    /// there is one. Throws when there is no such project.
+    public static func configureGrow(projectID: String, account: GrowAccount, secretKey: String?, database: Database) async throws {
+        let sealed = try ProviderSettings.seal(account, secretKey: secretKey)
+        let found = try await database.transaction { db in try await db.providerState.configure(projectID, provider: "grow", sealed: sealed) }
+        guard found else { throw ConfigurationError("No such project: \(projectID)") }
+    }
+
+    /// The project's live provider, masked (`ching project provider show`): never a whole identifier.
+    public static func providerDescription(projectID: String, secretKey: String?, database: Database) async throws -> String {
+        let (provider, sealed) = try await database.read { db in try await db.providerState.settings(of: projectID) }
+        guard let provider else { return "live provider: none (live keys answer LIVE_KEY_INACTIVE)" }
+        guard provider == "grow", let sealed else { return "live provider: \(provider)" }
+        let storage = sealed.hasPrefix("sealed1:") ? "sealed with CHING_SECRET_KEY" : "not sealed (set CHING_SECRET_KEY and configure again)"
+        let account: GrowAccount
+        do {
+            account = try ProviderSettings.open(sealed, secretKey: secretKey)
+        } catch {
+            return "live provider: grow\nsettings:  \(storage)\nerror:     \(error)"
+        }
+        let masked = ProviderSettings.masked
+        return """
+            live provider:       grow
+            base URL:            \(account.baseURL)
+            user id:             \(masked(account.userID))
+            page code:           \(masked(account.pageCode))
+            recurring page code: \(account.recurringPageCode.map(masked) ?? "none")
+            api key:             \(account.apiKey.map(masked) ?? "none")
+            settings:            \(storage)
+            """
+    }
+
+    /// Issues another API key for the project (shown once). A live key answers `LIVE_KEY_INACTIVE` until a live provider is configured.
+    public static func createKey(projectID: String, live: Bool, name: String?, database: Database, ids: IDGenerator, clock: AppClock) async throws -> String {
+        try await database.transaction { db in
+            guard try await db.projects.find(projectID) != nil else { throw ConfigurationError("No such project: \(projectID)") }
+            return try await APIKeys.insert(projectID: projectID, livemode: live, name: name ?? (live ? "Live key" : "Test key"), on: db, ids: ids,
+                                            now: clock.now())
         }
     }
 

@@ -49,6 +49,9 @@ public enum ProviderResult: Sendable, Equatable {
     /// Done; `reference` identifies the transaction for later capture, void or refund.
     case approved(reference: String)
     case declined(Decline)
+    /// The provider may or may not have done it (a timeout, a 5xx): not a failure. The caller keeps
+    /// the attempt pending and asks again (with the same idempotency key) until it knows.
+    case unknown
 }
 
 /// A card payment provider: what every provider does with a card it already holds (by token or by
@@ -77,12 +80,18 @@ public protocol CardFormProvider: PaymentProvider {
 
 /// A provider that takes the card on its own page (Grow's hosted payment page): we send the
 /// customer there, and learn the outcome from its server-to-server callback or, failing that, by
-/// asking. The customer's return to our success URL is never proof of payment.
+/// asking. Neither the callback nor the customer's return is ever proof of payment by itself:
+/// only `outcome(of:)`, asked of the provider, is.
 public protocol HostedPageProvider: PaymentProvider {
     /// Opens a payment on the provider's page; the customer is sent to `start.url`.
-    func startPayment(_ request: HostedPaymentRequest) async -> Result<HostedPaymentStart, Decline>
-    /// What became of a started payment, asked of the provider (after a callback, or when none came).
-    func outcome(of start: HostedPaymentStart) async -> HostedPaymentOutcome
+    func startPayment(_ request: HostedPaymentRequest) async -> HostedPaymentStartResult
+    /// What became of a started payment, asked of the provider.
+    func outcome(of process: HostedProcess) async -> HostedPaymentOutcome
+    /// Tells the provider a paid transaction was recorded (Grow's approveTransaction). Its failure changes nothing.
+    func acknowledge(_ payment: HostedPayment, of process: HostedProcess) async
+    /// What an earlier `charge` with this idempotency key came to: nil when the provider has no
+    /// record of it (it never arrived), `.unknown` when it cannot say yet.
+    func chargeOutcome(token: String, idempotencyKey: String) async -> ProviderResult?
 }
 
 /// What a hosted-page payment is for.
@@ -92,42 +101,105 @@ public struct HostedPaymentRequest: Sendable, Equatable {
     /// Agorot; 0 saves the card without charging.
     public let amount: Int64
     public let description: String
-    /// 1 for a single payment; more lets the customer choose up to this many installments.
-    public let maxInstallments: Int
+    /// The number of payments the customer chose on our page (1: a single payment).
+    public let installments: Int
     /// Authorize only (manual capture).
     public let authorizeOnly: Bool
     /// Keep a reusable token (plans, setup sessions).
     public let saveCard: Bool
+    /// The provider's page for recurring charges, when the token is for a plan.
+    public let recurring: Bool
     public let customerName: String
     public let customerEmail: String?
-    public let customerPhone: String?
+    public let customerPhone: String
     public let successURL: String
     public let cancelURL: String
     /// Where the provider's server reports the outcome.
     public let notifyURL: String
 
-    public init(reference: String, amount: Int64, description: String, maxInstallments: Int, authorizeOnly: Bool, saveCard: Bool,
-                customerName: String, customerEmail: String?, customerPhone: String?, successURL: String, cancelURL: String, notifyURL: String) {
-        self.reference = reference; self.amount = amount; self.description = description; self.maxInstallments = maxInstallments
-        self.authorizeOnly = authorizeOnly; self.saveCard = saveCard; self.customerName = customerName; self.customerEmail = customerEmail
-        self.customerPhone = customerPhone; self.successURL = successURL; self.cancelURL = cancelURL; self.notifyURL = notifyURL
+    public init(reference: String, amount: Int64, description: String, installments: Int, authorizeOnly: Bool, saveCard: Bool, recurring: Bool,
+                customerName: String, customerEmail: String?, customerPhone: String, successURL: String, cancelURL: String, notifyURL: String) {
+        self.reference = reference; self.amount = amount; self.description = description; self.installments = installments
+        self.authorizeOnly = authorizeOnly; self.saveCard = saveCard; self.recurring = recurring; self.customerName = customerName
+        self.customerEmail = customerEmail; self.customerPhone = customerPhone; self.successURL = successURL; self.cancelURL = cancelURL
+        self.notifyURL = notifyURL
     }
 }
 
-/// A payment opened on the provider's page: where to send the customer, and the provider's own
-/// identifiers for it (kept server-side, never shown).
-public struct HostedPaymentStart: Sendable, Equatable {
+/// A payment opened on the provider's page: the provider's identifiers for it (kept server-side,
+/// never shown: the token is what makes a callback credible) and where to send the customer.
+public struct HostedProcess: Sendable, Equatable {
+    public let id: String
+    public let token: String
     public let url: String
-    public let providerReference: String
+    /// Which of the project's pages it was opened on (the same page must be named when asking about it).
+    public let recurring: Bool
 
-    public init(url: String, providerReference: String) { self.url = url; self.providerReference = providerReference }
+    public init(id: String, token: String, url: String, recurring: Bool) { self.id = id; self.token = token; self.url = url; self.recurring = recurring }
 }
 
-/// What a hosted-page payment came to.
+public enum HostedPaymentStartResult: Sendable, Equatable {
+    case started(HostedProcess)
+    /// The provider refused to open it (a missing or invalid detail): the words are for the log.
+    case refused(code: Int, message: String)
+    case unknown
+}
+
+/// A payment the provider says was made on its page.
+public struct HostedPayment: Sendable, Equatable {
+    /// The transaction, for capture, refund and acknowledgement.
+    public let reference: String
+    /// Our reference echoed back (the session's id).
+    public let requestReference: String
+    /// Agorot, as the provider recorded it.
+    public let amount: Int64
+    /// True for an authorization only (J5), not yet captured.
+    public let authorizedOnly: Bool
+    /// Only a card was saved; nothing was charged.
+    public let savedOnly: Bool
+    public let installments: Int
+    public let brand: CardBrand
+    public let last4: String
+    /// The reusable card, when one was saved.
+    public let card: ProviderCard?
+    /// Every field of the provider's record, for its acknowledgement.
+    public let fields: [(String, String)]
+
+    public init(reference: String, requestReference: String, amount: Int64, authorizedOnly: Bool, savedOnly: Bool, installments: Int,
+                brand: CardBrand, last4: String, card: ProviderCard?, fields: [(String, String)]) {
+        self.reference = reference; self.requestReference = requestReference; self.amount = amount; self.authorizedOnly = authorizedOnly
+        self.savedOnly = savedOnly; self.installments = installments; self.brand = brand; self.last4 = last4; self.card = card
+        self.fields = fields
+    }
+
+    public static func == (a: HostedPayment, b: HostedPayment) -> Bool {
+        a.reference == b.reference && a.amount == b.amount && a.authorizedOnly == b.authorizedOnly && a.savedOnly == b.savedOnly
+    }
+}
+
+/// What a hosted-page payment came to, as the provider tells it.
 public enum HostedPaymentOutcome: Sendable, Equatable {
-    /// The customer has not finished (or the provider has not said).
+    /// Not paid (yet): the customer may still pay, or left.
     case pending
-    /// Paid (or authorized, or saved): the transaction's reference, and the card when one was saved.
-    case approved(reference: String, card: ProviderCard?, installments: Int)
-    case declined(Decline)
+    case paid(HostedPayment)
+    /// The provider says the process is gone (expired, or unknown to it).
+    case gone
+    /// The provider could not be asked (a timeout, a 5xx).
+    case unknown
+}
+
+/// A live provider's settings for one project (stored encrypted; see `ProviderSecrets`).
+public struct GrowAccount: Sendable, Equatable, Codable {
+    public var userID: String
+    public var pageCode: String
+    public var apiKey: String?
+    public var recurringPageCode: String?
+    public var baseURL: String
+
+    public static let productionURL = "https://secure.meshulam.co.il/api/light/server/1.0/"
+    public static let sandboxURL = "https://sandbox.meshulam.co.il/api/light/server/1.0/"
+
+    public init(userID: String, pageCode: String, apiKey: String? = nil, recurringPageCode: String? = nil, baseURL: String = GrowAccount.productionURL) {
+        self.userID = userID; self.pageCode = pageCode; self.apiKey = apiKey; self.recurringPageCode = recurringPageCode; self.baseURL = baseURL
+    }
 }

@@ -50,6 +50,10 @@ public struct AppServices: Sendable {
     package var branding: (any BrandSource)? = nil
     /// The locale files' strings (nil only when the templates could not be read: emails then carry their keys).
     package var texts: (any TextSource)? = nil
+    /// Makes a project's Grow provider from its settings (nil: live mode with Grow is not available in this process).
+    package var grow: (@Sendable (GrowAccount) -> any HostedPageProvider)? = nil
+    /// `CHING_SECRET_KEY`: what the projects' provider settings are sealed with.
+    package var secretKey: String? = nil
 
     /// A locale file's string (its key when the files are missing).
     package func text(_ key: String, _ locale: Language, _ values: [String: String] = [:]) -> String {
@@ -110,9 +114,38 @@ public struct AppServices: Sendable {
         paymentSettings(project: try await db.projects.find(projectID), projectID: projectID)
     }
 
-    /// The provider that handles a caller's money: the sandbox in test mode.
-    /// (Every provider today takes the card on our form; a hosted-page provider comes with live mode.)
-    package func provider(for caller: Caller) -> any CardFormProvider { sandbox }
+    /// The provider that takes cards on our own form: the sandbox (test mode, and live mode in tests
+    /// that configure `live_provider = 'sandbox'`). Live mode with Grow never reaches it.
+    package func cardForm(for caller: Caller) -> any CardFormProvider { sandbox }
+
+    /// The live provider that takes cards on its own page, for a live caller whose project uses Grow; nil otherwise.
+    package func hostedPageProvider(for caller: Caller) async throws -> (any HostedPageProvider)? {
+        guard caller.livemode else { return nil }
+        let (provider, sealed) = try await database.read { db in try await db.providerState.settings(of: caller.projectID) }
+        guard provider == "grow", let sealed else { return nil }
+        let account: GrowAccount
+        do {
+            account = try ProviderSettings.open(sealed, secretKey: secretKey)
+        } catch {
+            logger.error("Live payments are unavailable for a project", metadata: ["project": "\(caller.projectID)", "why": "\(error)"])
+            throw ServiceError.providerUnavailable
+        }
+        guard let grow else { throw ServiceError.providerUnavailable }
+        return grow(account)
+    }
+
+    /// For a live caller whose project takes cards on Grow's page: the origin of that page; nil otherwise.
+    package func providerPage(_ caller: Caller, on db: Store) async throws -> String? {
+        guard caller.livemode else { return nil }
+        let (provider, sealed) = try await db.providerState.settings(of: caller.projectID)
+        guard provider == "grow", let sealed else { return nil }
+        return (try? ProviderSettings.open(sealed, secretKey: secretKey)).flatMap { WebAddress.origin(of: $0.baseURL) } ?? ""
+    }
+
+    /// The provider that handles a caller's money: Grow for a live project that uses it, the sandbox otherwise.
+    package func provider(for caller: Caller) async throws -> any PaymentProvider {
+        try await hostedPageProvider(for: caller) ?? sandbox
+    }
 
     /// The project and mode of an API key (`forceTestMode`: a live key sent with `X-Livemode: false`).
     package func caller(forKey key: String, forceTestMode: Bool) async throws -> Caller {

@@ -6,7 +6,7 @@ import ChingStore
 package enum Charges {
     /// Voids an authorization at the provider and records it canceled (`charge.canceled`); nil if it is no longer authorized.
     package static func void(_ id: String, reference: String, reason: String, caller: Caller, services: AppServices) async throws -> JSONValue? {
-        _ = await services.provider(for: caller).void(reference: reference)
+        _ = await (try services.provider(for: caller)).void(reference: reference)
         return try await services.database.transaction { db in
             guard try await db.charges.cancelAuthorization(id, reason: reason) else { return nil }
             let charge = try await load(id, caller: caller, on: db)!
@@ -54,6 +54,8 @@ package enum Charges {
         package var createDocument = true
         /// False authorizes only (manual capture): `requires_capture`, no document until captured.
         package var capture = true
+        /// The identifier the live provider was asked under, kept with a `pending` charge for the reconciler.
+        package var providerKey: String? = nil
 
         package init(customerID: String, paymentMethodID: String?, amount: Int64, description: String?, installments: Int64,
                      metadata: [String: String], card: ChargeableCard) {
@@ -73,6 +75,7 @@ package enum Charges {
         switch result {
         case .approved(let ref): status = new.capture ? "succeeded" : "requires_capture"; reference = ref
         case .declined(let decline): failure = decline
+        case .unknown: status = "pending"
         }
         let captured = status == "succeeded"
         try await db.charges.insert(Charge(
@@ -82,6 +85,7 @@ package enum Charges {
             providerReference: reference, capturableUntil: status == "requires_capture" ? now.adding(days: authorizationLifetimeDays) : nil,
             cardBrand: new.card.brand.rawValue, cardLast4: new.card.last4, captureMethod: new.capture ? "automatic" : "manual",
             authorizedAt: reference == nil ? nil : now, capturedAt: captured ? now : nil, metadata: .strings(new.metadata), created: now))
+        if status == "pending", let key = new.providerKey { try await db.providerState.setKey(key, ofCharge: id) }
         switch status {
         case "succeeded":
             if new.createDocument {
@@ -96,6 +100,9 @@ package enum Charges {
             let charge = try await load(id, caller: caller, on: db)!
             try await Events.record("charge.authorized", data: charge, caller: caller, on: db, services: services)
             return charge
+        case "pending":
+            // The provider has not said yet; the reconciler records the outcome (and its events) once it knows.
+            return try await load(id, caller: caller, on: db)!
         default:
             let charge = try await load(id, caller: caller, on: db)!
             try await Events.record("charge.failed", data: charge, caller: caller, on: db, services: services)
@@ -175,7 +182,11 @@ package enum Charges {
             }
             return (charge.providerReference ?? "", amount)
         }
-        guard case .approved = await services.provider(for: caller).capture(reference: reference, amount: amount) else {
+        switch await (try services.provider(for: caller)).capture(reference: reference, amount: amount) {
+        case .approved: break
+        case .declined(let decline) where decline.code == "charge_authorization_expired":
+            throw ServiceError.rule("charge_authorization_expired", decline.message)
+        case .declined, .unknown:
             throw ServiceError.rule("provider_error", "The provider did not capture the authorization; try again.", kind: .upstream)
         }
         return try await services.database.transaction { db in
@@ -223,12 +234,32 @@ package enum Charges {
             throw ServiceError.invalid("installments.count", "This card does not offer installments (only cards issued in Israel do).")
         }
 
-        let result = await services.provider(for: caller).charge(token: card.token, amount: amount, installments: Int(installments), capture: true, idempotencyKey: nil)
-        let charge = try await services.database.transaction { db in
-            try await Charges.record(
-                Charges.NewCharge(customerID: customerID, paymentMethodID: paymentMethodID, amount: amount, description: description,
-                          installments: installments, metadata: metadata, card: card),
-                result: result, caller: caller, on: db, services: services)
+        var new = Charges.NewCharge(customerID: customerID, paymentMethodID: paymentMethodID, amount: amount, description: description,
+                                    installments: installments, metadata: metadata, card: card)
+        let provider = try await services.provider(for: caller)
+        let result: ProviderResult
+        let charge: JSONValue
+        if provider is any HostedPageProvider {
+            // Live: the charge exists as `pending`, with the identifier Grow is asked under, before Grow
+            // is asked. A timeout or a crash then leaves something the reconciler can ask about.
+            let id = services.ids.make(.charge)
+            new.id = id
+            new.providerKey = String(try await services.database.transaction { db in
+                try await db.providerState.identifier(for: "charge:" + id, projectID: caller.projectID, at: services.clock.now())
+            })
+            let pending = new
+            _ = try await services.database.transaction { db in try await Charges.record(pending, result: .unknown, caller: caller, on: db, services: services) }
+            result = await provider.charge(token: card.token, amount: amount, installments: Int(installments), capture: true, idempotencyKey: pending.providerKey)
+            charge = try await services.database.transaction { db in
+                guard result != .unknown, try await db.providerState.takePending(id) else { return try await load(id, caller: caller, on: db)! }
+                return try await Charges.record(pending, result: result, caller: caller, on: db, services: services)
+            }
+        } else {
+            result = await provider.charge(token: card.token, amount: amount, installments: Int(installments), capture: true, idempotencyKey: nil)
+            let new = new
+            charge = try await services.database.transaction { db in
+                try await Charges.record(new, result: result, caller: caller, on: db, services: services)
+            }
         }
         if case .declined(let decline) = result {
             var error = ServiceError(.paymentFailed, "CHARGE_FAILED", decline.message)
@@ -238,13 +269,29 @@ package enum Charges {
         return charge
     }
 
+    /// Charges a saved card off-session (plans, renewals). With a live provider, `key` becomes the
+    /// number Grow is asked under (the same key, the same number: a retry cannot charge twice).
+    /// Returns the answer and that number (nil for the sandbox).
+    package static func chargeSaved(token: String, amount: Int64, installments: Int, key: String?, caller: Caller,
+                                    services: AppServices) async throws -> (result: ProviderResult, providerKey: String?) {
+        let provider = try await services.provider(for: caller)
+        guard provider is any HostedPageProvider else {
+            return (await provider.charge(token: token, amount: amount, installments: installments, capture: true, idempotencyKey: key), nil)
+        }
+        let identifier = try await services.database.transaction { db in
+            try await db.providerState.identifier(for: key ?? "charge:" + services.ids.hex(byteCount: 12), projectID: caller.projectID, at: services.clock.now())
+        }
+        let providerKey = String(identifier)
+        return (await provider.charge(token: token, amount: amount, installments: installments, capture: true, idempotencyKey: providerKey), providerKey)
+    }
+
     /// Gives back money the provider approved that will not be recorded: voids an authorization
     /// (`authorizationOnly`) or refunds a charge. True when the provider took it back; false when
     /// there was nothing to undo or it refused.
     package static func undo(_ result: ProviderResult?, amount: Int64, authorizationOnly: Bool = false, caller: Caller,
                              services: AppServices) async -> Bool {
         guard case .approved(let reference) = result else { return false }
-        let provider = services.provider(for: caller)
+        guard let provider = try? await services.provider(for: caller) else { return false }
         let undone = authorizationOnly ? await provider.void(reference: reference) : await provider.refund(reference: reference, amount: amount)
         if case .approved = undone { return true }
         return false

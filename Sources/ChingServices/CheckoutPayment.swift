@@ -92,6 +92,7 @@ package struct CheckoutPayment: Sendable {
         case israeliIDMissing = "israeli_id_missing", israeliIDInvalid = "israeli_id_invalid"
         case installmentsInvalid = "installments_invalid", installmentsUnavailable = "installments_unavailable"
         case savedCardInvalid = "saved_card_invalid", holderNameInvalid = "holder_name_invalid"
+        case payerNameInvalid = "payer_name_invalid", payerPhoneInvalid = "payer_phone_invalid"
     }
 
     package typealias Outcome = HostedOutcome<CheckoutSession>
@@ -114,6 +115,9 @@ package struct CheckoutPayment: Sendable {
             throw ServiceError.notFound("checkout_session", sessionID)
         }
         if let refusal = Outcome.refusal(session, now: now) { return refusal }
+        if try await services.hostedPageProvider(for: session.caller) != nil {
+            throw ServiceError.rule("card_form_unavailable", "In live mode the card is taken on Grow's page: send the customer to the session's url.")
+        }
         let (offer, limits) = try await services.database.read { db in
             let offer = try await CheckoutOffer.load(for: session, now: try await services.customerTime(session.customerID, on: db), on: db)
             return (offer, Self.limits(for: offer, settings: try await services.paymentSettings(projectID: session.caller.projectID, on: db)))
@@ -143,13 +147,13 @@ package struct CheckoutPayment: Sendable {
             switch method {
             case .newCard(let form):
                 let input = CardInput(number: form.number, expMonth: form.expMonth ?? 0, expYear: form.expYear ?? 0, cvc: form.cvc, holderName: form.holderName)
-                switch await services.provider(for: session.caller).saveCard(input) {
+                switch await services.cardForm(for: session.caller).saveCard(input) {
                 case .failure(let decline):
                     try await recordDecline(decline, session: session, offer: offer, brand: input.brand, last4: input.last4, installments: installments,
                                             lease: lease)
                     return .declined(decline)
                 case .success(let saved):
-                    if services.provider(for: session.caller).requiresAuthentication(saved) {
+                    if services.cardForm(for: session.caller).requiresAuthentication(saved) {
                         let attemptID = try await attempts.startAuthentication(sessionID, card: saved, installments: installments, lease: lease)
                         return .requiresAuthentication(attemptID: attemptID)
                     }
@@ -295,7 +299,7 @@ package struct CheckoutPayment: Sendable {
         }
         let due = offer.totals.dueToday
         let result = due > 0
-            ? await services.provider(for: session.caller).charge(token: card.token, amount: due, installments: Int(installments), capture: !session.manualCapture, idempotencyKey: nil)
+            ? await services.cardForm(for: session.caller).charge(token: card.token, amount: due, installments: Int(installments), capture: !session.manualCapture, idempotencyKey: nil)
             : nil
         if case .declined(let decline) = result {
             try await recordDecline(decline, session: session, offer: offer, brand: card.brand, last4: card.last4, installments: installments, lease: lease)
@@ -326,8 +330,8 @@ package struct CheckoutPayment: Sendable {
 
     /// Records an approved (or free) attempt: the charge, the saved card and subscription of a plan,
     /// the session's completion and its event, in one transaction, if `lease` still holds the session.
-    private func complete(session: CheckoutSession, offer: CheckoutOffer, card: PayingCard, installments: Int64, result: ProviderResult?,
-                          lease: HostedSessionRows.Lease, now: Timestamp) async throws -> CheckoutSession {
+    package func complete(session: CheckoutSession, offer: CheckoutOffer, card: PayingCard, installments: Int64, result: ProviderResult?,
+                          lease: HostedSessionRows.Lease, now: Timestamp, provider: String = "sandbox") async throws -> CheckoutSession {
         let caller = session.caller
         return try await services.database.transaction { db in
             // Records are dated on the customer's time (a test clock's), the session's lease on the server's.
@@ -335,7 +339,7 @@ package struct CheckoutPayment: Sendable {
             var paymentMethodID = card.paymentMethodID
             if offer.plan != nil, paymentMethodID == nil, let providerCard = card.providerCard {
                 // Renewals charge this card, so a plan's checkout saves it to the customer.
-                let attached = try await PaymentMethods.attach(providerCard, customerID: session.customerID, metadata: [:],
+                let attached = try await PaymentMethods.attach(providerCard, provider: provider, customerID: session.customerID, metadata: [:],
                                                                   caller: caller, on: db, services: services)
                 paymentMethodID = attached["id"]?.stringValue
             }

@@ -14,6 +14,10 @@ package struct CheckoutView: Sendable {
     package let receiptURL: String?
     /// The project's brand as the web layer found it (its pages render with it).
     package let projectBrand: (any ProjectBrand)?
+    /// Set when the card is taken on the live provider's page (Grow): the payer's details as the customer record has them.
+    package var payer: LivePayments.Payer? = nil
+    /// The provider page's origin, which the pay form's redirect goes to.
+    package var providerOrigin: String? = nil
 
     package static func load(_ id: String, services: AppServices) async throws -> CheckoutView? {
         let now = services.clock.now()
@@ -33,11 +37,19 @@ package struct CheckoutView: Sendable {
             if let chargeID = session.chargeID, let document = try await db.documents.receipt(ofCharge: chargeID) {
                 receiptURL = Documents.pdfURL(document, services: services)
             }
-            return CheckoutView(session: session, offer: offer, limits: limits,
-                             merchantName: brand?.displayName ?? project?.name ?? "",
-                             customerName: customer?.name ?? "",
-                             customerLocale: customer?.language,
-                             savedCards: cards, receiptURL: receiptURL, projectBrand: brand)
+            var view = CheckoutView(session: session, offer: offer, limits: limits,
+                                    merchantName: brand?.displayName ?? project?.name ?? "",
+                                    customerName: customer?.name ?? "",
+                                    customerLocale: customer?.language,
+                                    savedCards: cards, receiptURL: receiptURL, projectBrand: brand)
+            if let live = try await services.providerPage(session.caller, on: db) {
+                // Grow takes the card (saved cards are not offered in live checkout: every live payment goes through Grow's page).
+                view = CheckoutView(session: session, offer: offer, limits: limits, merchantName: view.merchantName, customerName: view.customerName,
+                                    customerLocale: view.customerLocale, savedCards: [], receiptURL: receiptURL, projectBrand: brand)
+                view.payer = LivePayments.Payer(name: customer?.name ?? "", phone: customer?.phone ?? "", email: customer?.email)
+                view.providerOrigin = live
+            }
+            return view
         }
     }
 }

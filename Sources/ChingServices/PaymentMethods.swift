@@ -5,12 +5,12 @@ import ChingStore
 /// Saved cards: attaching one to a customer, detaching it, the default card; the object as the API returns it.
 package enum PaymentMethods {
     /// Saves a provider card to a customer (`payment_method.attached`). The first card becomes the default.
-    package static func attach(_ card: ProviderCard, customerID: String, metadata: [String: String], caller: Caller,
+    package static func attach(_ card: ProviderCard, provider: String = "sandbox", customerID: String, metadata: [String: String], caller: Caller,
                        on db: Store, services: AppServices) async throws -> JSONValue {
         let customer = try await Customers.requireActive(customerID, caller: caller, on: db)
         let id = services.ids.make(.paymentMethod)
         try await db.paymentMethods.insert(PaymentMethod(
-            id: id, caller: caller, customerID: customerID, provider: services.provider(for: caller).name, token: card.token,
+            id: id, caller: caller, customerID: customerID, provider: provider, token: card.token,
             brand: card.brand.rawValue, last4: card.last4, expMonth: Int64(card.expMonth), expYear: Int64(card.expYear),
             issuerCountry: card.issuerCountry, supportsInstallments: card.supportsInstallments, supportsRecurring: card.supportsRecurring,
             metadata: .strings(metadata), created: services.clock.now()))
@@ -75,7 +75,7 @@ package enum PaymentMethods {
     /// Saves the sandbox's test card `index` to the customer, Israeli-issued whatever its number (API.md's decision).
     package static func attachTestCard(customerID: String, index: Int, metadata: [String: String], caller: Caller, services: AppServices) async throws -> JSONValue {
         _ = try await services.database.read { db in try await Customers.requireActive(customerID, caller: caller, on: db) }
-        let saved = await services.provider(for: caller).saveCard(SandboxProvider.testCards[index])
+        let saved = await services.cardForm(for: caller).saveCard(SandboxProvider.testCards[index])
         guard case .success(let card) = saved else { throw ServiceError.rule("provider_error", "The sandbox refused its own test card.", kind: .upstream) }
         return try await services.database.transaction { db in
             try await attach(card.issuedInIsrael, customerID: customerID, metadata: metadata, caller: caller, on: db, services: services)

@@ -1,6 +1,7 @@
 import ChingDomain
 import ChingProviders
 import ChingStore
+import Logging
 
 /// Refunds as the API returns them.
 package enum Refunds {
@@ -40,7 +41,14 @@ package enum Refunds {
             return charge.providerReference ?? ""
         }
 
-        let result = await services.provider(for: caller).refund(reference: reference, amount: amount)
+        let result = await (try services.provider(for: caller)).refund(reference: reference, amount: amount)
+        if result == .unknown {
+            // Grow has no way to ask about a refund by our id, and asking again could refund twice: the
+            // refund stays `pending`, its amount reserved, until someone checks Grow's back office.
+            services.logger.critical("A refund's outcome is unknown; it stays pending until checked with Grow",
+                                     metadata: ["refund": "\(id)", "charge": "\(chargeID)"])
+            return try await services.database.read { db in try await Refunds.load(id, caller: caller, on: db)! }
+        }
         let refund = try await services.database.transaction { db in
             guard case .approved(let refundReference) = result else {
                 try await db.charges.releaseRefund(chargeID, amount: amount)
@@ -58,6 +66,9 @@ package enum Refunds {
             let refund = try await Refunds.load(id, caller: caller, on: db)!
             try await Events.record("refund.created", data: refund, caller: caller, on: db, services: services)
             return refund
+        }
+        if refund == .null, case .declined(let decline) = result, decline.code != "processing_error" {
+            throw ServiceError.rule(decline.code, decline.message)
         }
         guard refund != .null else { throw ServiceError.rule("provider_error", "The provider did not accept the refund; nothing was refunded.", kind: .upstream) }
         return refund

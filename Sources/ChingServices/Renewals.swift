@@ -57,10 +57,14 @@ package enum Renewals {
         let amount = try Subscriptions.periodAmount(plan)
         let key = "renewal:\(id):\(period):\(attempt)" + (customerCard.map { ":" + $0 } ?? "")
         let result: ProviderResult? = if amount == 0 { nil } else if let card {
-            await services.provider(for: caller).charge(token: card.card.token, amount: amount, installments: 1, capture: true, idempotencyKey: key)
+            try await Charges.chargeSaved(token: card.card.token, amount: amount, installments: 1, key: key, caller: caller, services: services).result
         } else {
             .declined(Decline(code: "payment_method_missing", message: "The customer has no card to charge."))
         }
+        // The provider may or may not have charged: nothing is recorded and the lease is kept. When it
+        // goes stale the renewal is tried again under the same key, and the provider answers what the
+        // first try did instead of charging twice.
+        if result == .unknown { return false }
 
         // 3. The outcome, recorded only while this renewal still holds the subscription.
         let schedule = BillingSchedule(anchor: anchor, interval: plan.interval, intervalCount: plan.intervalCount)

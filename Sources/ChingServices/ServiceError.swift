@@ -63,6 +63,7 @@ public struct ServiceError: Error, Sendable {
 
     public static let noAccess = ServiceError(.unauthorized, "NO_ACCESS", "Missing or invalid API key. Send Authorization: Bearer ck_test_...")
     public static let liveKeyInactive = ServiceError(.forbidden, "LIVE_KEY_INACTIVE", "Live keys work once a live payment provider is configured for this project.")
+    public static let providerUnavailable = ServiceError(.upstream, "provider_unavailable", "Live payments are unavailable for this project right now; the operator has been told.")
     public static let payloadTooLarge = ServiceError(.tooLarge, "PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB.")
     public static let routeNotFound = ServiceError(.notFound, "NOT_FOUND", "No such endpoint.")
     public static let internalError = ServiceError(.internal, "INTERNAL_ERROR", "Something went wrong on our side. Nothing was changed; try again.")

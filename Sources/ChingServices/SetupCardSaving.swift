@@ -15,6 +15,9 @@ package struct SetupCardSaving: Sendable {
         let now = services.clock.now()
         let session = try await load(sessionID)
         if let refusal = Outcome.refusal(session, now: now) { return refusal }
+        if try await services.hostedPageProvider(for: session.caller) != nil {
+            throw ServiceError.rule("card_form_unavailable", "In live mode the card is taken on Grow's page: send the customer to the session's url.")
+        }
         let requireID = try await services.database.read { db in
             try await services.paymentSettings(projectID: session.caller.projectID, on: db).requireIsraeliID
         }
@@ -23,12 +26,12 @@ package struct SetupCardSaving: Sendable {
         guard let lease = try await attempts.claim(sessionID, now: now) else { return Outcome.refusal(try await load(sessionID), now: now) ?? .busy }
         do {
             let input = CardInput(number: form.number, expMonth: form.expMonth ?? 0, expYear: form.expYear ?? 0, cvc: form.cvc, holderName: form.holderName)
-            switch await services.provider(for: session.caller).saveCard(input) {
+            switch await services.cardForm(for: session.caller).saveCard(input) {
             case .failure(let decline):
                 try await services.database.transaction { db in try await attempts.recordFailure(sessionID, lease: lease, now: now, on: db) }
                 return .declined(decline)
             case .success(let card):
-                if services.provider(for: session.caller).requiresAuthentication(card) {
+                if services.cardForm(for: session.caller).requiresAuthentication(card) {
                     return .requiresAuthentication(attemptID: try await attempts.startAuthentication(sessionID, card: card, installments: 1, lease: lease))
                 }
                 return try await finish(session, card: card, lease: lease)
@@ -60,12 +63,12 @@ package struct SetupCardSaving: Sendable {
     }
 
     /// The card becomes the customer's (`payment_method.attached`) and the session succeeds (`setup_session.succeeded`), together.
-    private func finish(_ session: SetupSession, card: ProviderCard, lease: HostedSessionRows.Lease) async throws -> Outcome {
+    package func finish(_ session: SetupSession, card: ProviderCard, provider: String = "sandbox", lease: HostedSessionRows.Lease) async throws -> Outcome {
         let now = services.clock.now()
         let done: SetupSession
         do {
             done = try await services.database.transaction { db in
-                let paymentMethod = try await PaymentMethods.attach(card, customerID: session.customerID, metadata: [:], caller: session.caller,
+                let paymentMethod = try await PaymentMethods.attach(card, provider: provider, customerID: session.customerID, metadata: [:], caller: session.caller,
                                                                       on: db, services: services)
                 let moved = try await db.hostedSessions(.setup).apply(.complete, to: session.id, at: now, by: lease,
                                                                       results: .init(paymentMethodID: paymentMethod["id"]?.stringValue))

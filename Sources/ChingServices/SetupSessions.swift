@@ -18,7 +18,7 @@ package enum SetupSessions {
             "id": .string(session.id),
             "object": "setup_session",
             "customer": .string(session.customerID),
-            "status": .string(session.status(at: services.clock.now()).rawValue),
+            "status": .string(Self.publicStatus(session, at: services.clock.now())),
             "url": .string("\(services.publicURL)/setup/\(session.id)"),
             "success_url": .string(session.successURL),
             "cancel_url": .string(session.cancelURL),
@@ -28,6 +28,12 @@ package enum SetupSessions {
             "expires_at": .string(session.expiresAt.iso8601),
             "created": .string(session.created.iso8601),
         ])
+    }
+
+    /// In live mode the card is taken on the provider's page: a session waiting for it reads `requires_action` (API.md).
+    package static func publicStatus(_ session: SetupSession, at now: Timestamp) -> String {
+        let status = session.status(at: now)
+        return status == .pending && session.caller.livemode ? "requires_action" : status.rawValue
     }
 
     /// Opens a hosted page that saves a card to the customer. `portal`: the billing portal session

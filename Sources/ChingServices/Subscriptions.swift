@@ -169,17 +169,19 @@ package enum Subscriptions {
         } catch {
             throw ServiceError.rule("amount_too_large", "A period of this price, VAT added, is more than one charge can carry.")
         }
-        let result = due > 0 ? await services.provider(for: caller).charge(token: card!.token, amount: due, installments: 1, capture: true, idempotencyKey: nil) : nil
+        let (result, providerKey) = due > 0
+            ? try await Charges.chargeSaved(token: card!.token, amount: due, installments: 1, key: nil, caller: caller, services: services) : (nil, nil)
         let status: Status = switch result {
         case nil: plan.hasTrial ? .trialing : .active
         case .approved: .active
-        case .declined: .incomplete
+        // An unknown outcome stays `incomplete` with a pending charge until the reconciler learns it.
+        case .declined, .unknown: .incomplete
         }
         let id = services.ids.make(.subscription), chargeID = result.map { _ in services.ids.make(.charge) }
         do {
             return try await record(id: id, status: status, customerID: customerID, priceID: priceID, plan: plan, paymentMethodID: paymentMethodID,
-                                    chargeID: chargeID, result: result, card: card, due: due, productName: productName, metadata: metadata,
-                                    caller: caller, services: services)
+                                    chargeID: chargeID, result: result, providerKey: providerKey, card: card, due: due, productName: productName,
+                                    metadata: metadata, caller: caller, services: services)
         } catch {
             // Nothing was recorded: the first period's money goes back.
             _ = await Charges.undo(result, amount: due, caller: caller, services: services)
@@ -188,7 +190,7 @@ package enum Subscriptions {
     }
 
     private static func record(id: String, status: Status, customerID: String, priceID: String, plan: Plan, paymentMethodID: String?, chargeID: String?,
-                               result: ProviderResult?, card: Charges.ChargeableCard?, due: Int64, productName: String, metadata: [String: String],
+                               result: ProviderResult?, providerKey: String?, card: Charges.ChargeableCard?, due: Int64, productName: String, metadata: [String: String],
                                caller: Caller, services: AppServices) async throws -> JSONValue {
         try await services.database.transaction { db in
             try await create(id: id, status: status, customerID: customerID, priceID: priceID, plan: plan, paymentMethodID: paymentMethodID,
@@ -199,6 +201,7 @@ package enum Subscriptions {
                 new.id = chargeID
                 new.subscriptionID = id
                 new.documentLines = [DocumentLine(description: productName, quantity: 1, unitAmount: due)]
+                new.providerKey = providerKey
                 _ = try await Charges.record(new, result: result, caller: caller, on: db, services: services)
             }
             return try await load(id, caller: caller, on: db)!
@@ -280,7 +283,8 @@ package enum Subscriptions {
                 try await Charges.chargeableCard(cardID, customerID: before.customerID, caller: caller, on: db)
             }
         }
-        let result = due > 0 ? await services.provider(for: caller).charge(token: card!.token, amount: due, installments: 1, capture: true, idempotencyKey: nil) : nil
+        let (result, providerKey) = due > 0
+            ? try await Charges.chargeSaved(token: card!.token, amount: due, installments: 1, key: nil, caller: caller, services: services) : (nil, nil)
         var charge: Charges.NewCharge?
         if let card {
             let description = "\(productName): the rest of the current period"
@@ -289,6 +293,7 @@ package enum Subscriptions {
             new.id = services.ids.make(.charge)
             new.subscriptionID = id
             new.documentLines = [DocumentLine(description: description, quantity: 1, unitAmount: due)]
+            new.providerKey = providerKey
             charge = new
         }
         let newCharge = charge, latestCharge = charge?.id ?? before.latestCharge

@@ -45,12 +45,18 @@ package struct Sweeper: Service {
         /// Renewals and retries whose outcome (paid or declined) was recorded.
         package var renewals = 0
         package var trialNotices = 0
+        /// Live payments and token charges whose outcome was learned from Grow.
+        package var reconciled = LivePayments.Reconciled()
     }
 
     package func sweep() async throws -> Report {
         var report = Report()
         let now = services.clock.now()
-        if testClockID == nil { try await sweepSessions(now: now, into: &report) }
+        if testClockID == nil {
+            // First what Grow may have been paid for, so that a paid session is not expired below.
+            report.reconciled = try await LivePayments(services: services).reconcile(now: now, projectID: projectID)
+            try await sweepSessions(now: now, into: &report)
+        }
         try await sweepSubscriptions(now: now, scope: SweepScope(projectID: projectID, testClockID: testClockID), into: &report)
         return report
     }

@@ -253,6 +253,24 @@ public enum Migrations {
                 """,
                 "CREATE INDEX email_attempts_email ON email_attempts (email_id, seq)",
             ]),
+            (13, [
+                // Live mode with Grow (issue 18). A project's provider settings, sealed with CHING_SECRET_KEY when it is set.
+                "ALTER TABLE projects ADD COLUMN provider_settings TEXT",
+                // Grow's transactionUniqueIdentifier: a number unique per business forever, one per idempotency key.
+                "CREATE TABLE provider_keys (\(seq), project_id TEXT NOT NULL, key TEXT NOT NULL, created BIGINT NOT NULL, UNIQUE (project_id, key))",
+                // A token charge whose outcome is not known yet: `pending`, reconciled by asking Grow with its key.
+                "ALTER TABLE charges ADD COLUMN provider_key TEXT",
+                "CREATE INDEX charges_pending ON charges (status, created) WHERE status = 'pending'",
+                // The payment processes opened on Grow's page for a hosted session. `id` is in the notify URL;
+                // the process token never leaves the server and must match the callback's.
+                """
+                CREATE TABLE provider_processes (\(common), session_kind TEXT NOT NULL, session_id TEXT NOT NULL, process_id TEXT NOT NULL,
+                  process_token TEXT NOT NULL, url TEXT NOT NULL, amount BIGINT NOT NULL, installments BIGINT NOT NULL, recurring BIGINT NOT NULL,
+                  status TEXT NOT NULL, transaction_reference TEXT, checked_at BIGINT, created BIGINT NOT NULL)
+                """,
+                "CREATE INDEX provider_processes_session ON provider_processes (session_id, seq)",
+                "CREATE INDEX provider_processes_open ON provider_processes (status, checked_at) WHERE status = 'open'",
+            ]),
         ]
     }
 

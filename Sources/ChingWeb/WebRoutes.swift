@@ -42,5 +42,6 @@ package struct WebRoutes: Sendable {
             .addRoutes(to: hosted)
         HostedPages(flow: SetupFlow(services: services, pages: pages), services: services, pages: pages, limiter: limiter).addRoutes(to: hosted)
         PortalPages(services: services, pages: pages).addRoutes(to: hosted)
+        ProviderCallbacks(services: services).addRoutes(to: router)
     }
 }

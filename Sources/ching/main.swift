@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ChingApp
 import ChingDomain
+import ChingProviders
 import ChingStore
 import ChingWeb
 import Configuration
@@ -111,7 +112,91 @@ struct Serve: AsyncParsableCommand {
 }
 
 struct ProjectCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "project", abstract: "Manage projects.", subcommands: [Create.self])
+    static let configuration = CommandConfiguration(commandName: "project", abstract: "Manage projects.",
+                                                    subcommands: [Create.self, Provider.self, Keys.self])
+
+    /// `CHING_SECRET_KEY`, which seals the projects' Grow settings.
+    static var secretKey: String? { AppConfiguration(reader: .layered([:])).secretKey }
+
+    static func databaseURL(_ options: DatabaseOptions) -> String {
+        AppConfiguration(reader: .layered(["ching.database.url": options.database.map { .init(stringLiteral: $0) }])).databaseURL
+    }
+
+    struct Provider: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Configure a project's live card provider, or show it masked.",
+                                                        subcommands: [Grow.self, Show.self])
+
+        struct Grow: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Store a project's Grow credentials (sealed with CHING_SECRET_KEY when set); live keys work from then on.")
+            @Option(help: "The project (proj_...).") var project: String
+            @Option(name: .customLong("user-id"), help: "Grow's userId for the business.") var userID: String
+            @Option(name: .customLong("page-code"), help: "Grow's pageCode of the card payment page.") var pageCode: String
+            @Option(name: .customLong("api-key"), help: "Grow's apiKey, for platforms acting for many businesses.") var apiKey: String?
+            @Option(name: .customLong("recurring-page-code"), help: "The pageCode of a recurring-payments page, used to save cards for plans.")
+            var recurringPageCode: String?
+            @Flag(help: "Use Grow's sandbox (\(GrowAccount.sandboxURL)).") var sandbox = false
+            @Option(name: .customLong("base-url"), help: "Any Grow-compatible server's API base URL. Default: Grow's production API.") var baseURL: String?
+            @OptionGroup var options: DatabaseOptions
+
+            func validate() throws {
+                if sandbox && baseURL != nil { throw ValidationError("Give --sandbox or --base-url, not both.") }
+                for (name, value) in [("--user-id", userID), ("--page-code", pageCode), ("--api-key", apiKey ?? "x"), ("--recurring-page-code", recurringPageCode ?? "x")] {
+                    guard (1...64).contains(value.count), value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
+                        throw ValidationError("\(name) must be 1 to 64 letters and digits, as Grow issues it.")
+                    }
+                }
+                if let baseURL, WebAddress.origin(of: baseURL) == nil { throw ValidationError("--base-url must be an http(s) URL.") }
+            }
+
+            func run() async throws {
+                let account = GrowAccount(userID: userID, pageCode: pageCode, apiKey: apiKey, recurringPageCode: recurringPageCode,
+                                          baseURL: baseURL ?? (sandbox ? GrowAccount.sandboxURL : GrowAccount.productionURL))
+                let (project, secretKey) = (project, ProjectCommand.secretKey)
+                let shown = try await Database.withMigrated(ProjectCommand.databaseURL(options), logger: makeLogger()) { database in
+                    try await Projects.configureGrow(projectID: project, account: account, secretKey: secretKey, database: database)
+                    return try await Projects.providerDescription(projectID: project, secretKey: secretKey, database: database)
+                }
+                print(shown)
+                if secretKey == nil {
+                    print("warning: CHING_SECRET_KEY is not set, so these settings are stored unsealed in the database.")
+                }
+            }
+        }
+
+        struct Show: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Print a project's live provider settings, masked.")
+            @Option(help: "The project (proj_...).") var project: String
+            @OptionGroup var options: DatabaseOptions
+
+            func run() async throws {
+                let (project, secretKey) = (project, ProjectCommand.secretKey)
+                print(try await Database.withMigrated(ProjectCommand.databaseURL(options), logger: makeLogger()) { database in
+                    try await Projects.providerDescription(projectID: project, secretKey: secretKey, database: database)
+                })
+            }
+        }
+    }
+
+    struct Keys: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Issue API keys.", subcommands: [Create.self])
+
+        struct Create: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Issue a key for a project and print it (shown only this once).")
+            @Option(help: "The project (proj_...).") var project: String
+            @Flag(help: "A live key (ck_live_...); it answers LIVE_KEY_INACTIVE until a live provider is configured.") var live = false
+            @Option(help: "A name for the key.") var name: String?
+            @OptionGroup var options: DatabaseOptions
+
+            func run() async throws {
+                let (project, live, name) = (project, live, name)
+                let key = try await Database.withMigrated(ProjectCommand.databaseURL(options), logger: makeLogger()) { database in
+                    try await Projects.createKey(projectID: project, live: live, name: name, database: database, ids: .random, clock: AppConfiguration().clock)
+                }
+                print(key)
+            }
+        }
+    }
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a project and print its id and test API key.")

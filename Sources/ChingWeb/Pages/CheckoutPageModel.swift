@@ -67,9 +67,12 @@ struct CardFormModel: Equatable, Sendable {
     let typed: TypedForm
     let errors: [String: CheckoutPayment.FieldError]
     let requireIsraeliID: Bool
+    /// Live mode with Grow: no card fields, the payer's details instead (prefilled from the customer).
+    var payer: LivePayments.Payer? = nil
 
     /// The fields in the order they appear, with the anchor each error links to.
-    static let order: [(field: String, anchor: String)] = [("payment_method", "payment_method"), ("name", "name"), ("number", "number"),
+    static let order: [(field: String, anchor: String)] = [("payment_method", "payment_method"), ("payer_name", "payer_name"),
+                                                           ("payer_phone", "payer_phone"), ("name", "name"), ("number", "number"),
                                                            ("expiry", "exp"), ("cvc", "cvc"), ("israeli_id", "israeli_id"), ("installments", "installments")]
 
     func context(_ language: Language, _ localization: Localization) -> [String: Any] {
@@ -80,8 +83,10 @@ struct CardFormModel: Equatable, Sendable {
             "errors": Self.order.compactMap { item in fieldErrors[item.field].map { ["field": item.anchor, "message": $0] } },
             "hasErrors": !errors.isEmpty,
             "form": ["name": typed.name, "exp": typed.exp, "israeliID": typed.israeliID],
-            "askIsraeliID": requireIsraeliID,
+            "askIsraeliID": requireIsraeliID && payer == nil,
             "requireIsraeliID": requireIsraeliID,
+            "providerPage": payer != nil,
+            "payer": ["name": typed.payerName ?? payer?.name ?? "", "phone": typed.payerPhone ?? payer?.phone ?? ""],
         ]
     }
 }
@@ -130,7 +135,8 @@ struct CheckoutPageModel: Equatable, Sendable {
         let switchTo: Language = language == .he ? .en : .he
         frame = PageFrame(language: language, title: l.text("title_checkout", language), merchantName: state.merchantName,
                           testMode: !session.caller.livemode, switchURL: "/checkout/\(session.id)?locale=\(switchTo.rawValue)", brand: state.brand)
-        form = CardFormModel(typed: typed, errors: errors, requireIsraeliID: state.limits.requireIsraeliID)
+        form = CardFormModel(typed: typed, errors: errors, requireIsraeliID: state.limits.requireIsraeliID, payer: state.payer)
+        providerOrigin = state.providerOrigin
         self.decline = decline
         sessionID = session.id
         csrfToken = session.csrfToken
@@ -152,7 +158,9 @@ struct CheckoutPageModel: Equatable, Sendable {
         cancelURL = session.cancelURL
     }
 
-    var redirectOrigins: [String] { HostedPageKit.origins(successURL, cancelURL) }
+    /// Grow's page, in live mode: the pay form is answered with a redirect there.
+    let providerOrigin: String?
+    var redirectOrigins: [String] { HostedPageKit.origins(successURL, cancelURL) + (providerOrigin.map { [$0] } ?? []) }
 
     /// The values the `checkout` template reads, in the page's language.
     func context(_ l: Localization) -> [String: Any] {

@@ -13,6 +13,8 @@ struct TypedForm: Sendable, Equatable {
     var israeliID = ""
     var installments: Int64 = 1
     var paymentMethod: String?
+    var payerName: String? = nil
+    var payerPhone: String? = nil
 }
 
 /// The parts the checkout and setup pages share: the card form (its values, its errors beside
@@ -32,13 +34,15 @@ struct HostedPageKit: Sendable {
         (card.expMonth, card.expYear) = parseExpiry(form.exp ?? "")
         let choice = form.paymentMethod.flatMap { $0.isEmpty ? nil : $0 } ?? "new"
         let typed = TypedForm(name: card.holderName ?? "", exp: form.exp ?? "", israeliID: card.israeliID ?? "",
-                              installments: Int64(form.installments ?? "1") ?? 0, paymentMethod: choice)
+                              installments: Int64(form.installments ?? "1") ?? 0, paymentMethod: choice,
+                              payerName: form.payerName?.trimmingWhitespace(), payerPhone: form.payerPhone?.trimmingWhitespace())
         return (card, typed)
     }
 
     /// The card form's part of a page's view model.
-    func formContext(locale: Language, typed: TypedForm, errors: [String: CheckoutPayment.FieldError], requireIsraeliID: Bool) -> [String: Any] {
-        CardFormModel(typed: typed, errors: errors, requireIsraeliID: requireIsraeliID).context(locale, pages.localization)
+    func formContext(locale: Language, typed: TypedForm, errors: [String: CheckoutPayment.FieldError], requireIsraeliID: Bool,
+                     payer: LivePayments.Payer?) -> [String: Any] {
+        CardFormModel(typed: typed, errors: errors, requireIsraeliID: requireIsraeliID, payer: payer).context(locale, pages.localization)
     }
 
     /// The page for a session id we do not know: not branded, since the project is unknown.

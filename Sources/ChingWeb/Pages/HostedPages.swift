@@ -12,6 +12,8 @@ protocol HostedPageState: Sendable {
     var brand: BrandContext? { get }
     /// The language when the URL names none (the session's, the customer's, the brand's default).
     var preferredLanguage: Language? { get }
+    /// Live mode with Grow: the card is taken on Grow's page, and these are the payer's details we have.
+    var payer: LivePayments.Payer? { get }
 }
 
 /// One kind of hosted page (checkout, setup, and next the billing portal): how it loads its
@@ -51,6 +53,7 @@ struct HostedPages<Flow: HostedFlow>: Sendable {
         router.post("\(path)/:id") { request, context in try await submit(request, context) }
         router.get("\(path)/:id/cancel") { request, context in try await cancel(request, context) }
         router.post("\(path)/:id/cancel") { request, context in try await cancel(request, context) }
+        router.get("\(path)/:id/return") { request, context in try await providerReturn(request, context) }
         router.get("\(path)/:id/3ds/:attempt") { request, context in try await showChallenge(request, context) }
         router.post("\(path)/:id/3ds/:attempt") { request, context in try await answerChallenge(request, context) }
     }
@@ -65,7 +68,45 @@ struct HostedPages<Flow: HostedFlow>: Sendable {
     func show(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         guard let state = try await flow.state(context.parameters.get("id") ?? "") else { return kit.notFound(locale(request, nil)) }
         let locale = locale(request, state)
-        return stateResponse(state, locale: locale) ?? page(state, locale: locale)
+        if let ended = stateResponse(state, locale: locale) { return ended }
+        // A live setup page has nothing to choose: with the payer's details on file it goes straight to Grow's page.
+        if flow.path == "setup", let payer = state.payer, payer.problems.isEmpty, request.uri.queryParameters["canceled"] == nil {
+            return try await startOnProvider(state, locale: locale, installments: 1, payer: payer, typed: TypedForm())
+        }
+        return page(state, locale: locale)
+    }
+
+    /// Live mode: the pay button opens the payment on Grow's page and sends the customer there.
+    func startOnProvider(_ state: Flow.State, locale: Language, installments: Int64, payer: LivePayments.Payer, typed: TypedForm) async throws -> Response {
+        let kind: LivePayments.Kind = flow.path == "setup" ? .setup : .checkout
+        switch try await LivePayments(services: services).start(kind, sessionID: state.session.id, installments: installments, payer: payer) {
+        case .redirect(let url):
+            return PageRenderer.redirect(to: url, redirectOrigins: HostedPageKit.origins(url), https: kit.https)
+        case .invalid(let errors):
+            return page(state, locale: locale, status: .unprocessableContent, typed: typed, errors: errors)
+        case .refused:
+            let fresh = try await flow.state(state.session.id) ?? state
+            return stateResponse(fresh, locale: locale) ?? message(state, locale, status: .conflict, heading: "busy_title", body: text("busy_body", locale))
+        }
+    }
+
+    /// The customer is back from Grow's page. Their arrival proves nothing: Grow is asked, and the
+    /// payment recorded if it says so (or found recorded, when its callback came first).
+    func providerReturn(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        guard let state = try await flow.state(context.parameters.get("id") ?? "") else { return kit.notFound(locale(request, nil)) }
+        let locale = locale(request, state), session = state.session
+        let process = request.uri.queryParameters["process"].map(String.init) ?? ""
+        let settled = try await LivePayments(services: services).customerReturned(sessionID: session.id, processID: process)
+        let fresh = try await flow.state(session.id) ?? state
+        if fresh.session.status(at: services.clock.now()) == .succeeded {
+            return PageRenderer.redirect(to: session.successRedirect, redirectOrigins: HostedPageKit.origins(session.successURL, session.cancelURL),
+                                         https: kit.https)
+        }
+        if settled == .unknown {
+            return message(state, locale, status: .accepted, heading: "confirming_title", body: text("confirming_body", locale),
+                           link: ("/\(flow.path)/\(session.id)/return?process=\(process)&locale=\(locale.rawValue)", text("confirming_link", locale)))
+        }
+        return stateResponse(fresh, locale: locale) ?? page(fresh, locale: locale)
     }
 
     func submit(_ request: Request, _ context: AppRequestContext) async throws -> Response {
@@ -82,6 +123,10 @@ struct HostedPages<Flow: HostedFlow>: Sendable {
             return response
         }
         let (card, typed) = HostedPageKit.cardForm(form)
+        if let payer = state.payer {
+            let typedPayer = LivePayments.Payer(name: typed.payerName ?? payer.name, phone: typed.payerPhone ?? payer.phone, email: payer.email)
+            return try await startOnProvider(state, locale: locale, installments: typed.installments, payer: typedPayer, typed: typed)
+        }
         return try await respond(to: try await flow.submit(card, typed: typed, state: state), state: state, locale: locale, typed: typed)
     }
 

@@ -140,6 +140,9 @@ struct HostedForm: Decodable, Sendable {
     var cvc: String?
     var israeliID: String?
     var installments: String?
+    /// Live mode: the payer's name and mobile number for Grow's page.
+    var payerName: String?
+    var payerPhone: String?
     /// The 3-D Secure answer: "pass" or "fail".
     var result: String?
     /// The billing portal's cancel: "period_end" or "now".
@@ -147,6 +150,7 @@ struct HostedForm: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case csrf, paymentMethod = "payment_method", name, number, exp, cvc, israeliID = "israeli_id", installments, result, when
+        case payerName = "payer_name", payerPhone = "payer_phone"
     }
 
     /// Why a form body could not be read: the page answers with a message in the customer's language.

@@ -20,6 +20,8 @@ struct SetupFlow: HostedFlow {
         let customerLocale: Language?
         let requireIsraeliID: Bool
         let brand: BrandContext?
+        var payer: LivePayments.Payer? = nil
+        var providerOrigin: String? = nil
         /// The customer's language, then the brand's default.
         var preferredLanguage: Language? { customerLocale ?? brand?.brand.defaultLocale }
     }
@@ -31,11 +33,16 @@ struct SetupFlow: HostedFlow {
             let brand = services.brand(projectID: session.caller.projectID, folderName: project?.branding)
             let customer = try await db.customers.find(session.customerID)
             let name = customer?.name ?? ""
-            return View(session: session, merchantName: brand?.brand.displayName ?? project?.name ?? "",
-                        customerLabel: name.isEmpty ? (customer?.email ?? "") : name,
-                        customerLocale: customer?.language,
-                        requireIsraeliID: services.paymentSettings(project: project, projectID: session.caller.projectID, brand: .some(brand)).requireIsraeliID,
-                        brand: brand)
+            var view = View(session: session, merchantName: brand?.brand.displayName ?? project?.name ?? "",
+                            customerLabel: name.isEmpty ? (customer?.email ?? "") : name,
+                            customerLocale: customer?.language,
+                            requireIsraeliID: services.paymentSettings(project: project, projectID: session.caller.projectID, brand: .some(brand)).requireIsraeliID,
+                            brand: brand)
+            if let origin = try await services.providerPage(session.caller, on: db) {
+                view.payer = LivePayments.Payer(name: name, phone: customer?.phone ?? "", email: customer?.email)
+                view.providerOrigin = origin
+            }
+            return view
         }
     }
 
@@ -66,14 +73,16 @@ struct SetupFlow: HostedFlow {
         let switchTo: Language = locale == .he ? .en : .he
         var page = pages.base(locale: locale, title: l.text("title_setup", locale), merchantName: view.merchantName,
                               testMode: !session.caller.livemode, switchURL: "/setup/\(session.id)?locale=\(switchTo.rawValue)", brand: view.brand)
-        page.merge(HostedPageKit(services: services, pages: pages).formContext(locale: locale, typed: typed, errors: errors, requireIsraeliID: view.requireIsraeliID)) { $1 }
+        page.merge(HostedPageKit(services: services, pages: pages).formContext(locale: locale, typed: typed, errors: errors, requireIsraeliID: view.requireIsraeliID,
+                                                                                payer: view.payer)) { $1 }
         if let decline { page["decline"] = decline }
         page["forLine"] = l.text("setup_for", locale, ["name": view.customerLabel])
         page["formAction"] = "/setup/\(session.id)?locale=\(locale.rawValue)"
         page["csrfToken"] = session.csrfToken
         page["cancelAction"] = "/setup/\(session.id)/cancel"
         page["cancelLabel"] = l.text("cancel_link", locale, ["merchant": view.merchantName])
-        return pages.render("setup", status: status, context: page, redirectOrigins: HostedPageKit.origins(session.successURL, session.cancelURL),
+        return pages.render("setup", status: status, context: page,
+                            redirectOrigins: HostedPageKit.origins(session.successURL, session.cancelURL) + (view.providerOrigin.map { [$0] } ?? []),
                             brand: view.brand)
     }
 }

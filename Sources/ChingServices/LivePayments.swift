@@ -1,0 +1,338 @@
+import ChingDomain
+import ChingProviders
+import ChingStore
+import Crypto
+import Logging
+
+/// Hosted sessions paid on the live provider's page (Grow): opening the payment there, and
+/// recording what Grow says became of it.
+///
+/// Three things may report a payment: Grow's callback, the customer's return to our success URL,
+/// and the reconciler. None is trusted by itself: each only leads to `settle`, which asks Grow
+/// (`outcome(of:)`) and checks the answer against what we opened (our session id, the amount,
+/// authorization or charge). Recording goes through the session's attempt lease and its
+/// `pending → succeeded` change, so whichever comes first records the one charge and the others
+/// find the session done.
+package struct LivePayments: Sendable {
+    package let services: AppServices
+    package init(services: AppServices) { self.services = services }
+
+    package enum Kind: String, Sendable { case checkout, setup }
+
+    /// How long Grow's page lives (GROW.md section 2.1): an open process younger than this is reused.
+    package static let processLifetimeSeconds: Int64 = 10 * 60
+
+    /// The payer's details Grow requires on its page: a full name of two words and an Israeli mobile number.
+    package struct Payer: Sendable, Equatable {
+        package var name: String
+        package var phone: String
+        package var email: String?
+
+        package init(name: String, phone: String, email: String?) { self.name = name; self.phone = phone; self.email = email }
+
+        /// `05XXXXXXXX`, from what a person types (`050-123 4567`, `+972 50 123 4567`); nil when it is not an Israeli mobile.
+        package static func mobile(_ typed: String) -> String? {
+            var digits = typed.filter(\.isASCIIDigit)
+            if digits.hasPrefix("972") { digits = "0" + digits.dropFirst(3) }
+            return digits.count == 10 && digits.hasPrefix("05") ? digits : nil
+        }
+
+        package static func isFullName(_ name: String) -> Bool {
+            name.split(whereSeparator: \.isWhitespace).count >= 2 && name.count <= 60
+        }
+
+        /// Field errors keyed by form field (`payer_name`, `payer_phone`), empty when Grow will take them.
+        package var problems: [String: CheckoutPayment.FieldError] {
+            var errors: [String: CheckoutPayment.FieldError] = [:]
+            if !Self.isFullName(name) { errors["payer_name"] = .payerNameInvalid }
+            if Self.mobile(phone) == nil { errors["payer_phone"] = .payerPhoneInvalid }
+            return errors
+        }
+    }
+
+    package enum Start: Sendable {
+        /// Send the customer here (Grow's page).
+        case redirect(String)
+        case invalid([String: CheckoutPayment.FieldError])
+        /// The session cannot be paid (it ended or is locked).
+        case refused(HostedSessionStatus?)
+    }
+
+    // MARK: - Opening the payment
+
+    /// Opens (or reuses) a payment on Grow's page for a pending session.
+    package func start(_ kind: Kind, sessionID: String, installments: Int64, payer: Payer) async throws -> Start {
+        let errors = payer.problems
+        guard errors.isEmpty else { return .invalid(errors) }
+        let now = services.clock.now()
+        let opening = try await services.database.read { db -> (Caller, HostedPaymentRequest, String)? in
+            switch kind {
+            case .checkout:
+                guard let session = try await db.checkoutSessions.find(sessionID), session.status(at: now) == .pending,
+                      (session.lockedUntil ?? now) <= now else { return nil }
+                let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
+                let limits = CheckoutPayment.limits(for: offer, settings: try await services.paymentSettings(projectID: session.caller.projectID, on: db))
+                let count = (1...limits.maxInstallments).contains(installments) ? installments : 1
+                let lines = offer.chargeLines(session)
+                let description = offer.product?.name ?? (lines.count == 1 ? lines[0].name : "Order")
+                return (session.caller, request(reference: session.id, amount: offer.totals.dueToday, description: description, installments: Int(count),
+                                                authorizeOnly: session.manualCapture, saveCard: offer.plan != nil, payer: payer, kind: kind), session.id)
+            case .setup:
+                guard let session = try await db.setupSessions.find(sessionID), session.status(at: now) == .pending,
+                      (session.lockedUntil ?? now) <= now else { return nil }
+                return (session.caller, request(reference: session.id, amount: 0, description: "Saving a card", installments: 1,
+                                                authorizeOnly: false, saveCard: true, payer: payer, kind: kind), session.id)
+            }
+        }
+        guard let (caller, paymentRequest, _) = opening else { return .refused(nil) }
+        guard let provider = try await services.hostedPageProvider(for: caller) else { throw ServiceError.providerUnavailable }
+
+        // A page opened for the same payment a moment ago is sent again: two tabs never get two pages to pay.
+        let open = try await services.database.read { db in try await db.providerState.processes(ofSession: sessionID) }.first {
+            $0.status == "open" && $0.amount == paymentRequest.amount && $0.installments == Int64(paymentRequest.installments)
+                && now.milliseconds - $0.created.milliseconds < (Self.processLifetimeSeconds - 60) * 1000
+        }
+        if let open { return .redirect(open.url) }
+
+        let id = "gpr_" + services.ids.hex(byteCount: 16)
+        let withURLs = HostedPaymentRequest(
+            reference: paymentRequest.reference, amount: paymentRequest.amount, description: paymentRequest.description,
+            installments: paymentRequest.installments, authorizeOnly: paymentRequest.authorizeOnly, saveCard: paymentRequest.saveCard,
+            recurring: paymentRequest.recurring, customerName: paymentRequest.customerName, customerEmail: paymentRequest.customerEmail,
+            customerPhone: paymentRequest.customerPhone,
+            // Grow appends `&response=success&cField1=…` to the success URL, so it carries a query already.
+            successURL: "\(services.publicURL)/\(kind.rawValue)/\(sessionID)/return?process=\(id)",
+            cancelURL: "\(services.publicURL)/\(kind.rawValue)/\(sessionID)?canceled=1",
+            notifyURL: "\(services.publicURL)/grow/notify/\(id)")
+        switch await provider.startPayment(withURLs) {
+        case .started(let process):
+            try await services.database.transaction { db in
+                try await db.providerState.insert(ProviderProcess(
+                    id: id, caller: caller, sessionKind: kind.rawValue, sessionID: sessionID, processID: process.id, processToken: process.token,
+                    url: process.url, amount: paymentRequest.amount, installments: Int64(paymentRequest.installments), recurring: process.recurring,
+                    created: now))
+            }
+            return .redirect(process.url)
+        case .refused(717, _):
+            return .invalid(["payer_name": .payerNameInvalid, "payer_phone": .payerPhoneInvalid])
+        case .refused(let code, _):
+            services.logger.error("Grow refused to open a payment page", metadata: ["session": "\(sessionID)", "err": "\(code)"])
+            throw ServiceError.rule("provider_error", "Grow refused to open its payment page (error \(code)).", kind: .upstream)
+        case .unknown:
+            throw ServiceError.rule("provider_error", "Grow did not answer; try again.", kind: .upstream)
+        }
+    }
+
+    private func request(reference: String, amount: Int64, description: String, installments: Int, authorizeOnly: Bool, saveCard: Bool,
+                         payer: Payer, kind: Kind) -> HostedPaymentRequest {
+        HostedPaymentRequest(reference: reference, amount: amount, description: description, installments: installments, authorizeOnly: authorizeOnly,
+                             saveCard: saveCard, recurring: saveCard, customerName: payer.name, customerEmail: payer.email,
+                             customerPhone: Payer.mobile(payer.phone) ?? payer.phone, successURL: "", cancelURL: "", notifyURL: "")
+    }
+
+    // MARK: - Recording it
+
+    package enum Settled: Sendable, Equatable {
+        /// The payment is recorded (now or before): the session succeeded.
+        case recorded
+        /// Grow says nothing was paid (yet).
+        case notPaid
+        /// Grow could not be asked, or another server is recording it: ask again later.
+        case unknown
+        /// What was reported does not hold (no such process, a token that does not match, an answer
+        /// that disagrees with what we opened): nothing was recorded.
+        case refused(String)
+    }
+
+    /// Grow's callback for our process `id`: its `processId` and `processToken` must be the ones
+    /// Grow gave us (the token never reached a browser), then Grow is asked.
+    package func callback(_ id: String, fields: [String: String]) async throws -> Settled {
+        guard let process = try await services.database.read({ db in try await db.providerState.process(id) }) else {
+            services.logger.warning("A Grow callback for an unknown process was refused", metadata: ["process": "\(id)"])
+            return .refused("unknown process")
+        }
+        guard fields["data[processId]"] == process.processID,
+              Self.sameSecret(fields["data[processToken]"] ?? "", process.processToken)
+        else {
+            services.logger.error("A Grow callback that does not match its process was refused", metadata: ["process": "\(id)"])
+            return .refused("process does not match")
+        }
+        return try await settle(process)
+    }
+
+    /// The customer came back from Grow's page (`successUrl`): nothing is believed; Grow is asked.
+    package func customerReturned(sessionID: String, processID: String) async throws -> Settled {
+        guard let process = try await services.database.read({ db in try await db.providerState.process(processID) }),
+              process.sessionID == sessionID else { return .refused("unknown process") }
+        return try await settle(process)
+    }
+
+    /// Asks Grow what became of `process` and records it once.
+    package func settle(_ process: ProviderProcess) async throws -> Settled {
+        if process.status == "paid" { return .recorded }
+        guard let provider = try await services.hostedPageProvider(for: process.caller) else { return .unknown }
+        let hosted = HostedProcess(id: process.processID, token: process.processToken, url: process.url, recurring: process.recurring)
+        switch await provider.outcome(of: hosted) {
+        case .pending: return .notPaid
+        case .unknown: return .unknown
+        case .gone:
+            _ = try await services.database.transaction { db in try await db.providerState.close(process.id, as: "closed", transaction: nil) }
+            return .notPaid
+        case .paid(let payment):
+            let kind = Kind(rawValue: process.sessionKind) ?? .checkout
+            let manual = kind == .checkout ? try await services.database.read({ db in try await db.checkoutSessions.find(process.sessionID)?.manualCapture }) ?? false : false
+            // A saved card (setup) is charged nothing; otherwise Grow's sum must be ours, and a hold only where we asked for one.
+            guard payment.requestReference == process.sessionID,
+                  kind == .setup ? payment.card != nil : (payment.amount == process.amount && payment.authorizedOnly == manual)
+            else {
+                services.logger.critical("Grow's record of a payment disagrees with what was opened; nothing was recorded",
+                                         metadata: ["process": "\(process.id)", "session": "\(process.sessionID)"])
+                return .refused("the payment does not match")
+            }
+            let outcome = try await record(payment, of: process, kind: kind)
+            if outcome == .recorded {
+                _ = try await services.database.transaction { db in try await db.providerState.close(process.id, as: "paid", transaction: payment.reference) }
+                // Grow asks for an acknowledgement of every paid page payment, but not of a hold or a saved card (GROW.md 2.4).
+                if kind == .checkout, !payment.authorizedOnly, process.amount > 0 { await provider.acknowledge(payment, of: hosted) }
+            }
+            return outcome
+        }
+    }
+
+    /// Records a payment Grow confirmed, under the session's attempt lease; a payment for a session
+    /// that another payment already completed (two tabs, two pages) is given back.
+    private func record(_ payment: HostedPayment, of process: ProviderProcess, kind: Kind) async throws -> Settled {
+        let now = services.clock.now()
+        let attempts = SessionAttempts(services: services, table: kind == .checkout ? .checkout : .setup)
+        guard let lease = try await attempts.claim(process.sessionID, now: now) else {
+            return try await alreadyRecorded(payment, of: process, kind: kind)
+        }
+        let card = payment.card ?? ProviderCard(token: "", brand: payment.brand, last4: payment.last4, expMonth: 0, expYear: 0, issuerCountry: "",
+                                                supportsInstallments: false, supportsRecurring: false)
+        do {
+            switch kind {
+            case .checkout:
+                guard let session = try await services.database.read({ db in try await db.checkoutSessions.find(process.sessionID) }) else {
+                    return .refused("no session")
+                }
+                let offer = try await services.database.read { db in try await CheckoutOffer.load(for: session, now: now, on: db) }
+                _ = try await CheckoutPayment(services: services).complete(
+                    session: session, offer: offer, card: CheckoutPayment.PayingCard(card), installments: Int64(payment.installments),
+                    result: process.amount > 0 ? .approved(reference: payment.reference) : nil, lease: lease, now: now, provider: "grow")
+            case .setup:
+                guard let session = try await services.database.read({ db in try await db.setupSessions.find(process.sessionID) }) else {
+                    return .refused("no session")
+                }
+                guard case .succeeded = try await SetupCardSaving(services: services).finish(session, card: card, provider: "grow", lease: lease) else {
+                    return try await alreadyRecorded(payment, of: process, kind: kind)
+                }
+            }
+            return .recorded
+        } catch is CheckoutPayment.LeaseLost {
+            return try await alreadyRecorded(payment, of: process, kind: kind)
+        } catch {
+            try? await attempts.release(process.sessionID, lease: lease)
+            throw error
+        }
+    }
+
+    /// The session could not be taken: another server is recording (ask again later), or it ended.
+    /// A paid process whose payment is not the session's recorded one is a second payment and is refunded.
+    private func alreadyRecorded(_ payment: HostedPayment, of process: ProviderProcess, kind: Kind) async throws -> Settled {
+        let (status, chargeReference) = try await services.database.read { db -> (HostedSessionStatus?, String?) in
+            switch kind {
+            case .checkout:
+                guard let session = try await db.checkoutSessions.find(process.sessionID) else { return (nil, nil) }
+                let charge = try await session.chargeID.asyncMap { try await db.charges.find($0, caller: process.caller) }
+                return (session.status(at: services.clock.now()), charge?.providerReference)
+            case .setup:
+                return (try await db.setupSessions.find(process.sessionID)?.status(at: services.clock.now()), nil)
+            }
+        }
+        guard let status, status != .pending else { return .unknown }
+        if kind == .checkout, status == .succeeded, chargeReference == payment.reference || process.amount == 0 {
+            _ = try await services.database.transaction { db in try await db.providerState.close(process.id, as: "paid", transaction: payment.reference) }
+            return .recorded
+        }
+        // Paid on a second page, or after the session ended: the money goes back.
+        let undone = payment.savedOnly || process.amount == 0 ? true
+            : await Charges.undo(.approved(reference: payment.reference), amount: payment.amount, authorizationOnly: payment.authorizedOnly,
+                                 caller: process.caller, services: services)
+        services.logger.log(level: undone ? .warning : .critical, "A Grow payment arrived for a session that was no longer payable",
+                            metadata: ["process": "\(process.id)", "session": "\(process.sessionID)", "refunded": "\(undone)"])
+        _ = try await services.database.transaction { db in try await db.providerState.close(process.id, as: "closed", transaction: payment.reference) }
+        return .refused("session no longer payable")
+    }
+
+    /// Compares two secrets in time that does not depend on where they differ.
+    static func sameSecret(_ a: String, _ b: String) -> Bool {
+        let (x, y) = (Array(a.utf8), Array(b.utf8))
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    // MARK: - The reconciler
+
+    package struct Reconciled: Sendable, Equatable {
+        package var processes = 0
+        package var charges = 0
+    }
+
+    /// Asks Grow about what it has not told us: open pages whose callback never came (each at most
+    /// once a minute, given up when Grow says the page is gone), and token charges left `pending`
+    /// by a timeout or a crash. Runs in the sweeper's rounds.
+    package func reconcile(now: Timestamp, projectID: String? = nil) async throws -> Reconciled {
+        var done = Reconciled()
+        let processes = try await services.database.transaction { db in
+            try await db.providerState.dueForCheck(before: now.adding(seconds: -60), now: now, limit: 50)
+        }
+        for process in processes where projectID == nil || process.caller.projectID == projectID {
+            let settled = try await settle(process)
+            if settled == .recorded { done.processes += 1 }
+            // A page long past its 10 minutes that Grow still calls unpaid will not be paid.
+            if settled == .notPaid, now.milliseconds - process.created.milliseconds > 2 * Self.processLifetimeSeconds * 1000 {
+                _ = try await services.database.transaction { db in try await db.providerState.close(process.id, as: "closed", transaction: nil) }
+            }
+        }
+        let pending = try await services.database.read { db in try await db.providerState.pendingCharges(before: now.adding(seconds: -60), limit: 50) }
+        for (charge, key) in pending where projectID == nil || charge.caller.projectID == projectID {
+            if try await resolvePending(charge, key: key, now: now) { done.charges += 1 }
+        }
+        return done
+    }
+
+    /// Records what became of a `pending` token charge, once Grow knows. A charge Grow has no
+    /// record of ten minutes on never reached it, and is recorded failed.
+    private func resolvePending(_ charge: Charge, key: String, now: Timestamp) async throws -> Bool {
+        guard let provider = try await services.hostedPageProvider(for: charge.caller) else { return false }
+        let token = try await services.database.read { db in try await db.paymentMethods.find(charge.paymentMethodID ?? "", caller: charge.caller)?.token }
+        var result: ProviderResult? = nil
+        if let token { result = await provider.chargeOutcome(token: token, idempotencyKey: key) }
+        if result == nil {
+            guard now.milliseconds - charge.created.milliseconds > 10 * 60 * 1000 else { return false }
+            result = .declined(Decline(code: "processing_error", message: "The charge did not reach Grow; nothing was charged."))
+        }
+        guard let result, result != .unknown else { return false }
+        var new = Charges.NewCharge(customerID: charge.customerID, paymentMethodID: charge.paymentMethodID, amount: charge.amount,
+                                    description: charge.description, installments: charge.installments,
+                                    metadata: (charge.metadata.objectValue?.entries ?? []).reduce(into: [:]) { $0[$1.key] = $1.value.stringValue },
+                                    card: Charges.ChargeableCard(token: token ?? "", brand: CardBrand(rawValue: charge.cardBrand) ?? .unknown,
+                                                                 last4: charge.cardLast4, supportsInstallments: false))
+        new.id = charge.id
+        new.lineItems = charge.lineItems
+        new.subscriptionID = charge.subscriptionID
+        let resolved = new
+        return try await services.database.transaction { db in
+            guard try await db.providerState.takePending(charge.id) else { return false }
+            _ = try await Charges.record(resolved, result: result, caller: charge.caller, on: db, services: services)
+            return true
+        }
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T?) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}
