@@ -84,6 +84,7 @@ struct TestApp {
         configuration.smtpCAFile = smtp?.caFile
         configuration.mailFrom = "billing@shop.example"
         configuration.runEmailWorker = false
+        configuration.secretKey = "test-secret"
         configuration.ids = ids
         return configuration
     }

@@ -57,8 +57,9 @@ struct PageRenderer: Sendable {
 
     /// The page for something that went wrong on our side (500): the stock message template,
     /// unbranded (the brand may be what failed), or plain HTML if even that cannot be rendered.
-    func failure(_ locale: Language) -> Response {
-        let heading = localization.text("error_title", locale), body = localization.text("error_body", locale)
+    func failure(_ locale: Language, providerDown: Bool = false) -> Response {
+        let heading = localization.text(providerDown ? "provider_down_title" : "error_title", locale)
+        let body = localization.text(providerDown ? "provider_down_body" : "error_body", locale)
         var context = base(locale: locale, title: heading, merchantName: localization.text("secure_payment", locale), testMode: false, switchURL: nil)
         context["heading"] = heading
         context["body"] = body
@@ -66,7 +67,7 @@ struct PageRenderer: Sendable {
         headers[.contentType] = "text/html; charset=utf-8"
         let html = library.render(context, withTemplate: "message")
             ?? "<!doctype html><html lang=\"\(locale.rawValue)\" dir=\"\(locale == .he ? "rtl" : "ltr")\"><meta charset=\"utf-8\"><title>\(heading)</title><h1>\(heading)</h1><p>\(body)</p></html>"
-        return Response(status: .internalServerError, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
+        return Response(status: providerDown ? .badGateway : .internalServerError, headers: headers, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
     /// A plain message page (expired, canceled, paid, not found, locked...).
@@ -186,7 +187,8 @@ struct HostedPageErrorMiddleware: RouterMiddleware {
         } catch {
             context.logger.error("A hosted page failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             let locale = request.uri.queryParameters["locale"].flatMap { Language(rawValue: String($0)) } ?? .he
-            return pages.failure(locale)
+            // Grow did not answer or refused: the customer's bank was not reached through us, and trying again may work.
+            return pages.failure(locale, providerDown: (error as? ServiceError)?.kind == .upstream)
         }
     }
 }
