@@ -284,9 +284,9 @@ package struct LivePayments: Sendable {
     package func reconcile(now: Timestamp, projectID: String? = nil) async throws -> Reconciled {
         var done = Reconciled()
         let processes = try await services.database.transaction { db in
-            try await db.providerState.dueForCheck(before: now.adding(seconds: -60), now: now, limit: 50)
+            try await db.providerState.dueForCheck(before: now.adding(seconds: -60), now: now, limit: 50, projectID: projectID)
         }
-        for process in processes where projectID == nil || process.caller.projectID == projectID {
+        for process in processes {
             let settled = try await settle(process)
             if settled == .recorded { done.processes += 1 }
             // A page long past its 10 minutes that Grow still calls unpaid will not be paid.
@@ -294,8 +294,8 @@ package struct LivePayments: Sendable {
                 _ = try await services.database.transaction { db in try await db.providerState.close(process.id, as: "closed", transaction: nil) }
             }
         }
-        let pending = try await services.database.read { db in try await db.providerState.pendingCharges(before: now.adding(seconds: -60), limit: 50) }
-        for (charge, key) in pending where projectID == nil || charge.caller.projectID == projectID {
+        let pending = try await services.database.read { db in try await db.providerState.pendingCharges(before: now.adding(seconds: -60), limit: 50, projectID: projectID) }
+        for (charge, key) in pending {
             if try await resolvePending(charge, key: key, now: now) { done.charges += 1 }
         }
         return done

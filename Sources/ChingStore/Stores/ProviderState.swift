@@ -104,14 +104,12 @@ public struct ProviderStateStore: Sendable {
             """).first() != nil
     }
 
-    /// Open processes not asked about since `before`, oldest first; each is marked asked at `now`.
-    public func dueForCheck(before: Timestamp, now: Timestamp, limit: Int) async throws -> [ProviderProcess] {
+    /// Open processes not asked about since `before`, oldest first (only `projectID`'s when given); each is marked asked at `now`.
+    public func dueForCheck(before: Timestamp, now: Timestamp, limit: Int, projectID: String?) async throws -> [ProviderProcess] {
         let rows = try await db.raw("""
             UPDATE provider_processes SET checked_at = \(bind: now.milliseconds)
             WHERE seq IN (SELECT seq FROM provider_processes WHERE status = 'open' AND COALESCE(checked_at, created) < \(bind: before.milliseconds)
-                          ORDER BY seq LIMIT \(bind: limit))
-            RETURNING *
-            """).all()
+            """ + projectScope(projectID) + " ORDER BY seq LIMIT \(bind: limit)) RETURNING *").all()
         return try rows.map(ProviderProcess.init)
     }
 
@@ -121,12 +119,11 @@ public struct ProviderStateStore: Sendable {
         try await db.raw("UPDATE charges SET provider_key = \(bind: key) WHERE id = \(bind: chargeID)").run()
     }
 
-    /// Charges still `pending` that were created before `before`, with their keys.
-    public func pendingCharges(before: Timestamp, limit: Int) async throws -> [(charge: Charge, key: String)] {
+    /// Charges still `pending` that were created before `before` (only `projectID`'s when given), with their keys.
+    public func pendingCharges(before: Timestamp, limit: Int, projectID: String?) async throws -> [(charge: Charge, key: String)] {
         try await db.raw("""
             SELECT * FROM charges WHERE status = 'pending' AND provider_key IS NOT NULL AND created < \(bind: before.milliseconds)
-            ORDER BY seq LIMIT \(bind: limit)
-            """).all().map { (try Charge($0), try $0.string("provider_key")) }
+            """ + projectScope(projectID) + " ORDER BY seq LIMIT \(bind: limit)").all().map { (try Charge($0), try $0.string("provider_key")) }
     }
 
     /// Removes a pending charge so that its outcome can be recorded in its place; false when
