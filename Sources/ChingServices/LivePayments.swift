@@ -157,7 +157,19 @@ package struct LivePayments: Sendable {
             services.logger.error("A Grow callback that does not match its process was refused", metadata: ["process": "\(id)"])
             return .refused("process does not match")
         }
+        if process.status == "paid" {
+            // Grow sends the callback again while it has no acknowledgement (a lost approveTransaction): acknowledge again.
+            try await acknowledgeAgain(process)
+            return .recorded
+        }
         return try await settle(process)
+    }
+
+    private func acknowledgeAgain(_ process: ProviderProcess) async throws {
+        guard process.sessionKind == Kind.checkout.rawValue, process.amount > 0,
+              let provider = try await services.hostedPageProvider(for: process.caller) else { return }
+        let hosted = HostedProcess(id: process.processID, token: process.processToken, url: process.url, recurring: process.recurring)
+        if case .paid(let payment) = await provider.outcome(of: hosted), !payment.authorizedOnly { await provider.acknowledge(payment, of: hosted) }
     }
 
     /// The customer came back from Grow's page (`successUrl`): nothing is believed; Grow is asked.

@@ -475,4 +475,71 @@ import Testing
             #expect(try await live.charges().first?["status"]?.stringValue == "succeeded")
         }
     }
+
+    // MARK: - More of Grow's ways
+
+    @Test func aLostAcknowledgementIsSentAgainWhenGrowResendsTheCallback() async throws {
+        try await live { live in
+            live.grow.failNext("approveTransaction", with: .http500)
+            let (_, growURL) = try await live.openCheckout(Self.cart)
+            _ = try await live.grow.pay(url: growURL)
+            #expect(live.grow.transactions.first?.approved == false)
+            await live.grow.resendUnapproved()
+            #expect(live.grow.sentCallbacks.map(\.1) == [200, 200])
+            #expect(live.grow.transactions.first?.approved == true)
+            #expect(try await live.charges().count == 1)
+        }
+    }
+
+    @Test func aRenewalWhoseAnswerWasLostIsAskedAgainUnderTheSameNumber() async throws {
+        try await live { live in
+            let (_, _) = try await subscribe(live)
+            live.grow.failNext("createTransactionWithToken", with: .applyThenHTTP500)
+            live.grow.failNext("getTokenTransactionsByExternalIdentifiers", with: .http500)
+            live.app.clock.advance(seconds: 32 * 86_400)
+            #expect(try await live.app.sweep(live.api.projectID).renewals == 0)
+            #expect(try await live.charges().count == 1)
+            // The renewal's lease goes stale; the retry sends the same identifier, Grow says 1010, and the lookup finds the charge.
+            live.app.clock.advance(seconds: 6 * 60)
+            #expect(try await live.app.sweep(live.api.projectID).renewals == 1)
+            let identifiers = live.requests("createTransactionWithToken").compactMap { $0["transactionUniqueIdentifier"] }
+            #expect(identifiers.count == 2 && Set(identifiers).count == 1)
+            #expect(live.grow.transactions.filter { $0.kind == .token }.count == 1)
+            #expect(try await live.charges().filter { $0["status"]?.stringValue == "succeeded" }.count == 2)
+        }
+    }
+
+    @Test func theLivePageAsksForThePayerInBothLanguages() async throws {
+        try await live { live in
+            var body = Self.cart
+            body["customer"] = .string(try await live.api.post("/customers", ["name": "Tal"]).id)
+            let session = try await live.api.checkoutSession(body)
+            for (locale, dir, phone, note) in [("he", "rtl", "טלפון נייד", "עמוד התשלום המאובטח של Grow"), ("en", "ltr", "Mobile phone", "Grow's secure payment page")] {
+                let page = try await live.api.page("/checkout/\(session.id)?locale=\(locale)")
+                #expect(page.status == 200 && page.contains("lang=\"\(locale)\" dir=\"\(dir)\""))
+                #expect(page.contains("<label for=\"payer_phone\">\(phone)</label>") && page.contains(note.replacingOccurrences(of: "'", with: "&#39;")))
+                #expect(page.contains("<label for=\"payer_name\">") && page.contains("id=\"installments\""))
+                #expect(page.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("form-action 'self' \(live.grow.origin)") == true)
+            }
+            // A one-word name and a landline are refused beside their fields, in the page's language.
+            let page = try await live.api.page("/checkout/\(session.id)?locale=en")
+            let refused = try await live.api.submit("/checkout/\(session.id)?locale=en", [("csrf", try #require(page.csrf)), ("payer_name", "Tal"),
+                                                                                        ("payer_phone", "03-1234567"), ("installments", "1")])
+            #expect(refused.status == 422 && refused.contains("Enter your first and last name.") && refused.contains("Enter an Israeli mobile number"))
+            #expect(live.grow.processes.isEmpty)
+        }
+    }
+
+    @Test func growsSecretsStayOutOfTheLogs() async throws {
+        try await live { live in
+            let (_, paymentMethod) = try await subscribe(live)
+            _ = paymentMethod
+            let process = try #require(live.grow.processes.last)
+            let transaction = try #require(live.grow.transactions.last)
+            let logs = live.app.logs.text
+            for secret in [process.token, transaction.token, transaction.cardToken ?? "-", FakeGrow.standardUserID, FakeGrow.standardPageCode, "0501234567"] {
+                #expect(!logs.contains(secret), "\(secret) is in the logs")
+            }
+        }
+    }
 }
