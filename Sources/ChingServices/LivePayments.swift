@@ -337,6 +337,14 @@ package struct LivePayments: Sendable {
         return try await services.database.transaction { db in
             guard try await db.providerState.takePending(charge.id) else { return false }
             _ = try await Charges.record(resolved, result: result, caller: charge.caller, on: db, services: services)
+            // A subscription whose first charge was pending starts once it is paid (declined, it stays incomplete and expires).
+            if case .approved = result, let subscriptionID = charge.subscriptionID,
+               let before = try await Subscriptions.load(subscriptionID, caller: charge.caller, on: db),
+               try await db.subscriptions.activateIncomplete(subscriptionID),
+               let after = try await Subscriptions.load(subscriptionID, caller: charge.caller, on: db) {
+                try await Events.record("subscription.updated", data: after, previousAttributes: JSONValue.changedAttributes(from: before, to: after),
+                                        caller: charge.caller, on: db, services: services)
+            }
             return true
         }
     }

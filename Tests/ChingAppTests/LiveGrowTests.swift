@@ -542,4 +542,23 @@ import Testing
             }
         }
     }
+
+    @Test func aSubscriptionWhoseFirstChargeWasLostStartsWhenTheReconcilerFindsItPaid() async throws {
+        try await live { live in
+            let (customer, paymentMethod) = try await subscribe(live)
+            let monthly = try await live.api.product("Extra seat", price: ["unit_amount": 1900, "type": "recurring", "recurring": ["interval": "month"]])
+            live.grow.failNext("createTransactionWithToken", with: .applyThenHTTP500)
+            live.grow.failNext("getTokenTransactionsByExternalIdentifiers", with: .http500)
+            // One plan per customer: the first one ends now.
+            let first = try #require(try await live.api.get("/subscriptions?customer=\(customer)").data.arrayValue?.first?["id"]?.stringValue)
+            #expect(try await live.api.post("/subscriptions/\(first)/cancel", ["cancel_at_period_end": false]).status == 200)
+            let created = try await live.api.post("/subscriptions", ["customer": .string(customer), "price": .string(monthly),
+                                                                    "payment_method": .string(paymentMethod)])
+            #expect(created.status == 200 && created.data["status"]?.stringValue == "incomplete", "\(created.text)")
+            #expect(try await live.sweep().reconciled.charges == 1)
+            let after = try await live.api.get("/subscriptions/\(created.id)")
+            #expect(after.data["status"]?.stringValue == "active", "\(after.text)")
+            #expect(try await live.api.eventTypes().last == "subscription.updated")
+        }
+    }
 }

@@ -249,6 +249,11 @@ public struct SubscriptionStore: Sendable {
             """ + Self.sqlList(SubscriptionStatus.runningPeriod))
     }
 
+    /// `incomplete` → `active`: its first charge, pending when it was created, turned out paid.
+    public func activateIncomplete(_ id: String) async throws -> Bool {
+        try await changed("UPDATE subscriptions SET status = 'active' WHERE id = \(bind: id) AND status = 'incomplete'")
+    }
+
     /// `incomplete` → `incomplete_expired`.
     public func expireIncomplete(_ id: String) async throws -> Bool {
         try await changed("UPDATE subscriptions SET status = 'incomplete_expired' WHERE id = \(bind: id) AND status = 'incomplete'")
