@@ -168,6 +168,8 @@ let package = Package(
             path: "Tests/FakeGrow",
             swiftSettings: strict
         ),
+        // The fake Grow as a process, for the browser suite only (scripts/browser-tests).
+        .executableTarget(name: "fake-grow", dependencies: ["FakeGrow"], path: "Tests/FakeGrowServer", swiftSettings: strict),
         // The domain's rules and the sandbox's table (TEST_CARDS.md) share the test card list.
         .testTarget(name: "ChingDomainTests", dependencies: ["ChingDomain", "ChingProviders"], swiftSettings: strict),
         .testTarget(name: "ChingPDFTests", dependencies: ["ChingPDF"], swiftSettings: strict),

@@ -28,9 +28,9 @@ TEXT = {
 MONEY = {"he": lambda a: "%s ₪" % a, "en": lambda a: "₪%s" % a}
 
 
-def api(method, path, body=None):
+def api(method, path, body=None, key=None):
     request = urllib.request.Request(ARGS.base + "/v1" + path, method=method, data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Authorization": "Bearer " + ARGS.key, "Content-Type": "application/json"})
+                                     headers={"Authorization": "Bearer " + (key or ARGS.key), "Content-Type": "application/json"})
     with urllib.request.urlopen(request) as response:
         return json.load(response)["data"]
 
@@ -303,8 +303,32 @@ def billing_portal(driver, locale):
     expect_url(driver, ARGS.base + "/healthz?back=1")
 
 
+def live_checkout(driver, locale):
+    """Live mode: our page asks for the payer, Grow's page (the fake) takes the card, and the customer lands on the success URL."""
+    key = ARGS.live_key
+    customer = api("POST", "/customers", {"name": "Dana Cohen", "phone": "052-1234567", "locale": locale}, key=key)["id"]
+    s = api("POST", "/checkout_sessions", {"customer": customer, "line_items": CART, "locale": locale,
+                                           "success_url": ARGS.base + "/healthz?paid={CHECKOUT_SESSION_ID}",
+                                           "cancel_url": ARGS.base + "/healthz?canceled=1"}, key=key)
+    driver.get(s["url"])
+    check_accessibility(driver)
+    assert not driver.find_elements(By.ID, "number"), "the live page must not ask for the card number"
+    phone = driver.find_element(By.ID, "payer_phone").get_attribute("value")
+    assert phone.replace("-", "").endswith("521234567"), "the payer's phone is not prefilled: %r" % phone
+    os.makedirs(ARGS.screenshots, exist_ok=True)
+    driver.save_screenshot(os.path.join(ARGS.screenshots, "checkout-live-%s-1280.png" % locale))
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "button.pay-button"))
+    assert "/far?l=" in driver.current_url, driver.current_url
+    driver.find_element(By.NAME, "card").send_keys("4580458045804580")
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/far/pay'] button"))
+    expect_success(driver, s["id"])
+    charges = api("GET", "/charges?limit=1", key=key)
+    assert charges and charges[0]["status"] == "succeeded" and charges[0]["livemode"] is True, charges
+    assert charges[0]["checkout_session"] == s["id"], charges[0]
+
+
 FLOWS = [cart_with_discount, decline_then_success, three_d_secure, mixed_plan_with_trial, manual_capture, setup_session,
-         cancel_to_merchant, expired_session, without_javascript, billing_portal]
+         cancel_to_merchant, expired_session, without_javascript, billing_portal, live_checkout]
 
 
 def screenshots(driver):
@@ -332,7 +356,7 @@ def screenshots(driver):
 def main():
     global ARGS
     parser = argparse.ArgumentParser()
-    for name in ["base", "key", "database", "screenshots", "chromium", "chromedriver"]:
+    for name in ["base", "key", "live-key", "database", "screenshots", "chromium", "chromedriver"]:
         parser.add_argument("--" + name, required=True)
     ARGS = parser.parse_args()
     started = time.time()
