@@ -65,26 +65,33 @@ package struct LivePayments: Sendable {
         let errors = payer.problems
         guard errors.isEmpty else { return .invalid(errors) }
         let now = services.clock.now()
-        let opening = try await services.database.read { db -> (Caller, HostedPaymentRequest, String)? in
+        enum Opening: Sendable { case open(Caller, HostedPaymentRequest), notPayable, badInstallments }
+        let opening = try await services.database.read { db -> Opening in
             switch kind {
             case .checkout:
                 guard let session = try await db.checkoutSessions.find(sessionID), session.status(at: now) == .pending,
-                      (session.lockedUntil ?? now) <= now else { return nil }
+                      (session.lockedUntil ?? now) <= now else { return .notPayable }
                 let offer = try await CheckoutOffer.load(for: session, now: now, on: db)
                 let limits = CheckoutPayment.limits(for: offer, settings: try await services.paymentSettings(projectID: session.caller.projectID, on: db))
-                let count = (1...limits.maxInstallments).contains(installments) ? installments : 1
+                guard (1...limits.maxInstallments).contains(installments) else { return .badInstallments }
                 let lines = offer.chargeLines(session)
                 let description = offer.product?.name ?? (lines.count == 1 ? lines[0].name : "Order")
-                return (session.caller, request(reference: session.id, amount: offer.totals.dueToday, description: description, installments: Int(count),
-                                                authorizeOnly: session.manualCapture, saveCard: offer.plan != nil, payer: payer, kind: kind), session.id)
+                return .open(session.caller, request(reference: session.id, amount: offer.totals.dueToday, description: description,
+                                                     installments: Int(installments), authorizeOnly: session.manualCapture, saveCard: offer.plan != nil,
+                                                     payer: payer, kind: kind))
             case .setup:
                 guard let session = try await db.setupSessions.find(sessionID), session.status(at: now) == .pending,
-                      (session.lockedUntil ?? now) <= now else { return nil }
-                return (session.caller, request(reference: session.id, amount: 0, description: "Saving a card", installments: 1,
-                                                authorizeOnly: false, saveCard: true, payer: payer, kind: kind), session.id)
+                      (session.lockedUntil ?? now) <= now else { return .notPayable }
+                return .open(session.caller, request(reference: session.id, amount: 0, description: "Saving a card", installments: 1,
+                                                     authorizeOnly: false, saveCard: true, payer: payer, kind: kind))
             }
         }
-        guard let (caller, paymentRequest, _) = opening else { return .refused(nil) }
+        let caller: Caller, paymentRequest: HostedPaymentRequest
+        switch opening {
+        case .open(let opened, let request): (caller, paymentRequest) = (opened, request)
+        case .notPayable: return .refused(nil)
+        case .badInstallments: return .invalid(["installments": .installmentsInvalid])
+        }
         guard let provider = try await services.hostedPageProvider(for: caller) else { throw ServiceError.providerUnavailable }
 
         // A page opened for the same payment a moment ago is sent again: two tabs never get two pages to pay.
@@ -195,7 +202,7 @@ package struct LivePayments: Sendable {
             let manual = kind == .checkout ? try await services.database.read({ db in try await db.checkoutSessions.find(process.sessionID)?.manualCapture }) ?? false : false
             // A saved card (setup) is charged nothing; otherwise Grow's sum must be ours, and a hold only where we asked for one.
             guard payment.requestReference == process.sessionID,
-                  kind == .setup ? payment.card != nil : (payment.amount == process.amount && payment.authorizedOnly == manual)
+                  kind == .setup || process.amount == 0 ? payment.card != nil : (payment.amount == process.amount && payment.authorizedOnly == manual)
             else {
                 services.logger.critical("Grow's record of a payment disagrees with what was opened; nothing was recorded",
                                          metadata: ["process": "\(process.id)", "session": "\(process.sessionID)"])

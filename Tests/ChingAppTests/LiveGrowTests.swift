@@ -561,4 +561,26 @@ import Testing
             #expect(try await live.api.eventTypes().last == "subscription.updated")
         }
     }
+
+    @Test func aPlanWithATrialSavesTheCardWithoutChargingAndTooManyInstallmentsAreRefused() async throws {
+        try await live { live in
+            let price = try await live.api.product(price: ["unit_amount": 4900, "type": "recurring", "recurring": ["interval": "month", "trial_period_days": 14]])
+            let (session, growURL) = try await live.openCheckout(["price": .string(price)])
+            #expect(live.requests("createPaymentProcess").last?["chargeType"] == "3")
+            _ = try await live.grow.pay(url: growURL)
+            let done = try await live.api.get("/checkout_sessions/\(session)")
+            #expect(done.data["status"]?.stringValue == "succeeded" && done.data["charge"] == .null, "\(done.text)")
+            let subscription = try await live.api.get("/subscriptions/\(done.data["subscription"]?.stringValue ?? "")")
+            #expect(subscription.data["status"]?.stringValue == "trialing" && subscription.data["default_payment_method"] != .null)
+            #expect(try await live.charges().isEmpty && live.requests("approveTransaction").isEmpty)
+
+            var body = Self.cart
+            body["customer"] = .string(try await live.api.post("/customers", ["name": "Noa Levi", "phone": "0521234567"]).id)
+            let cart = try await live.api.checkoutSession(body)
+            let page = try await live.api.page("/checkout/\(cart.id)")
+            let refused = try await live.api.submit("/checkout/\(cart.id)", [("csrf", try #require(page.csrf)), ("payer_name", "Tal Levi"),
+                                                                             ("payer_phone", "0501234567"), ("installments", "99")])
+            #expect(refused.status == 422 && refused.contains("installments-error"))
+        }
+    }
 }
