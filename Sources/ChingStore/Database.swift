@@ -39,7 +39,11 @@ public final class Database: Sendable {
 
     /// Opens `urlOrPath`: a `postgres://` (or `postgresql://`) URL selects PostgreSQL, anything
     /// else is an SQLite file path.
-    public static func open(_ urlOrPath: String, logger: Logger) async throws -> Database {
+    public static func open(_ urlOrPath: String, logger given: Logger) async throws -> Database {
+        // The drivers log every statement with its bound values below `info`: tokens, phone numbers
+        // and the payer's details must not reach the logs even when the server's level is lowered.
+        var logger = given
+        if logger.logLevel < .info { logger.logLevel = .info }
         if urlOrPath.hasPrefix("postgres://") || urlOrPath.hasPrefix("postgresql://") {
             var configuration = try postgresConfiguration(urlOrPath)
             configuration.options.maximumConnections = 20
