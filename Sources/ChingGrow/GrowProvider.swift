@@ -133,7 +133,7 @@ public struct GrowProvider: HostedPageProvider {
         let payments = Int(GrowWire.text(record["allPaymentsNum"]) ?? "") ?? 1
         let fields = record.entries.compactMap { entry in GrowWire.text(entry.value).map { (entry.key, $0) } }
         return HostedPayment(reference: "\(id):\(token)", requestReference: GrowWire.text(customField?["cField1"]) ?? "", amount: amount,
-                             authorizedOnly: statusCode == "11", savedOnly: false, installments: max(payments, 1), brand: brand, last4: last4,
+                             authorizedOnly: statusCode == "11", installments: max(payments, 1), brand: brand, last4: last4,
                              card: card, fields: fields)
     }
 
@@ -234,6 +234,21 @@ public struct GrowProvider: HostedPageProvider {
         let parts = reference.split(separator: ":", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return nil }
         return [("transactionId", parts[0]), ("transactionToken", parts[1])]
+    }
+
+    /// Reads the transaction (`getTransactionInfo`) on the page it may have been made on: statusCode 3 is fully refunded.
+    public func isFullyRefunded(reference: String) async -> Bool? {
+        guard let transaction = transaction(reference) else { return nil }
+        for recurring in Set([false, account.recurringPageCode != nil]).sorted(by: { !$0 && $1 }) {
+            var fields: [(String, String)] = [("pageCode", pageCode(recurring: recurring))] + transaction
+            if let apiKey = account.apiKey { fields.append(("apiKey", apiKey)) }
+            switch await call("getTransactionInfo", fields) {
+            case .success(let data): return GrowWire.text(data["statusCode"]) == "3"
+            case .failure(731, _): continue
+            case .failure, .unknown: return nil
+            }
+        }
+        return nil
     }
 
     /// Settles (part of) a J5 hold.

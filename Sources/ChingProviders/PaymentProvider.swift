@@ -92,6 +92,8 @@ public protocol HostedPageProvider: PaymentProvider {
     /// What an earlier `charge` with this idempotency key came to: nil when the provider has no
     /// record of it (it never arrived), `.unknown` when it cannot say yet.
     func chargeOutcome(token: String, idempotencyKey: String) async -> ProviderResult?
+    /// Whether the transaction now reads fully refunded; nil when the provider cannot say.
+    func isFullyRefunded(reference: String) async -> Bool?
 }
 
 /// What a hosted-page payment is for.
@@ -155,8 +157,6 @@ public struct HostedPayment: Sendable, Equatable {
     public let amount: Int64
     /// True for an authorization only (J5), not yet captured.
     public let authorizedOnly: Bool
-    /// Only a card was saved; nothing was charged.
-    public let savedOnly: Bool
     public let installments: Int
     public let brand: CardBrand
     public let last4: String
@@ -165,15 +165,14 @@ public struct HostedPayment: Sendable, Equatable {
     /// Every field of the provider's record, for its acknowledgement.
     public let fields: [(String, String)]
 
-    public init(reference: String, requestReference: String, amount: Int64, authorizedOnly: Bool, savedOnly: Bool, installments: Int,
+    public init(reference: String, requestReference: String, amount: Int64, authorizedOnly: Bool, installments: Int,
                 brand: CardBrand, last4: String, card: ProviderCard?, fields: [(String, String)]) {
         self.reference = reference; self.requestReference = requestReference; self.amount = amount; self.authorizedOnly = authorizedOnly
-        self.savedOnly = savedOnly; self.installments = installments; self.brand = brand; self.last4 = last4; self.card = card
-        self.fields = fields
+        self.installments = installments; self.brand = brand; self.last4 = last4; self.card = card; self.fields = fields
     }
 
     public static func == (a: HostedPayment, b: HostedPayment) -> Bool {
-        a.reference == b.reference && a.amount == b.amount && a.authorizedOnly == b.authorizedOnly && a.savedOnly == b.savedOnly
+        a.reference == b.reference && a.amount == b.amount && a.authorizedOnly == b.authorizedOnly
     }
 }
 

@@ -65,6 +65,7 @@ package struct LivePayments: Sendable {
         let errors = payer.problems
         guard errors.isEmpty else { return .invalid(errors) }
         let now = services.clock.now()
+        let id = "gpr_" + services.ids.hex(byteCount: 16)
         enum Opening: Sendable { case open(Caller, HostedPaymentRequest), notPayable, badInstallments }
         let opening = try await services.database.read { db -> Opening in
             switch kind {
@@ -76,14 +77,14 @@ package struct LivePayments: Sendable {
                 guard (1...limits.maxInstallments).contains(installments) else { return .badInstallments }
                 let lines = offer.chargeLines(session)
                 let description = offer.product?.name ?? (lines.count == 1 ? lines[0].name : "Order")
-                return .open(session.caller, request(reference: session.id, amount: offer.totals.dueToday, description: description,
+                return .open(session.caller, request(id, kind: kind, sessionID: session.id, amount: offer.totals.dueToday, description: description,
                                                      installments: Int(installments), authorizeOnly: session.manualCapture, saveCard: offer.plan != nil,
-                                                     payer: payer, kind: kind))
+                                                     payer: payer))
             case .setup:
                 guard let session = try await db.setupSessions.find(sessionID), session.status(at: now) == .pending,
                       (session.lockedUntil ?? now) <= now else { return .notPayable }
-                return .open(session.caller, request(reference: session.id, amount: 0, description: "Saving a card", installments: 1,
-                                                     authorizeOnly: false, saveCard: true, payer: payer, kind: kind))
+                return .open(session.caller, request(id, kind: kind, sessionID: session.id, amount: 0, description: "Saving a card", installments: 1,
+                                                     authorizeOnly: false, saveCard: true, payer: payer))
             }
         }
         let caller: Caller, paymentRequest: HostedPaymentRequest
@@ -101,17 +102,7 @@ package struct LivePayments: Sendable {
         }
         if let open { return .redirect(open.url) }
 
-        let id = "gpr_" + services.ids.hex(byteCount: 16)
-        let withURLs = HostedPaymentRequest(
-            reference: paymentRequest.reference, amount: paymentRequest.amount, description: paymentRequest.description,
-            installments: paymentRequest.installments, authorizeOnly: paymentRequest.authorizeOnly, saveCard: paymentRequest.saveCard,
-            recurring: paymentRequest.recurring, customerName: paymentRequest.customerName, customerEmail: paymentRequest.customerEmail,
-            customerPhone: paymentRequest.customerPhone,
-            // Grow appends `&response=success&cField1=…` to the success URL, so it carries a query already.
-            successURL: "\(services.publicURL)/\(kind.rawValue)/\(sessionID)/return?process=\(id)",
-            cancelURL: "\(services.publicURL)/\(kind.rawValue)/\(sessionID)?canceled=1",
-            notifyURL: "\(services.publicURL)/grow/notify/\(id)")
-        switch await provider.startPayment(withURLs) {
+        switch await provider.startPayment(paymentRequest) {
         case .started(let process):
             try await services.database.transaction { db in
                 try await db.providerState.insert(ProviderProcess(
@@ -130,11 +121,16 @@ package struct LivePayments: Sendable {
         }
     }
 
-    private func request(reference: String, amount: Int64, description: String, installments: Int, authorizeOnly: Bool, saveCard: Bool,
-                         payer: Payer, kind: Kind) -> HostedPaymentRequest {
-        HostedPaymentRequest(reference: reference, amount: amount, description: description, installments: installments, authorizeOnly: authorizeOnly,
+    /// What Grow is asked to open for process `id` of a session: the payment, the payer, and the URLs back to us.
+    private func request(_ id: String, kind: Kind, sessionID: String, amount: Int64, description: String, installments: Int, authorizeOnly: Bool,
+                         saveCard: Bool, payer: Payer) -> HostedPaymentRequest {
+        HostedPaymentRequest(reference: sessionID, amount: amount, description: description, installments: installments, authorizeOnly: authorizeOnly,
                              saveCard: saveCard, recurring: saveCard, customerName: payer.name, customerEmail: payer.email,
-                             customerPhone: Payer.mobile(payer.phone) ?? payer.phone, successURL: "", cancelURL: "", notifyURL: "")
+                             customerPhone: Payer.mobile(payer.phone) ?? payer.phone,
+                             // Grow appends `&response=success&cField1=…` to the success URL, so it carries a query already.
+                             successURL: "\(services.publicURL)/\(kind.rawValue)/\(sessionID)/return?process=\(id)",
+                             cancelURL: "\(services.publicURL)/\(kind.rawValue)/\(sessionID)?canceled=1",
+                             notifyURL: "\(services.publicURL)/grow/notify/\(id)")
     }
 
     // MARK: - Recording it
@@ -165,6 +161,7 @@ package struct LivePayments: Sendable {
             return .refused("process does not match")
         }
         if process.status == "paid" {
+            services.logger.info("A Grow callback for a payment already recorded was answered again", metadata: ["process": "\(id)"])
             // Grow sends the callback again while it has no acknowledgement (a lost approveTransaction): acknowledge again.
             try await acknowledgeAgain(process)
             return .recorded
@@ -274,7 +271,7 @@ package struct LivePayments: Sendable {
             return .recorded
         }
         // Paid on a second page, or after the session ended: the money goes back.
-        let undone = payment.savedOnly || process.amount == 0 ? true
+        let undone = process.amount == 0 ? true
             : await Charges.undo(.approved(reference: payment.reference), amount: payment.amount, authorizationOnly: payment.authorizedOnly,
                                  caller: process.caller, services: services)
         services.logger.log(level: undone ? .warning : .critical, "A Grow payment arrived for a session that was no longer payable",
@@ -295,6 +292,7 @@ package struct LivePayments: Sendable {
     package struct Reconciled: Sendable, Equatable {
         package var processes = 0
         package var charges = 0
+        package var refunds = 0
     }
 
     /// Asks Grow about what it has not told us: open pages whose callback never came (each at most
@@ -317,7 +315,30 @@ package struct LivePayments: Sendable {
         for (charge, key) in pending {
             if try await resolvePending(charge, key: key, now: now) { done.charges += 1 }
         }
+        let refunds = try await services.database.read { db in try await db.refunds.pending(before: now.adding(seconds: -60), limit: 50, projectID: projectID) }
+        for refund in refunds where refund.caller.livemode {
+            if try await resolvePendingRefund(refund, now: now) { done.refunds += 1 }
+        }
         return done
+    }
+
+    /// A refund whose answer was lost can be told from Grow's record only when it empties the
+    /// charge: the transaction then reads refunded. Ten minutes on without that, it did not happen.
+    /// A partial one stays pending (logged when it was made) for someone to check in Grow's back office.
+    private func resolvePendingRefund(_ refund: Refund, now: Timestamp) async throws -> Bool {
+        guard let provider = try await services.hostedPageProvider(for: refund.caller),
+              let charge = try await services.database.read({ db in try await db.charges.find(refund.chargeID, caller: refund.caller) }),
+              let reference = charge.providerReference, charge.refundedAmount == charge.amountCaptured
+        else { return false }
+        let result: ProviderResult
+        switch await provider.isFullyRefunded(reference: reference) {
+        case true?: result = .approved(reference: "")
+        case false? where now.milliseconds - refund.created.milliseconds > 10 * 60 * 1000:
+            result = .declined(Decline(code: "processing_error", message: "The refund did not reach Grow."))
+        default: return false
+        }
+        return try await Refunds.finish(refund.id, chargeID: refund.chargeID, amount: refund.amount, result: result, caller: refund.caller,
+                                        services: services) != nil
     }
 
     /// Records what became of a `pending` token charge, once Grow knows. A charge Grow has no

@@ -43,16 +43,29 @@ package enum Refunds {
 
         let result = await (try services.provider(for: caller)).refund(reference: reference, amount: amount)
         if result == .unknown {
-            // Grow has no way to ask about a refund by our id, and asking again could refund twice: the
-            // refund stays `pending`, its amount reserved, until someone checks Grow's back office.
-            services.logger.critical("A refund's outcome is unknown; it stays pending until checked with Grow",
+            // Grow cannot be asked about a refund by our id, and asking again could refund twice: the refund
+            // stays `pending`, its amount reserved, for the reconciler (which can tell only a refund that
+            // empties the charge) or for someone who checks Grow's back office.
+            services.logger.critical("A refund's outcome is unknown; it stays pending until it is known",
                                      metadata: ["refund": "\(id)", "charge": "\(chargeID)"])
             return try await services.database.read { db in try await Refunds.load(id, caller: caller, on: db)! }
         }
-        let refund = try await services.database.transaction { db in
+        let refund = try await finish(id, chargeID: chargeID, amount: amount, result: result, caller: caller, services: services) ?? .null
+        if refund == .null, case .declined(let decline) = result, decline.code != "processing_error" {
+            throw ServiceError.rule(decline.code, decline.message)
+        }
+        guard refund != .null else { throw ServiceError.rule("provider_error", "The provider did not accept the refund; nothing was refunded.", kind: .upstream) }
+        return refund
+    }
+
+    /// Records a pending refund's outcome: approved, its credit note and `refund.created`; otherwise
+    /// failed, with its amount given back to the charge. Nil when it was not pending any more.
+    package static func finish(_ id: String, chargeID: String, amount: Int64, result: ProviderResult, caller: Caller,
+                               services: AppServices) async throws -> JSONValue? {
+        try await services.database.transaction { db in
             guard case .approved(let refundReference) = result else {
+                guard try await db.refunds.markFailed(id) else { return nil }
                 try await db.charges.releaseRefund(chargeID, amount: amount)
-                try await db.refunds.markFailed(id)
                 return JSONValue.null
             }
             let charge = try await db.charges.find(chargeID, caller: caller)!
@@ -62,15 +75,13 @@ package enum Refunds {
                 lines: [DocumentLine(description: "Refund of charge \(chargeID)", quantity: 1, unitAmount: amount)], payment: nil,
                 reference: original.map { "Credits document \($0.number)" },
                 caller: caller, on: db, services: services)
-            try await db.refunds.markSucceeded(id, providerReference: refundReference, documentID: documentID)
+            // Resolved meanwhile (the reconciler): the rollback takes the credit note back.
+            guard try await db.refunds.markSucceeded(id, providerReference: refundReference, documentID: documentID) else { throw NotPending() }
             let refund = try await Refunds.load(id, caller: caller, on: db)!
             try await Events.record("refund.created", data: refund, caller: caller, on: db, services: services)
             return refund
         }
-        if refund == .null, case .declined(let decline) = result, decline.code != "processing_error" {
-            throw ServiceError.rule(decline.code, decline.message)
-        }
-        guard refund != .null else { throw ServiceError.rule("provider_error", "The provider did not accept the refund; nothing was refunded.", kind: .upstream) }
-        return refund
     }
+
+    struct NotPending: Error {}
 }

@@ -235,7 +235,10 @@ import Testing
 
             let captured = try await live.api.post("/charges/\(charge["id"]!.stringValue!)/capture", ["amount": 5000])
             #expect(captured.status == 200 && captured.data["amount_captured"]?.intValue == 5000, "\(captured.text)")
-            #expect(live.requests("settleSuspendedTransaction").last?["sum"] == "50.00")
+            let settle = try #require(live.requests("settleSuspendedTransaction").last)
+            let hold = try #require(live.grow.transactions.first)
+            #expect(settle["sum"] == "50.00" && settle["userId"] == FakeGrow.standardUserID)
+            #expect(settle["transactionId"] == String(hold.id) && settle["transactionToken"] == hold.token && settle["pageCode"] == nil)
             #expect(live.grow.transactions.first?.status == .paid)
         }
     }
@@ -581,6 +584,47 @@ import Testing
             let refused = try await live.api.submit("/checkout/\(cart.id)", [("csrf", try #require(page.csrf)), ("payer_name", "Tal Levi"),
                                                                              ("payer_phone", "0501234567"), ("installments", "99")])
             #expect(refused.status == 422 && refused.contains("installments-error"))
+        }
+    }
+
+    @Test func aFullRefundWhoseAnswerWasLostIsReconciledAPartialOneWaits() async throws {
+        try await live { live in
+            let (_, growURL) = try await live.openCheckout(Self.cart)
+            _ = try await live.grow.pay(url: growURL)
+            let charge = try #require(try await live.charges().first?["id"]?.stringValue)
+            live.grow.advance(seconds: 86_400)
+            live.grow.failNext("refundTransaction", with: .applyThenHTTP500)
+            let partial = try await live.api.post("/refunds", ["charge": .string(charge), "amount": 1000])
+            #expect(partial.status == 200 && partial.data["status"]?.stringValue == "pending", "\(partial.text)")
+            // The rest is still refundable (the pending part stays reserved).
+            live.grow.failNext("refundTransaction", with: .applyThenHTTP500)
+            let rest = try await live.api.post("/refunds", ["charge": .string(charge), "amount": 8980])
+            #expect(rest.data["status"]?.stringValue == "pending")
+            #expect(try await live.api.post("/refunds", ["charge": .string(charge), "amount": 1]).errorCode == "refund_amount_too_large")
+            // Grow reads the charge refunded: every pending refund of it happened.
+            let report = try await live.sweep()
+            #expect(report.reconciled.refunds == 2)
+            #expect(try await live.api.get("/refunds/\(partial.id)").data["status"]?.stringValue == "succeeded")
+            #expect(try await live.api.get("/refunds/\(rest.id)").data["status"]?.stringValue == "succeeded")
+            #expect(try await live.api.get("/charges/\(charge)").data["refunded_amount"]?.intValue == 9980)
+            #expect(live.requests("getTransactionInfo").last?["pageCode"] == FakeGrow.standardPageCode)
+        }
+    }
+
+    @Test func aFullRefundThatNeverReachedGrowFailsAfterTenMinutes() async throws {
+        try await live { live in
+            let (_, growURL) = try await live.openCheckout(Self.cart)
+            _ = try await live.grow.pay(url: growURL)
+            let charge = try #require(try await live.charges().first?["id"]?.stringValue)
+            live.grow.failNext("refundTransaction", with: .http500)
+            let refund = try await live.api.post("/refunds", ["charge": .string(charge), "amount": 9980])
+            #expect(refund.data["status"]?.stringValue == "pending")
+            #expect(try await live.sweep().reconciled.refunds == 0)
+            #expect(try await live.sweep(afterSeconds: 600).reconciled.refunds == 1)
+            #expect(try await live.api.get("/refunds/\(refund.id)").data["status"]?.stringValue == "failed")
+            #expect(try await live.api.get("/charges/\(charge)").data["refunded_amount"]?.intValue == 0)
+            let again = try await live.api.post("/refunds", ["charge": .string(charge), "amount": 9980])
+            #expect(again.data["status"]?.stringValue == "succeeded", "\(again.text)")
         }
     }
 }

@@ -206,14 +206,23 @@ public struct RefundStore: Sendable {
             """).run()
     }
 
-    public func markFailed(_ id: String) async throws {
-        try await db.raw("UPDATE refunds SET status = 'failed' WHERE id = \(bind: id)").run()
+    /// Pending → failed; false when it was no longer pending.
+    public func markFailed(_ id: String) async throws -> Bool {
+        try await db.raw("UPDATE refunds SET status = 'failed' WHERE id = \(bind: id) AND status = 'pending' RETURNING id").first() != nil
     }
 
-    public func markSucceeded(_ id: String, providerReference: String, documentID: String) async throws {
+    /// Pending → succeeded; false when it was no longer pending.
+    public func markSucceeded(_ id: String, providerReference: String, documentID: String) async throws -> Bool {
         try await db.raw("""
-            UPDATE refunds SET status = 'succeeded', provider_reference = \(bind: providerReference), document_id = \(bind: documentID) WHERE id = \(bind: id)
-            """).run()
+            UPDATE refunds SET status = 'succeeded', provider_reference = \(bind: providerReference), document_id = \(bind: documentID)
+            WHERE id = \(bind: id) AND status = 'pending' RETURNING id
+            """).first() != nil
+    }
+
+    /// Refunds still `pending` created before `before` (only `projectID`'s when given).
+    public func pending(before: Timestamp, limit: Int, projectID: String?) async throws -> [Refund] {
+        try await db.raw("SELECT * FROM refunds WHERE status = 'pending' AND created < \(bind: before.milliseconds)"
+                         + projectScope(projectID) + " ORDER BY seq LIMIT \(bind: limit)").all().map(Refund.init)
     }
 
     /// A page of refunds, with their charges' customers' names, newest first.
