@@ -54,7 +54,8 @@ struct ChargesAPI: Sendable {
         }
         try reader.throwIfInvalid()
         return APIResponse(try await Charges.create(customerID: customerID!, paymentMethodID: paymentMethodID!, amount: amount!, description: description,
-                                                          installments: installments, metadata: metadata, caller: call.caller, services: services))
+                                                          installments: installments, metadata: metadata, idempotencyKey: call.idempotencyKey,
+                                                          caller: call.caller, services: services))
     }
 
     /// GET /charges/:id

@@ -15,6 +15,8 @@ struct APICall: Sendable {
     let body: JSONValue
     let parameters: Parameters
     let query: [String: String]
+    /// The request's `Idempotency-Key`, for operations that pass it on (a live token charge's number at Grow).
+    var idempotencyKey: String? = nil
 
     /// The `:id` path parameter.
     var id: String { parameters.get("id") ?? "" }
@@ -124,7 +126,8 @@ struct EndpointWrapper: Sendable {
                 }
                 var query: [String: String] = [:]
                 for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
-                let call = APICall(caller: caller, body: body, parameters: context.parameters, query: query)
+                let call = APICall(caller: caller, body: body, parameters: context.parameters, query: query,
+                                   idempotencyKey: request.method == .post ? request.headers[.idempotencyKey] : nil)
 
                 guard request.method == .post, let key = request.headers[.idempotencyKey] else {
                     return RenderedResponse(try await handler(call)).response

@@ -68,7 +68,7 @@ public struct GrowProvider: HostedPageProvider {
             ("successUrl", request.successURL),
             ("cancelUrl", request.cancelURL),
             ("notifyUrl", request.notifyURL),
-            ("description", GrowWire.plain(request.description)),
+            ("description", Self.description(request.description)),
         ]
         if !saveOnly { fields.append(("paymentNum", String(request.installments))) }
         fields += [("pageField[fullName]", GrowWire.plain(request.customerName, limit: 60)), ("pageField[phone]", request.customerPhone)]
@@ -107,7 +107,8 @@ public struct GrowProvider: HostedPageProvider {
     public func acknowledge(_ payment: HostedPayment, of process: HostedProcess) async {
         var fields: [(String, String)] = [("pageCode", pageCode(recurring: process.recurring))]
         if let apiKey = account.apiKey { fields.append(("apiKey", apiKey)) }
-        fields += payment.fields.filter { $0.0 != "pageCode" && $0.0 != "apiKey" }
+        fields += payment.fields.filter { !["pageCode", "apiKey", "processId", "processToken"].contains($0.0) }
+        fields += [("processId", process.id), ("processToken", process.token)]
         _ = await call("approveTransaction", fields)
     }
 
@@ -135,6 +136,12 @@ public struct GrowProvider: HostedPageProvider {
         return HostedPayment(reference: "\(id):\(token)", requestReference: GrowWire.text(customField?["cField1"]) ?? "", amount: amount,
                              authorizedOnly: statusCode == "11", installments: max(payments, 1), brand: brand, last4: last4,
                              card: card, fields: fields)
+    }
+
+    /// A description Grow takes: letters, digits and spaces, never empty.
+    static func description(_ text: String) -> String {
+        let plain = GrowWire.plain(text)
+        return plain.isEmpty ? "Payment" : plain
     }
 
     /// Grow's `cardBrandCode`: 2 Mastercard, 3 Visa, 5 Isracard, 7 Discover, 8 Diners.
@@ -192,7 +199,9 @@ public struct GrowProvider: HostedPageProvider {
             guard let id = GrowWire.text(data["transactionId"]), let transactionToken = GrowWire.text(data["transactionToken"]) else { return .unknown }
             return .approved(reference: "\(id):\(transactionToken)")
         case .failure(1010, _):
-            return await chargeOutcome(token: token, idempotencyKey: key) ?? .unknown
+            // Grow has seen this number: its record says what the first request did. No successful charge under it: it did not charge.
+            return await chargeOutcome(token: token, idempotencyKey: key)
+                ?? .declined(Decline(code: "card_declined", message: "Grow declined an earlier attempt of this charge."))
         case .failure(let id, let message):
             return .declined(Self.tokenDecline(id, message: message))
         case .unknown:
@@ -236,14 +245,20 @@ public struct GrowProvider: HostedPageProvider {
         return [("transactionId", parts[0]), ("transactionToken", parts[1])]
     }
 
-    /// Reads the transaction (`getTransactionInfo`) on the page it may have been made on: statusCode 3 is fully refunded.
+    /// Whether the transaction reads fully refunded (statusCode 3).
     public func isFullyRefunded(reference: String) async -> Bool? {
+        await record(reference).map { GrowWire.text($0["statusCode"]) == "3" }
+    }
+
+    /// Grow's record of a transaction (`getTransactionInfo`), read on the page it may have been made on; nil when Grow cannot say.
+    func record(_ reference: String) async -> JSONObject? {
         guard let transaction = transaction(reference) else { return nil }
-        for recurring in Set([false, account.recurringPageCode != nil]).sorted(by: { !$0 && $1 }) {
+        let pages = account.recurringPageCode == nil ? [false] : [false, true]
+        for recurring in pages {
             var fields: [(String, String)] = [("pageCode", pageCode(recurring: recurring))] + transaction
             if let apiKey = account.apiKey { fields.append(("apiKey", apiKey)) }
             switch await call("getTransactionInfo", fields) {
-            case .success(let data): return GrowWire.text(data["statusCode"]) == "3"
+            case .success(let data): return data
             case .failure(731, _): continue
             case .failure, .unknown: return nil
             }
@@ -256,8 +271,14 @@ public struct GrowProvider: HostedPageProvider {
         guard let transaction = transaction(reference) else { return .declined(.processingError) }
         switch await call("settleSuspendedTransaction", business + transaction + [("sum", GrowWire.shekels(amount))]) {
         case .success: return .approved(reference: reference)
-        // Settled already: an earlier try whose answer was lost.
-        case .failure(808, _): return .approved(reference: reference)
+        // Settled already: an earlier try whose answer was lost, if it settled this amount.
+        case .failure(808, _):
+            switch await record(reference) {
+            case let record? where GrowWire.text(record["statusCode"]) == "2" && GrowWire.agorot(record["sum"]) == amount:
+                return .approved(reference: reference)
+            case .some: return .declined(Decline(code: "charge_already_captured", message: "Grow settled this hold already, for another amount."))
+            case nil: return .unknown
+            }
         case .failure(803, _): return .declined(Decline(code: "charge_authorization_expired", message: "Grow's hold on the card has expired."))
         case .failure(let id, _): return .declined(Decline(code: "processing_error", message: "Grow refused the capture (error \(id))."))
         case .unknown: return .unknown
@@ -265,9 +286,15 @@ public struct GrowProvider: HostedPageProvider {
     }
 
     /// Grow has no void (GROW.md section 5): a J5 hold that is never settled is released by the
-    /// card company on its own, within 10 days. Nothing is sent.
+    /// card company on its own, within 10 days. Only the hold's state is read, so that a hold
+    /// settled by a capture whose answer was lost is not recorded canceled.
     public func void(reference: String) async -> ProviderResult {
-        .declined(Decline(code: "void_unsupported", message: "Grow releases an unsettled hold on its own within 10 days."))
+        switch await record(reference).map({ GrowWire.text($0["statusCode"]) }) {
+        case "11"?: return .approved(reference: reference)
+        case "2"?, "3"?: return .declined(Decline(code: "charge_already_captured", message: "Grow settled this hold."))
+        case .some: return .approved(reference: reference)
+        case nil: return .unknown
+        }
     }
 
     public func refund(reference: String, amount: Int64) async -> ProviderResult {

@@ -1,12 +1,18 @@
 import ChingDomain
 import ChingProviders
 import ChingStore
+import Logging
 
 /// Charges: recording what a provider answered (with the document, events and receipt email), voiding, the card a charge uses.
 package enum Charges {
-    /// Voids an authorization at the provider and records it canceled (`charge.canceled`); nil if it is no longer authorized.
+    /// Voids an authorization at the provider and records it canceled (`charge.canceled`); nil if it is no longer authorized,
+    /// or if the provider says it was captured after all (a capture whose answer was lost: nothing is recorded, and it is logged).
     package static func void(_ id: String, reference: String, reason: String, caller: Caller, services: AppServices) async throws -> JSONValue? {
-        _ = await (try services.provider(for: caller)).void(reference: reference)
+        if case .declined(let decline) = await (try services.provider(for: caller)).void(reference: reference), decline.code == "charge_already_captured" {
+            services.logger.critical("An authorization to cancel was captured at the provider; it stays authorized here until someone checks",
+                                     metadata: ["charge": "\(id)"])
+            return nil
+        }
         return try await services.database.transaction { db in
             guard try await db.charges.cancelAuthorization(id, reason: reason) else { return nil }
             let charge = try await load(id, caller: caller, on: db)!
@@ -56,6 +62,8 @@ package enum Charges {
         package var capture = true
         /// The identifier the live provider was asked under, kept with a `pending` charge for the reconciler.
         package var providerKey: String? = nil
+        /// How long an authorization can be captured.
+        package var capturableDays = Charges.authorizationLifetimeDays
 
         package init(customerID: String, paymentMethodID: String?, amount: Int64, description: String?, installments: Int64,
                      metadata: [String: String], card: ChargeableCard) {
@@ -64,11 +72,17 @@ package enum Charges {
         }
     }
 
-    /// How long an authorization can be captured.
+    /// How long an authorization can be captured (seed 002: 7 days).
     package static let authorizationLifetimeDays: Int64 = 7
+    /// Grow's J5 window (GROW.md section 5: "up to 3 days"); its hold lapses on its own later.
+    package static let growAuthorizationDays: Int64 = 3
 
     /// Stores the outcome of a provider charge with its events (and, on success, its document and receipt email).
     package static func record(_ new: NewCharge, result: ProviderResult, caller: Caller, on db: Store, services: AppServices) async throws -> JSONValue {
+        // A live charge written `pending` before the provider was asked: its outcome replaces it, once.
+        if let key = new.providerKey, let existing = try await db.providerState.charge(withKey: key, projectID: caller.projectID) {
+            guard existing.status == "pending", result != .unknown, try await db.providerState.takePending(existing.id) else { return json(existing) }
+        }
         let id = new.id ?? services.ids.make(.charge)
         let now = services.clock.now()
         var status = "failed", reference: String?, failure: Decline?
@@ -82,10 +96,10 @@ package enum Charges {
             id: id, caller: caller, customerID: new.customerID, paymentMethodID: new.paymentMethodID, amount: new.amount, status: status,
             description: new.description, installments: new.installments, amountCaptured: captured ? new.amount : 0, failureCode: failure?.code,
             failureMessage: failure?.message, checkoutSessionID: new.checkoutSessionID, lineItems: new.lineItems, subscriptionID: new.subscriptionID,
-            providerReference: reference, capturableUntil: status == "requires_capture" ? now.adding(days: authorizationLifetimeDays) : nil,
+            providerReference: reference, capturableUntil: status == "requires_capture" ? now.adding(days: new.capturableDays) : nil,
             cardBrand: new.card.brand.rawValue, cardLast4: new.card.last4, captureMethod: new.capture ? "automatic" : "manual",
             authorizedAt: reference == nil ? nil : now, capturedAt: captured ? now : nil, metadata: .strings(new.metadata), created: now))
-        if status == "pending", let key = new.providerKey { try await db.providerState.setKey(key, ofCharge: id) }
+        if let key = new.providerKey { try await db.providerState.setKey(key, ofCharge: id) }
         switch status {
         case "succeeded":
             if new.createDocument {
@@ -184,8 +198,8 @@ package enum Charges {
         }
         switch await (try services.provider(for: caller)).capture(reference: reference, amount: amount) {
         case .approved: break
-        case .declined(let decline) where decline.code == "charge_authorization_expired":
-            throw ServiceError.rule("charge_authorization_expired", decline.message)
+        case .declined(let decline) where ["charge_authorization_expired", "charge_already_captured"].contains(decline.code):
+            throw ServiceError.rule(decline.code, decline.message)
         case .declined, .unknown:
             throw ServiceError.rule("provider_error", "The provider did not capture the authorization; try again.", kind: .upstream)
         }
@@ -219,8 +233,13 @@ package enum Charges {
     }
 
     /// Charges a saved card now (`POST /charges`). A decline is recorded, then thrown as `CHARGE_FAILED` with the failed charge.
+    ///
+    /// Live, the charge is written `pending` before Grow is asked, under a number that stands for the
+    /// request's `Idempotency-Key` when it has one: a retry of the same request (after a crash, or a
+    /// 5xx that let the key go) finds that charge and answers it rather than asking Grow again.
     package static func create(customerID: String, paymentMethodID: String, amount: Int64, description: String?, installments: Int64,
-                               metadata: [String: String], caller: Caller, services: AppServices) async throws -> JSONValue {
+                               metadata: [String: String], idempotencyKey: String? = nil, caller: Caller,
+                               services: AppServices) async throws -> JSONValue {
         let services = try await services.database.read { db in try await services.forCustomer(customerID, on: db) }
         let (card, maxInstallments) = try await services.database.read { db in
             _ = try await Customers.requireActive(customerID, caller: caller, on: db)
@@ -244,15 +263,23 @@ package enum Charges {
             // is asked. A timeout or a crash then leaves something the reconciler can ask about.
             let id = services.ids.make(.charge)
             new.id = id
-            new.providerKey = String(try await services.database.transaction { db in
-                try await db.providerState.identifier(for: "charge:" + id, projectID: caller.projectID, at: services.clock.now())
-            })
-            let pending = new
-            _ = try await services.database.transaction { db in try await Charges.record(pending, result: .unknown, caller: caller, on: db, services: services) }
+            let key = idempotencyKey.map { "request:" + $0 } ?? "charge:" + id
+            enum Written: Sendable { case earlier(JSONValue), pending(Charges.NewCharge) }
+            let written = try await services.database.transaction { [new] db -> Written in
+                let number = String(try await db.providerState.identifier(for: key, projectID: caller.projectID, at: services.clock.now()))
+                if let charge = try await db.providerState.charge(withKey: number, projectID: caller.projectID) { return .earlier(Charges.json(charge)) }
+                var pending = new
+                pending.providerKey = number
+                _ = try await Charges.record(pending, result: .unknown, caller: caller, on: db, services: services)
+                return .pending(pending)
+            }
+            guard case .pending(let pending) = written else {
+                if case .earlier(let charge) = written { return charge }
+                return .null
+            }
             result = await provider.charge(token: card.token, amount: amount, installments: Int(installments), capture: true, idempotencyKey: pending.providerKey)
             charge = try await services.database.transaction { db in
-                guard result != .unknown, try await db.providerState.takePending(id) else { return try await load(id, caller: caller, on: db)! }
-                return try await Charges.record(pending, result: result, caller: caller, on: db, services: services)
+                try await Charges.record(pending, result: result, caller: caller, on: db, services: services)
             }
         } else {
             result = await provider.charge(token: card.token, amount: amount, installments: Int(installments), capture: true, idempotencyKey: nil)
@@ -269,20 +296,36 @@ package enum Charges {
         return charge
     }
 
-    /// Charges a saved card off-session (plans, renewals). With a live provider, `key` becomes the
-    /// number Grow is asked under (the same key, the same number: a retry cannot charge twice).
-    /// Returns the answer and that number (nil for the sandbox).
-    package static func chargeSaved(token: String, amount: Int64, installments: Int, key: String?, caller: Caller,
-                                    services: AppServices) async throws -> (result: ProviderResult, providerKey: String?) {
+    /// Charges `new`'s saved card off-session. With a live provider the charge is first written
+    /// `pending` under its Grow number, so that a crash between Grow's answer and our commit leaves
+    /// something the reconciler settles; recording `new` with the answer then replaces it.
+    package static func chargeSavedWritingFirst(_ new: NewCharge, caller: Caller, services: AppServices) async throws -> (result: ProviderResult, charge: NewCharge) {
+        let provider = try await services.provider(for: caller)
+        guard provider is any HostedPageProvider, let id = new.id else {
+            return (await provider.charge(token: new.card.token, amount: new.amount, installments: Int(new.installments), capture: true, idempotencyKey: nil), new)
+        }
+        let pending = try await services.database.transaction { db -> NewCharge in
+            var pending = new
+            pending.providerKey = String(try await db.providerState.identifier(for: "charge:" + id, projectID: caller.projectID, at: services.clock.now()))
+            _ = try await Charges.record(pending, result: .unknown, caller: caller, on: db, services: services)
+            return pending
+        }
+        let result = await provider.charge(token: new.card.token, amount: new.amount, installments: Int(new.installments), capture: true,
+                                           idempotencyKey: pending.providerKey)
+        return (result, pending)
+    }
+
+    /// Charges a saved card for a renewal: its lease and `key` keep a retry from charging twice.
+    /// With a live provider `key` becomes the number Grow is asked under: the same key, the same number.
+    package static func chargeRenewal(token: String, amount: Int64, key: String, caller: Caller, services: AppServices) async throws -> ProviderResult {
         let provider = try await services.provider(for: caller)
         guard provider is any HostedPageProvider else {
-            return (await provider.charge(token: token, amount: amount, installments: installments, capture: true, idempotencyKey: key), nil)
+            return await provider.charge(token: token, amount: amount, installments: 1, capture: true, idempotencyKey: key)
         }
-        let identifier = try await services.database.transaction { db in
-            try await db.providerState.identifier(for: key ?? "charge:" + services.ids.hex(byteCount: 12), projectID: caller.projectID, at: services.clock.now())
+        let number = try await services.database.transaction { db in
+            try await db.providerState.identifier(for: key, projectID: caller.projectID, at: services.clock.now())
         }
-        let providerKey = String(identifier)
-        return (await provider.charge(token: token, amount: amount, installments: installments, capture: true, idempotencyKey: providerKey), providerKey)
+        return await provider.charge(token: token, amount: amount, installments: 1, capture: true, idempotencyKey: String(number))
     }
 
     /// Gives back money the provider approved that will not be recorded: voids an authorization

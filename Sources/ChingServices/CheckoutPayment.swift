@@ -356,6 +356,7 @@ package struct CheckoutPayment: Sendable {
                 var new = newCharge(session: session, offer: offer, card: card.chargeable, paymentMethodID: paymentMethodID,
                                     installments: installments, subscriptionID: subscriptionID)
                 new.id = chargeID
+                if provider == "grow" { new.capturableDays = Charges.growAuthorizationDays }
                 _ = try await Charges.record(new, result: result, caller: caller, on: db, services: services)
             }
             if let change = offer.planSwitch, let priceID = session.priceID {

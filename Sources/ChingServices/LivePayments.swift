@@ -113,6 +113,9 @@ package struct LivePayments: Sendable {
             return .redirect(process.url)
         case .refused(717, _):
             return .invalid(["payer_name": .payerNameInvalid, "payer_phone": .payerPhoneInvalid])
+        // Grow's page does not allow that many payments (or a credit deal's minimum).
+        case .refused(let code, _) where [734, 735, 736, 739, 740].contains(code):
+            return .invalid(["installments": .installmentsUnavailable])
         case .refused(let code, _):
             services.logger.error("Grow refused to open a payment page", metadata: ["session": "\(sessionID)", "err": "\(code)"])
             throw ServiceError.rule("provider_error", "Grow refused to open its payment page (error \(code)).", kind: .upstream)
@@ -198,7 +201,8 @@ package struct LivePayments: Sendable {
             let kind = Kind(rawValue: process.sessionKind) ?? .checkout
             let manual = kind == .checkout ? try await services.database.read({ db in try await db.checkoutSessions.find(process.sessionID)?.manualCapture }) ?? false : false
             // A saved card (setup) is charged nothing; otherwise Grow's sum must be ours, and a hold only where we asked for one.
-            guard payment.requestReference == process.sessionID,
+            // Grow echoes our session id back, or nothing (`customField: []`); the process was read by our own stored id and token.
+            guard payment.requestReference.isEmpty || payment.requestReference == process.sessionID,
                   kind == .setup || process.amount == 0 ? payment.card != nil : (payment.amount == process.amount && payment.authorizedOnly == manual)
             else {
                 services.logger.critical("Grow's record of a payment disagrees with what was opened; nothing was recorded",
@@ -229,14 +233,17 @@ package struct LivePayments: Sendable {
             switch kind {
             case .checkout:
                 guard let session = try await services.database.read({ db in try await db.checkoutSessions.find(process.sessionID) }) else {
+                    try? await attempts.release(process.sessionID, lease: lease)
                     return .refused("no session")
                 }
-                let offer = try await services.database.read { db in try await CheckoutOffer.load(for: session, now: now, on: db) }
+                // The offer as it was when the page was opened: what Grow charged (a plan switch's proration moves with time).
+                let offer = try await services.database.read { db in try await CheckoutOffer.load(for: session, now: process.created, on: db) }
                 _ = try await CheckoutPayment(services: services).complete(
                     session: session, offer: offer, card: CheckoutPayment.PayingCard(card), installments: Int64(payment.installments),
                     result: process.amount > 0 ? .approved(reference: payment.reference) : nil, lease: lease, now: now, provider: "grow")
             case .setup:
                 guard let session = try await services.database.read({ db in try await db.setupSessions.find(process.sessionID) }) else {
+                    try? await attempts.release(process.sessionID, lease: lease)
                     return .refused("no session")
                 }
                 guard case .succeeded = try await SetupCardSaving(services: services).finish(session, card: card, provider: "grow", lease: lease) else {
@@ -266,7 +273,8 @@ package struct LivePayments: Sendable {
             }
         }
         guard let status, status != .pending else { return .unknown }
-        if kind == .checkout, status == .succeeded, chargeReference == payment.reference || process.amount == 0 {
+        // A saved card charges nothing: a setup that succeeded (by this payment or another tab's) has nothing to give back.
+        if status == .succeeded, kind == .setup || process.amount == 0 || chargeReference == payment.reference {
             _ = try await services.database.transaction { db in try await db.providerState.close(process.id, as: "paid", transaction: payment.reference) }
             return .recorded
         }
@@ -295,55 +303,19 @@ package struct LivePayments: Sendable {
         package var refunds = 0
     }
 
-    /// Asks Grow about what it has not told us: open pages whose callback never came (each at most
-    /// once a minute, given up when Grow says the page is gone), and token charges left `pending`
-    /// by a timeout or a crash. Runs in the sweeper's rounds.
-    package func reconcile(now: Timestamp, projectID: String? = nil) async throws -> Reconciled {
-        var done = Reconciled()
-        let processes = try await services.database.transaction { db in
-            try await db.providerState.dueForCheck(before: now.adding(seconds: -60), now: now, limit: 50, projectID: projectID)
+    /// One open page whose callback never came: Grow is asked. A page long past its 10 minutes
+    /// that Grow still calls unpaid will not be paid, and is let go. True when a payment was recorded.
+    package func reconcile(_ process: ProviderProcess, now: Timestamp) async throws -> Bool {
+        let settled = try await settle(process)
+        if settled == .notPaid, now.milliseconds - process.created.milliseconds > 2 * Self.processLifetimeSeconds * 1000 {
+            _ = try await services.database.transaction { db in try await db.providerState.close(process.id, as: "closed", transaction: nil) }
         }
-        for process in processes {
-            let settled = try await settle(process)
-            if settled == .recorded { done.processes += 1 }
-            // A page long past its 10 minutes that Grow still calls unpaid will not be paid.
-            if settled == .notPaid, now.milliseconds - process.created.milliseconds > 2 * Self.processLifetimeSeconds * 1000 {
-                _ = try await services.database.transaction { db in try await db.providerState.close(process.id, as: "closed", transaction: nil) }
-            }
-        }
-        let pending = try await services.database.read { db in try await db.providerState.pendingCharges(before: now.adding(seconds: -60), limit: 50, projectID: projectID) }
-        for (charge, key) in pending {
-            if try await resolvePending(charge, key: key, now: now) { done.charges += 1 }
-        }
-        let refunds = try await services.database.read { db in try await db.refunds.pending(before: now.adding(seconds: -60), limit: 50, projectID: projectID) }
-        for refund in refunds where refund.caller.livemode {
-            if try await resolvePendingRefund(refund, now: now) { done.refunds += 1 }
-        }
-        return done
-    }
-
-    /// A refund whose answer was lost can be told from Grow's record only when it empties the
-    /// charge: the transaction then reads refunded. Ten minutes on without that, it did not happen.
-    /// A partial one stays pending (logged when it was made) for someone to check in Grow's back office.
-    private func resolvePendingRefund(_ refund: Refund, now: Timestamp) async throws -> Bool {
-        guard let provider = try await services.hostedPageProvider(for: refund.caller),
-              let charge = try await services.database.read({ db in try await db.charges.find(refund.chargeID, caller: refund.caller) }),
-              let reference = charge.providerReference, charge.refundedAmount == charge.amountCaptured
-        else { return false }
-        let result: ProviderResult
-        switch await provider.isFullyRefunded(reference: reference) {
-        case true?: result = .approved(reference: "")
-        case false? where now.milliseconds - refund.created.milliseconds > 10 * 60 * 1000:
-            result = .declined(Decline(code: "processing_error", message: "The refund did not reach Grow."))
-        default: return false
-        }
-        return try await Refunds.finish(refund.id, chargeID: refund.chargeID, amount: refund.amount, result: result, caller: refund.caller,
-                                        services: services) != nil
+        return settled == .recorded
     }
 
     /// Records what became of a `pending` token charge, once Grow knows. A charge Grow has no
     /// record of ten minutes on never reached it, and is recorded failed.
-    private func resolvePending(_ charge: Charge, key: String, now: Timestamp) async throws -> Bool {
+    package func resolvePending(_ charge: Charge, key: String, now: Timestamp) async throws -> Bool {
         guard let provider = try await services.hostedPageProvider(for: charge.caller) else { return false }
         let token = try await services.database.read { db in try await db.paymentMethods.find(charge.paymentMethodID ?? "", caller: charge.caller)?.token }
         var result: ProviderResult? = nil
@@ -359,6 +331,7 @@ package struct LivePayments: Sendable {
                                     card: Charges.ChargeableCard(token: token ?? "", brand: CardBrand(rawValue: charge.cardBrand) ?? .unknown,
                                                                  last4: charge.cardLast4, supportsInstallments: false))
         new.id = charge.id
+        new.providerKey = key
         new.lineItems = charge.lineItems
         new.subscriptionID = charge.subscriptionID
         let resolved = new
@@ -375,6 +348,27 @@ package struct LivePayments: Sendable {
             }
             return true
         }
+    }
+
+    /// A refund whose answer was lost can be told from Grow's record only when it empties the
+    /// charge: the transaction then reads refunded. Ten minutes on without that, it did not happen.
+    /// A partial one stays pending (logged when it was made) for someone to check in Grow's back office.
+    package func resolvePendingRefund(_ refund: Refund, now: Timestamp) async throws -> Bool {
+        guard let provider = try await services.hostedPageProvider(for: refund.caller),
+              let charge = try await services.database.read({ db in try await db.charges.find(refund.chargeID, caller: refund.caller) }),
+              let reference = charge.providerReference, charge.refundedAmount == charge.amountCaptured
+        else { return false }
+        let pendingOfCharge = try await services.database.read { db in try await db.refunds.pendingCount(ofCharge: refund.chargeID) }
+        let result: ProviderResult
+        switch await provider.isFullyRefunded(reference: reference) {
+        case true?: result = .approved(reference: "")
+        // Still paid: none of the pending refunds happened, which tells about this one only when it is the only one.
+        case false? where now.milliseconds - refund.created.milliseconds > 10 * 60 * 1000 && pendingOfCharge == 1:
+            result = .declined(Decline(code: "processing_error", message: "The refund did not reach Grow."))
+        default: return false
+        }
+        return try await Refunds.finish(refund.id, chargeID: refund.chargeID, amount: refund.amount, result: result, caller: refund.caller,
+                                        services: services) != nil
     }
 }
 

@@ -57,7 +57,7 @@ package enum Renewals {
         let amount = try Subscriptions.periodAmount(plan)
         let key = "renewal:\(id):\(period):\(attempt)" + (customerCard.map { ":" + $0 } ?? "")
         let result: ProviderResult? = if amount == 0 { nil } else if let card {
-            try await Charges.chargeSaved(token: card.card.token, amount: amount, installments: 1, key: key, caller: caller, services: services).result
+            try await Charges.chargeRenewal(token: card.card.token, amount: amount, key: key, caller: caller, services: services)
         } else {
             .declined(Decline(code: "payment_method_missing", message: "The customer has no card to charge."))
         }

@@ -1,6 +1,7 @@
 import ChingDomain
 import ChingProviders
 import ChingStore
+import Logging
 
 /// Subscriptions: starting one from a plan's checkout, changing, canceling and resuming it, ending
 /// it at its period end; the object as the API returns it.
@@ -169,19 +170,27 @@ package enum Subscriptions {
         } catch {
             throw ServiceError.rule("amount_too_large", "A period of this price, VAT added, is more than one charge can carry.")
         }
-        let (result, providerKey) = due > 0
-            ? try await Charges.chargeSaved(token: card!.token, amount: due, installments: 1, key: nil, caller: caller, services: services) : (nil, nil)
+        let id = services.ids.make(.subscription)
+        var charge: Charges.NewCharge?
+        if due > 0, let card {
+            var new = Charges.NewCharge(customerID: customerID, paymentMethodID: paymentMethodID, amount: due, description: productName,
+                                        installments: 1, metadata: [:], card: card)
+            new.id = services.ids.make(.charge)
+            new.subscriptionID = id
+            new.documentLines = [DocumentLine(description: productName, quantity: 1, unitAmount: due)]
+            charge = new
+        }
+        var result: ProviderResult?
+        if let new = charge { (result, charge) = try await Charges.chargeSavedWritingFirst(new, caller: caller, services: services) }
         let status: Status = switch result {
         case nil: plan.hasTrial ? .trialing : .active
         case .approved: .active
         // An unknown outcome stays `incomplete` with a pending charge until the reconciler learns it.
         case .declined, .unknown: .incomplete
         }
-        let id = services.ids.make(.subscription), chargeID = result.map { _ in services.ids.make(.charge) }
         do {
             return try await record(id: id, status: status, customerID: customerID, priceID: priceID, plan: plan, paymentMethodID: paymentMethodID,
-                                    chargeID: chargeID, result: result, providerKey: providerKey, card: card, due: due, productName: productName,
-                                    metadata: metadata, caller: caller, services: services)
+                                    charge: charge, result: result, metadata: metadata, caller: caller, services: services)
         } catch {
             // Nothing was recorded: the first period's money goes back.
             _ = await Charges.undo(result, amount: due, caller: caller, services: services)
@@ -189,21 +198,13 @@ package enum Subscriptions {
         }
     }
 
-    private static func record(id: String, status: Status, customerID: String, priceID: String, plan: Plan, paymentMethodID: String?, chargeID: String?,
-                               result: ProviderResult?, providerKey: String?, card: Charges.ChargeableCard?, due: Int64, productName: String, metadata: [String: String],
+    private static func record(id: String, status: Status, customerID: String, priceID: String, plan: Plan, paymentMethodID: String?,
+                               charge: Charges.NewCharge?, result: ProviderResult?, metadata: [String: String],
                                caller: Caller, services: AppServices) async throws -> JSONValue {
         try await services.database.transaction { db in
             try await create(id: id, status: status, customerID: customerID, priceID: priceID, plan: plan, paymentMethodID: paymentMethodID,
-                             chargeID: chargeID, sessionID: nil, metadata: JSONValue.strings(metadata), caller: caller, on: db, services: services)
-            if let result, let card {
-                var new = Charges.NewCharge(customerID: customerID, paymentMethodID: paymentMethodID, amount: due, description: productName,
-                                            installments: 1, metadata: [:], card: card)
-                new.id = chargeID
-                new.subscriptionID = id
-                new.documentLines = [DocumentLine(description: productName, quantity: 1, unitAmount: due)]
-                new.providerKey = providerKey
-                _ = try await Charges.record(new, result: result, caller: caller, on: db, services: services)
-            }
+                             chargeID: charge?.id, sessionID: nil, metadata: JSONValue.strings(metadata), caller: caller, on: db, services: services)
+            if let result, let charge { _ = try await Charges.record(charge, result: result, caller: caller, on: db, services: services) }
             return try await load(id, caller: caller, on: db)!
         }
     }
@@ -283,8 +284,6 @@ package enum Subscriptions {
                 try await Charges.chargeableCard(cardID, customerID: before.customerID, caller: caller, on: db)
             }
         }
-        let (result, providerKey) = due > 0
-            ? try await Charges.chargeSaved(token: card!.token, amount: due, installments: 1, key: nil, caller: caller, services: services) : (nil, nil)
         var charge: Charges.NewCharge?
         if let card {
             let description = "\(productName): the rest of the current period"
@@ -293,8 +292,20 @@ package enum Subscriptions {
             new.id = services.ids.make(.charge)
             new.subscriptionID = id
             new.documentLines = [DocumentLine(description: description, quantity: 1, unitAmount: due)]
-            new.providerKey = providerKey
             charge = new
+        }
+        var outcome: ProviderResult?
+        if let new = charge { (outcome, charge) = try await Charges.chargeSavedWritingFirst(new, caller: caller, services: services) }
+        let result = outcome
+        if result == .unknown {
+            // Grow may or may not have charged the difference: the change is not made. The charge stays
+            // pending for the reconciler; if it turns out paid, it is a charge for a change that was not made.
+            services.logger.critical("A plan change's charge has an unknown outcome; the change was not made",
+                                     metadata: ["subscription": "\(id)", "charge": "\(charge?.id ?? "")"])
+            var error = ServiceError.rule("provider_error", "Grow did not answer, so the plan was not changed. The charge \(charge?.id ?? "") is pending: "
+                                          + "if it turns out paid, refund it before trying again.", kind: .upstream)
+            error.extra["charge"] = .optional(charge?.id)
+            throw error
         }
         let newCharge = charge, latestCharge = charge?.id ?? before.latestCharge
         if let result, let newCharge, case .declined(let decline) = result {

@@ -54,7 +54,7 @@ package struct Sweeper: Service {
         let now = services.clock.now()
         if testClockID == nil {
             // First what Grow may have been paid for, so that a paid session is not expired below.
-            report.reconciled = try await LivePayments(services: services).reconcile(now: now, projectID: projectID)
+            try await reconcileLivePayments(now: now, into: &report)
             try await sweepSessions(now: now, into: &report)
         }
         try await sweepSubscriptions(now: now, scope: SweepScope(projectID: projectID, testClockID: testClockID), into: &report)
@@ -115,6 +115,19 @@ package struct Sweeper: Service {
                                     caller: session.caller, on: db, services: services)
             return true
         }
+    }
+
+    /// What Grow has not told us yet (see `LivePayments`): open pages, token charges and refunds whose answer was lost.
+    private func reconcileLivePayments(now: Timestamp, into report: inout Report) async throws {
+        let live = LivePayments(services: services), before = now.adding(seconds: -60)
+        let (processes, charges, refunds) = try await services.database.transaction { db in
+            (try await db.providerState.dueForCheck(before: before, now: now, limit: 50, projectID: projectID),
+             try await db.providerState.pendingCharges(before: before, limit: 50, projectID: projectID),
+             try await db.refunds.pendingEmptyingTheirCharge(before: before, limit: 50, projectID: projectID))
+        }
+        report.reconciled.processes = await each(processes, "process", id: \.id) { try await live.reconcile($0, now: now) }
+        report.reconciled.charges = await each(charges, "charge", id: \.charge.id) { try await live.resolvePending($0.charge, key: $0.key, now: now) }
+        report.reconciled.refunds = await each(refunds, "refund", id: \.id) { try await live.resolvePendingRefund($0, now: now) }
     }
 
     /// Runs `step` on each id and counts those it did something to. One that fails (its data

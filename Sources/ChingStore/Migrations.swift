@@ -261,6 +261,7 @@ public enum Migrations {
                 // A token charge whose outcome is not known yet: `pending`, reconciled by asking Grow with its key.
                 "ALTER TABLE charges ADD COLUMN provider_key TEXT",
                 "CREATE INDEX charges_pending ON charges (status, created) WHERE status = 'pending'",
+                "CREATE INDEX charges_provider_key ON charges (provider_key) WHERE provider_key IS NOT NULL",
                 // The payment processes opened on Grow's page for a hosted session. `id` is in the notify URL;
                 // the process token never leaves the server and must match the callback's.
                 """

@@ -663,4 +663,66 @@ import Testing
             #expect(try await live.charges().isEmpty)
         }
     }
+
+    @Test func aRetriedChargeWithTheSameIdempotencyKeyFindsTheFirstOne() async throws {
+        try await live { live in
+            let (customer, paymentMethod) = try await subscribe(live)
+            live.grow.failNext("createTransactionWithToken", with: .applyThenHTTP500)
+            live.grow.failNext("getTokenTransactionsByExternalIdentifiers", with: .http500)
+            let body: JSONValue = ["customer": .string(customer), "payment_method": .string(paymentMethod), "amount": 1500]
+            let first = try await live.api.post("/charges", body, headers: [HTTPField.Name("Idempotency-Key")!: "order-7"])
+            #expect(first.data["status"]?.stringValue == "pending")
+            // As if the server had died before keeping the answer for the key: the retry reaches the charge code again.
+            try await live.app.withDatabase { database in try await database.transaction { db in
+                try await db.raw("DELETE FROM idempotency_keys WHERE key = 'order-7'").run()
+            } }
+            let retry = try await live.api.post("/charges", body, headers: [HTTPField.Name("Idempotency-Key")!: "order-7"])
+            #expect(retry.id == first.id, "\(retry.text)")
+            #expect(live.grow.transactions.filter { $0.kind == .token }.count == 1)
+            #expect(live.requests("createTransactionWithToken").count == 1)
+            #expect(try await live.sweep().reconciled.charges == 1)
+            #expect(try await live.charges().filter { $0["amount"]?.intValue == 1500 }.count == 1)
+        }
+    }
+
+    @Test func aDeclinedRenewalWhoseAnswerWasLostIsADeclineOnTheRetry() async throws {
+        try await live { live in
+            let (_, _) = try await subscribe(live)
+            let token = try #require(live.grow.transactions.first?.cardToken)
+            live.grow.declineToken(token, errorID: 103)
+            live.grow.failNext("createTransactionWithToken", with: .applyThenHTTP500)
+            live.grow.failNext("getTokenTransactionsByExternalIdentifiers", with: .http500)
+            live.app.clock.advance(seconds: 32 * 86_400)
+            #expect(try await live.app.sweep(live.api.projectID).renewals == 0)
+            live.app.clock.advance(seconds: 6 * 60)
+            #expect(try await live.app.sweep(live.api.projectID).renewals == 1)
+            let subscriptions = try await live.api.get("/subscriptions").data.arrayValue ?? []
+            #expect(subscriptions.first?["status"]?.stringValue == "past_due")
+            #expect(live.grow.transactions.filter { $0.kind == .token }.isEmpty)
+        }
+    }
+
+    @Test func aHoldSettledByALostCaptureIsNotRecordedCanceled() async throws {
+        try await live { live in
+            var fields = Self.cart
+            fields["capture_method"] = "manual"
+            let (_, growURL) = try await live.openCheckout(fields)
+            _ = try await live.grow.pay(url: growURL)
+            let charge = try #require(try await live.charges().first)
+            // Grow's J5 window, not the sandbox's week.
+            let authorized = try #require(charge["authorized_at"]?.stringValue), until = try #require(charge["capturable_until"]?.stringValue)
+            #expect(Timestamp(iso8601: until)!.milliseconds - Timestamp(iso8601: authorized)!.milliseconds == 3 * 86_400_000)
+            let id = try #require(charge["id"]?.stringValue)
+            live.grow.failNext("settleSuspendedTransaction", with: .applyThenHTTP500)
+            #expect(try await live.api.post("/charges/\(id)/capture", ["amount": 4000]).status == 502)
+            let cancel = try await live.api.post("/charges/\(id)/cancel")
+            #expect(cancel.status == 400 && cancel.errorCode == "charge_not_cancelable", "\(cancel.text)")
+            #expect(live.app.logs.text.contains("was captured at the provider"))
+            // Asked again for another amount than Grow settled: refused in words, not recorded.
+            let other = try await live.api.post("/charges/\(id)/capture", ["amount": 5000])
+            #expect(other.status == 400 && other.errorCode == "charge_already_captured", "\(other.text)")
+            let same = try await live.api.post("/charges/\(id)/capture", ["amount": 4000])
+            #expect(same.status == 200 && same.data["amount_captured"]?.intValue == 4000, "\(same.text)")
+        }
+    }
 }

@@ -219,10 +219,18 @@ public struct RefundStore: Sendable {
             """).first() != nil
     }
 
-    /// Refunds still `pending` created before `before` (only `projectID`'s when given).
-    public func pending(before: Timestamp, limit: Int, projectID: String?) async throws -> [Refund] {
-        try await db.raw("SELECT * FROM refunds WHERE status = 'pending' AND created < \(bind: before.milliseconds)"
-                         + projectScope(projectID) + " ORDER BY seq LIMIT \(bind: limit)").all().map(Refund.init)
+    /// Live refunds still `pending` created before `before` whose charge they empty (with the other
+    /// pending refunds of it): the only ones Grow's record can tell about (only `projectID`'s when given).
+    public func pendingEmptyingTheirCharge(before: Timestamp, limit: Int, projectID: String?) async throws -> [Refund] {
+        try await db.raw("""
+            SELECT r.* FROM refunds r JOIN charges c ON c.id = r.charge_id
+            WHERE r.status = 'pending' AND r.livemode = 1 AND c.refunded_amount = c.amount_captured AND r.created < \(bind: before.milliseconds)
+            """ + (projectID.map { " AND r.project_id = \(bind: $0)" } ?? "") + " ORDER BY r.seq LIMIT \(bind: limit)").all().map(Refund.init)
+    }
+
+    /// How many refunds of the charge are still `pending`.
+    public func pendingCount(ofCharge chargeID: String) async throws -> Int64 {
+        try await db.raw("SELECT COUNT(*) AS n FROM refunds WHERE charge_id = \(bind: chargeID) AND status = 'pending'").first()?.int("n") ?? 0
     }
 
     /// A page of refunds, with their charges' customers' names, newest first.

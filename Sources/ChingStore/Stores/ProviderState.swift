@@ -126,6 +126,11 @@ public struct ProviderStateStore: Sendable {
             """ + projectScope(projectID) + " ORDER BY seq LIMIT \(bind: limit)").all().map { (try Charge($0), try $0.string("provider_key")) }
     }
 
+    /// The charge written under Grow number `key` (an earlier try of the same request), whatever became of it.
+    public func charge(withKey key: String, projectID: String) async throws -> Charge? {
+        try await db.raw("SELECT * FROM charges WHERE provider_key = \(bind: key) AND project_id = \(bind: projectID)").first().map(Charge.init)
+    }
+
     /// Removes a pending charge so that its outcome can be recorded in its place; false when
     /// another server recorded it first (only one outcome is ever recorded).
     public func takePending(_ chargeID: String) async throws -> Bool {
