@@ -177,7 +177,8 @@ extension Ledger {
 
     // MARK: - getPaymentProcessInfo
 
-    func getPaymentProcessInfo(_ fields: Fields) throws(GrowError) -> JSON {
+    /// The process a call names by `processId` and `processToken`, on the page it was made on.
+    func namedProcess(_ fields: Fields) throws(GrowError) -> Process {
         let (account, page) = try self.page(fields)
         let idText = try fields.required("processId")
         let token = try fields.required("processToken")
@@ -185,6 +186,11 @@ extension Ledger {
             throw .unknownProcess
         }
         guard process.pageCode == page.code, process.userID == account.userID else { throw .pageMismatch }
+        return process
+    }
+
+    func getPaymentProcessInfo(_ fields: Fields) throws(GrowError) -> JSON {
+        let process = try namedProcess(fields)
         let transactions: [JSON]
         if let transaction = process.transactionID.flatMap({ id in self.transactions.first { $0.id == id } }) {
             transactions = [stringObject(transactionFields(transaction))]
@@ -376,13 +382,7 @@ extension Ledger {
 
     /// Cancels a Bit payment by its process (GROW.md 2.9); any other process gets 722.
     mutating func cancelBitTransaction(_ fields: Fields) throws(GrowError) -> JSON {
-        let (account, page) = try self.page(fields)
-        let idText = try fields.required("processId")
-        let token = try fields.required("processToken")
-        guard let id = Int(idText), let process = processes.first(where: { $0.id == id && $0.token == token }) else {
-            throw .unknownProcess
-        }
-        guard process.pageCode == page.code, process.userID == account.userID else { throw .pageMismatch }
+        let process = try namedProcess(fields)
         guard let index = transactions.firstIndex(where: { $0.id == process.transactionID }),
               transactions[index].transactionTypeID == 6, transactions[index].status == .paid
         else { throw .notPaid }
