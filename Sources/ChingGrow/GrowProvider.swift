@@ -49,10 +49,14 @@ public struct GrowProvider: HostedPageProvider {
         return answer
     }
 
-    /// `userId` and, for platforms, `apiKey`: what identifies the business on server calls.
-    private var business: [(String, String)] {
-        [("userId", account.userID)] + (account.apiKey.map { [("apiKey", $0)] } ?? [])
-    }
+    /// `apiKey`, for platforms acting for many businesses only.
+    private var platform: [(String, String)] { account.apiKey.map { [("apiKey", $0)] } ?? [] }
+
+    /// `userId` (and `apiKey`): what identifies the business on server calls.
+    private var business: [(String, String)] { [("userId", account.userID)] + platform }
+
+    /// `pageCode` (and `apiKey`): the page a process or transaction was made on, which calls about it must name.
+    private func page(recurring: Bool) -> [(String, String)] { [("pageCode", pageCode(recurring: recurring))] + platform }
 
     private func pageCode(recurring: Bool) -> String { recurring ? account.recurringPageCode ?? account.pageCode : account.pageCode }
 
@@ -88,9 +92,7 @@ public struct GrowProvider: HostedPageProvider {
     }
 
     public func outcome(of process: HostedProcess) async -> HostedPaymentOutcome {
-        var fields: [(String, String)] = [("pageCode", pageCode(recurring: process.recurring)), ("processId", process.id), ("processToken", process.token)]
-        if let apiKey = account.apiKey { fields.append(("apiKey", apiKey)) }
-        switch await call("getPaymentProcessInfo", fields) {
+        switch await call("getPaymentProcessInfo", page(recurring: process.recurring) + [("processId", process.id), ("processToken", process.token)]) {
         case .success(let data):
             // Only a real transaction (an id other than "0") that is paid (2) or held (11) is a fact; an unpaid process may show a placeholder.
             let customField = data["customField"]?.objectValue
@@ -104,12 +106,24 @@ public struct GrowProvider: HostedPageProvider {
         }
     }
 
+    /// Grow's callback (GROW.md section 3) is form-encoded with bracket keys (`data[processId]`);
+    /// its docs show it as JSON (`{"data": {"processId": …}}`), which is read too.
+    public func callbackProcess(body: String, contentType: String) -> (id: String, token: String)? {
+        let id: String?, token: String?
+        if contentType.lowercased().contains("json") {
+            guard case .object(let envelope)? = try? JSONValue.parse(body), let data = envelope["data"]?.objectValue else { return nil }
+            (id, token) = (GrowWire.text(data["processId"]), GrowWire.text(data["processToken"]))
+        } else {
+            let fields = GrowWire.formFields(body)
+            (id, token) = (fields.first { $0.0 == "data[processId]" }?.1, fields.first { $0.0 == "data[processToken]" }?.1)
+        }
+        guard let id, let token else { return nil }
+        return (id, token)
+    }
+
     public func acknowledge(_ payment: HostedPayment, of process: HostedProcess) async {
-        var fields: [(String, String)] = [("pageCode", pageCode(recurring: process.recurring))]
-        if let apiKey = account.apiKey { fields.append(("apiKey", apiKey)) }
-        fields += payment.fields.filter { !["pageCode", "apiKey", "processId", "processToken"].contains($0.0) }
-        fields += [("processId", process.id), ("processToken", process.token)]
-        _ = await call("approveTransaction", fields)
+        let received = payment.fields.filter { !["pageCode", "apiKey", "processId", "processToken"].contains($0.0) }
+        _ = await call("approveTransaction", page(recurring: process.recurring) + received + [("processId", process.id), ("processToken", process.token)])
     }
 
     /// A transaction record of Grow's (a process's entry, a token charge's answer) as a payment; nil unless it is paid or held.
@@ -255,9 +269,7 @@ public struct GrowProvider: HostedPageProvider {
         guard let transaction = transaction(reference) else { return nil }
         let pages = account.recurringPageCode == nil ? [false] : [false, true]
         for recurring in pages {
-            var fields: [(String, String)] = [("pageCode", pageCode(recurring: recurring))] + transaction
-            if let apiKey = account.apiKey { fields.append(("apiKey", apiKey)) }
-            switch await call("getTransactionInfo", fields) {
+            switch await call("getTransactionInfo", page(recurring: recurring) + transaction) {
             case .success(let data): return data
             case .failure(731, _): continue
             case .failure, .unknown: return nil

@@ -87,6 +87,9 @@ public protocol HostedPageProvider: PaymentProvider {
     func startPayment(_ request: HostedPaymentRequest) async -> HostedPaymentStartResult
     /// What became of a started payment, asked of the provider.
     func outcome(of process: HostedProcess) async -> HostedPaymentOutcome
+    /// The process a callback names (its id and token), read from the body as the provider sends it; nil when it names none.
+    /// Only a pointer to what to ask about: the callback itself is not trusted.
+    func callbackProcess(body: String, contentType: String) -> (id: String, token: String)?
     /// Tells the provider a paid transaction was recorded (Grow's approveTransaction). Its failure changes nothing.
     func acknowledge(_ payment: HostedPayment, of process: HostedProcess) async
     /// What an earlier `charge` with this idempotency key came to: nil when the provider has no

@@ -120,26 +120,29 @@ public struct AppServices: Sendable {
 
     /// The live provider that takes cards on its own page, for a live caller whose project uses Grow; nil otherwise.
     package func hostedPageProvider(for caller: Caller) async throws -> (any HostedPageProvider)? {
-        guard caller.livemode else { return nil }
-        let (provider, sealed) = try await database.read { db in try await db.providerState.settings(of: caller.projectID) }
-        guard provider == "grow", let sealed else { return nil }
-        let account: GrowAccount
-        do {
-            account = try ProviderSettings.open(sealed, secretKey: secretKey)
-        } catch {
+        guard let settings = try await database.read({ db in try await growSettings(of: caller, on: db) }) else { return nil }
+        switch settings {
+        case .success(let account):
+            guard let grow else { throw ServiceError.providerUnavailable }
+            return grow(account)
+        case .failure(let error):
             logger.error("Live payments are unavailable for a project", metadata: ["project": "\(caller.projectID)", "why": "\(error)"])
             throw ServiceError.providerUnavailable
         }
-        guard let grow else { throw ServiceError.providerUnavailable }
-        return grow(account)
+    }
+
+    /// A live caller's Grow settings, opened (or why they cannot be); nil unless the caller is live and its project uses Grow.
+    private func growSettings(of caller: Caller, on db: Store) async throws -> Result<GrowAccount, ProviderSettings.OpenError>? {
+        guard caller.livemode else { return nil }
+        let (provider, sealed) = try await db.providerState.settings(of: caller.projectID)
+        guard provider == "grow", let sealed else { return nil }
+        return Result { () throws(ProviderSettings.OpenError) in try ProviderSettings.open(sealed, secretKey: secretKey) }
     }
 
     /// For a live caller whose project takes cards on Grow's page: the origin of that page; nil otherwise.
     package func providerPage(_ caller: Caller, on db: Store) async throws -> String? {
-        guard caller.livemode else { return nil }
-        let (provider, sealed) = try await db.providerState.settings(of: caller.projectID)
-        guard provider == "grow", let sealed else { return nil }
-        return (try? ProviderSettings.open(sealed, secretKey: secretKey)).flatMap { WebAddress.origin(of: $0.baseURL) } ?? ""
+        guard let settings = try await growSettings(of: caller, on: db) else { return nil }
+        return (try? settings.get()).flatMap { WebAddress.origin(of: $0.baseURL) } ?? ""
     }
 
     /// The provider that handles a caller's money: Grow for a live project that uses it, the sandbox otherwise.
@@ -173,6 +176,13 @@ extension AppServices {
             logger.warning("Could not note an API key's last use", metadata: ["error": "\(error)"])
         }
     }
+}
+
+/// Whether two secrets are equal, in time that does not depend on where they differ.
+package func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    guard x.count == y.count else { return false }
+    return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
 }
 
 /// Lowercase hex of the text's SHA-256: how a secret that must be recognised again (an API key,

@@ -255,38 +255,14 @@ package enum Charges {
 
         var new = Charges.NewCharge(customerID: customerID, paymentMethodID: paymentMethodID, amount: amount, description: description,
                                     installments: installments, metadata: metadata, card: card)
-        let provider = try await services.provider(for: caller)
-        let result: ProviderResult
-        let charge: JSONValue
-        if provider is any HostedPageProvider {
-            // Live: the charge exists as `pending`, with the identifier Grow is asked under, before Grow
-            // is asked. A timeout or a crash then leaves something the reconciler can ask about.
-            let id = services.ids.make(.charge)
-            new.id = id
-            let key = idempotencyKey.map { "request:" + $0 } ?? "charge:" + id
-            enum Written: Sendable { case earlier(JSONValue), pending(Charges.NewCharge) }
-            let written = try await services.database.transaction { [new] db -> Written in
-                let number = String(try await db.providerState.identifier(for: key, projectID: caller.projectID, at: services.clock.now()))
-                if let charge = try await db.providerState.charge(withKey: number, projectID: caller.projectID) { return .earlier(Charges.json(charge)) }
-                var pending = new
-                pending.providerKey = number
-                _ = try await Charges.record(pending, result: .unknown, caller: caller, on: db, services: services)
-                return .pending(pending)
-            }
-            guard case .pending(let pending) = written else {
-                if case .earlier(let charge) = written { return charge }
-                return .null
-            }
-            result = await provider.charge(token: card.token, amount: amount, installments: Int(installments), capture: true, idempotencyKey: pending.providerKey)
-            charge = try await services.database.transaction { db in
-                try await Charges.record(pending, result: result, caller: caller, on: db, services: services)
-            }
-        } else {
-            result = await provider.charge(token: card.token, amount: amount, installments: Int(installments), capture: true, idempotencyKey: nil)
-            let new = new
-            charge = try await services.database.transaction { db in
-                try await Charges.record(new, result: result, caller: caller, on: db, services: services)
-            }
+        new.id = services.ids.make(.charge)
+        let result: ProviderResult, written: NewCharge
+        switch try await chargeSavedWritingFirst(new, key: idempotencyKey.map { "request:" + $0 }, caller: caller, services: services) {
+        case .earlier(let charge): return charge
+        case .asked(let said, let charge): (result, written) = (said, charge)
+        }
+        let charge = try await services.database.transaction { db in
+            try await Charges.record(written, result: result, caller: caller, on: db, services: services)
         }
         if case .declined(let decline) = result {
             var error = ServiceError(.paymentFailed, "CHARGE_FAILED", decline.message)
@@ -296,23 +272,37 @@ package enum Charges {
         return charge
     }
 
-    /// Charges `new`'s saved card off-session. With a live provider the charge is first written
-    /// `pending` under its Grow number, so that a crash between Grow's answer and our commit leaves
-    /// something the reconciler settles; recording `new` with the answer then replaces it.
-    package static func chargeSavedWritingFirst(_ new: NewCharge, caller: Caller, services: AppServices) async throws -> (result: ProviderResult, charge: NewCharge) {
+    package enum SavedCardCharge: Sendable {
+        /// The provider's answer, and the charge to record it with (written `pending` already when live).
+        case asked(ProviderResult, NewCharge)
+        /// The same request was made before (live, `key` repeated): the charge it wrote; the provider was not asked.
+        case earlier(JSONValue)
+    }
+
+    /// Charges `new`'s saved card off-session; `new.id` is set. With a live provider the charge is
+    /// first written `pending` under its Grow number, the one for `key` (default: the charge's own),
+    /// so that a crash between Grow's answer and our commit leaves something the reconciler
+    /// settles; recording the answer then replaces it. A key whose number already holds a charge is
+    /// a retry of the same request: that charge is answered instead of asking Grow again.
+    package static func chargeSavedWritingFirst(_ new: NewCharge, key: String? = nil, caller: Caller,
+                                                services: AppServices) async throws -> SavedCardCharge {
         let provider = try await services.provider(for: caller)
         guard provider is any HostedPageProvider, let id = new.id else {
-            return (await provider.charge(token: new.card.token, amount: new.amount, installments: Int(new.installments), capture: true, idempotencyKey: nil), new)
+            return .asked(await provider.charge(token: new.card.token, amount: new.amount, installments: Int(new.installments), capture: true,
+                                                idempotencyKey: nil), new)
         }
-        let pending = try await services.database.transaction { db -> NewCharge in
-            var pending = new
-            pending.providerKey = String(try await db.providerState.identifier(for: "charge:" + id, projectID: caller.projectID, at: services.clock.now()))
-            _ = try await Charges.record(pending, result: .unknown, caller: caller, on: db, services: services)
-            return pending
+        let (written, number) = try await services.database.transaction { db -> (JSONValue, String) in
+            var withNumber = new
+            let number = String(try await db.providerState.identifier(for: key ?? "charge:" + id, projectID: caller.projectID, at: services.clock.now()))
+            withNumber.providerKey = number
+            // `record` writes nothing when the number holds a charge already, and answers that charge.
+            return (try await Charges.record(withNumber, result: .unknown, caller: caller, on: db, services: services), number)
         }
-        let result = await provider.charge(token: new.card.token, amount: new.amount, installments: Int(new.installments), capture: true,
-                                           idempotencyKey: pending.providerKey)
-        return (result, pending)
+        if written["id"]?.stringValue != id { return .earlier(written) }
+        var pending = new
+        pending.providerKey = number
+        return .asked(await provider.charge(token: new.card.token, amount: new.amount, installments: Int(new.installments), capture: true,
+                                            idempotencyKey: pending.providerKey), pending)
     }
 
     /// Charges a saved card for a renewal: its lease and `key` keep a retry from charging twice.

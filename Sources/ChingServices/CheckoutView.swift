@@ -30,7 +30,9 @@ package struct CheckoutView: Sendable {
             let brand = services.branding?.projectBrand(projectID: session.caller.projectID, folderName: project?.branding)
             let limits = CheckoutPayment.limits(for: offer, settings: services.paymentSettings(project: project, projectID: session.caller.projectID,
                                                                                               brand: .some(brand)))
-            let cards = session.manualCapture ? [] : try await db.paymentMethods.active(ofCustomer: session.customerID).reversed().map { card in
+            // Live with Grow, Grow takes the card: saved cards are not offered (every live payment goes through Grow's page).
+            let live = try await services.providerPage(session.caller, on: db)
+            let cards = session.manualCapture || live != nil ? [] : try await db.paymentMethods.active(ofCustomer: session.customerID).reversed().map { card in
                 (id: card.id, brand: CardBrand(rawValue: card.brand) ?? .unknown, last4: card.last4, expMonth: card.expMonth, expYear: card.expYear)
             }
             var receiptURL: String?
@@ -42,10 +44,7 @@ package struct CheckoutView: Sendable {
                                     customerName: customer?.name ?? "",
                                     customerLocale: customer?.language,
                                     savedCards: cards, receiptURL: receiptURL, projectBrand: brand)
-            if let live = try await services.providerPage(session.caller, on: db) {
-                // Grow takes the card (saved cards are not offered in live checkout: every live payment goes through Grow's page).
-                view = CheckoutView(session: session, offer: offer, limits: limits, merchantName: view.merchantName, customerName: view.customerName,
-                                    customerLocale: view.customerLocale, savedCards: [], receiptURL: receiptURL, projectBrand: brand)
+            if let live {
                 view.payer = LivePayments.Payer(name: customer?.name ?? "", phone: customer?.phone ?? "", email: customer?.email)
                 view.providerOrigin = live
             }

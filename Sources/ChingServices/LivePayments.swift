@@ -1,7 +1,6 @@
 import ChingDomain
 import ChingProviders
 import ChingStore
-import Crypto
 import Logging
 
 /// Hosted sessions paid on the live provider's page (Grow): opening the payment there, and
@@ -55,7 +54,7 @@ package struct LivePayments: Sendable {
         case redirect(String)
         case invalid([String: CheckoutPayment.FieldError])
         /// The session cannot be paid (it ended or is locked).
-        case refused(HostedSessionStatus?)
+        case refused
     }
 
     // MARK: - Opening the payment
@@ -90,7 +89,7 @@ package struct LivePayments: Sendable {
         let caller: Caller, paymentRequest: HostedPaymentRequest
         switch opening {
         case .open(let opened, let request): (caller, paymentRequest) = (opened, request)
-        case .notPayable: return .refused(nil)
+        case .notPayable: return .refused
         case .badInstallments: return .invalid(["installments": .installmentsInvalid])
         }
         guard let provider = try await services.hostedPageProvider(for: caller) else { throw ServiceError.providerUnavailable }
@@ -150,15 +149,16 @@ package struct LivePayments: Sendable {
         case refused(String)
     }
 
-    /// Grow's callback for our process `id`: its `processId` and `processToken` must be the ones
+    /// Grow's callback for our process `id`: the process id and token it names must be the ones
     /// Grow gave us (the token never reached a browser), then Grow is asked.
-    package func callback(_ id: String, fields: [String: String]) async throws -> Settled {
+    package func callback(_ id: String, body: String, contentType: String) async throws -> Settled {
         guard let process = try await services.database.read({ db in try await db.providerState.process(id) }) else {
             services.logger.warning("A Grow callback for an unknown process was refused", metadata: ["process": "\(id)"])
             return .refused("unknown process")
         }
-        guard fields["data[processId]"] == process.processID,
-              Self.sameSecret(fields["data[processToken]"] ?? "", process.processToken)
+        guard let provider = try await services.hostedPageProvider(for: process.caller) else { return .unknown }
+        guard let named = provider.callbackProcess(body: body, contentType: contentType), named.id == process.processID,
+              constantTimeEqual(named.token, process.processToken)
         else {
             services.logger.error("A Grow callback that does not match its process was refused", metadata: ["process": "\(id)"])
             return .refused("process does not match")
@@ -166,17 +166,13 @@ package struct LivePayments: Sendable {
         if process.status == "paid" {
             services.logger.info("A Grow callback for a payment already recorded was answered again", metadata: ["process": "\(id)"])
             // Grow sends the callback again while it has no acknowledgement (a lost approveTransaction): acknowledge again.
-            try await acknowledgeAgain(process)
+            if process.sessionKind == Kind.checkout.rawValue, process.amount > 0, case .paid(let payment) = await provider.outcome(of: process.hosted),
+               !payment.authorizedOnly {
+                await provider.acknowledge(payment, of: process.hosted)
+            }
             return .recorded
         }
-        return try await settle(process)
-    }
-
-    private func acknowledgeAgain(_ process: ProviderProcess) async throws {
-        guard process.sessionKind == Kind.checkout.rawValue, process.amount > 0,
-              let provider = try await services.hostedPageProvider(for: process.caller) else { return }
-        let hosted = HostedProcess(id: process.processID, token: process.processToken, url: process.url, recurring: process.recurring)
-        if case .paid(let payment) = await provider.outcome(of: hosted), !payment.authorizedOnly { await provider.acknowledge(payment, of: hosted) }
+        return try await settle(process, asking: provider)
     }
 
     /// The customer came back from Grow's page (`successUrl`): nothing is believed; Grow is asked.
@@ -190,7 +186,11 @@ package struct LivePayments: Sendable {
     package func settle(_ process: ProviderProcess) async throws -> Settled {
         if process.status == "paid" { return .recorded }
         guard let provider = try await services.hostedPageProvider(for: process.caller) else { return .unknown }
-        let hosted = HostedProcess(id: process.processID, token: process.processToken, url: process.url, recurring: process.recurring)
+        return try await settle(process, asking: provider)
+    }
+
+    private func settle(_ process: ProviderProcess, asking provider: any HostedPageProvider) async throws -> Settled {
+        let hosted = process.hosted
         switch await provider.outcome(of: hosted) {
         case .pending: return .notPaid
         case .unknown: return .unknown
@@ -266,8 +266,9 @@ package struct LivePayments: Sendable {
             switch kind {
             case .checkout:
                 guard let session = try await db.checkoutSessions.find(process.sessionID) else { return (nil, nil) }
-                let charge = try await session.chargeID.asyncMap { try await db.charges.find($0, caller: process.caller) }
-                return (session.status(at: services.clock.now()), charge?.providerReference)
+                var reference: String?
+                if let chargeID = session.chargeID { reference = try await db.charges.find(chargeID, caller: process.caller)?.providerReference }
+                return (session.status(at: services.clock.now()), reference)
             case .setup:
                 return (try await db.setupSessions.find(process.sessionID)?.status(at: services.clock.now()), nil)
             }
@@ -286,13 +287,6 @@ package struct LivePayments: Sendable {
                             metadata: ["process": "\(process.id)", "session": "\(process.sessionID)", "refunded": "\(undone)"])
         _ = try await services.database.transaction { db in try await db.providerState.close(process.id, as: "closed", transaction: payment.reference) }
         return .refused("session no longer payable")
-    }
-
-    /// Compares two secrets in time that does not depend on where they differ.
-    static func sameSecret(_ a: String, _ b: String) -> Bool {
-        let (x, y) = (Array(a.utf8), Array(b.utf8))
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
     // MARK: - The reconciler
@@ -368,13 +362,11 @@ package struct LivePayments: Sendable {
         default: return false
         }
         return try await Refunds.finish(refund.id, chargeID: refund.chargeID, amount: refund.amount, result: result, caller: refund.caller,
-                                        services: services) != nil
+                                        services: services) != .notPending
     }
 }
 
-extension Optional {
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T?) async rethrows -> T? {
-        guard let value = self else { return nil }
-        return try await transform(value)
-    }
+extension ProviderProcess {
+    /// The process as the provider knows it.
+    var hosted: HostedProcess { HostedProcess(id: processID, token: processToken, url: url, recurring: recurring) }
 }

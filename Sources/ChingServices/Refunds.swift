@@ -50,23 +50,44 @@ package enum Refunds {
                                      metadata: ["refund": "\(id)", "charge": "\(chargeID)"])
             return try await services.database.read { db in try await Refunds.load(id, caller: caller, on: db)! }
         }
-        let refund = try await finish(id, chargeID: chargeID, amount: amount, result: result, caller: caller, services: services) ?? .null
-        if refund == .null, case .declined(let decline) = result, decline.code != "processing_error" {
-            throw ServiceError.rule(decline.code, decline.message)
+        switch try await finish(id, chargeID: chargeID, amount: amount, result: result, caller: caller, services: services) {
+        case .succeeded(let refund):
+            return refund
+        case .notPending:
+            // The reconciler recorded its outcome first: the refund as it now is.
+            return try await services.database.read { db in try await Refunds.load(id, caller: caller, on: db)! }
+        case .failed:
+            if case .declined(let decline) = result, decline.code != "processing_error" { throw ServiceError.rule(decline.code, decline.message) }
+            throw ServiceError.rule("provider_error", "The provider did not accept the refund; nothing was refunded.", kind: .upstream)
         }
-        guard refund != .null else { throw ServiceError.rule("provider_error", "The provider did not accept the refund; nothing was refunded.", kind: .upstream) }
-        return refund
+    }
+
+    package enum Finished: Sendable, Equatable {
+        case succeeded(JSONValue)
+        /// Failed, its amount given back to the charge.
+        case failed
+        /// Its outcome was recorded already (by the request or the reconciler, whichever came second).
+        case notPending
     }
 
     /// Records a pending refund's outcome: approved, its credit note and `refund.created`; otherwise
-    /// failed, with its amount given back to the charge. Nil when it was not pending any more.
+    /// failed, with its amount given back to the charge. Only once.
     package static func finish(_ id: String, chargeID: String, amount: Int64, result: ProviderResult, caller: Caller,
-                               services: AppServices) async throws -> JSONValue? {
+                               services: AppServices) async throws -> Finished {
+        do {
+            return try await finishing(id, chargeID: chargeID, amount: amount, result: result, caller: caller, services: services)
+        } catch is NotPending {
+            return .notPending
+        }
+    }
+
+    private static func finishing(_ id: String, chargeID: String, amount: Int64, result: ProviderResult, caller: Caller,
+                                  services: AppServices) async throws -> Finished {
         try await services.database.transaction { db in
             guard case .approved(let refundReference) = result else {
-                guard try await db.refunds.markFailed(id) else { return nil }
+                guard try await db.refunds.markFailed(id) else { return .notPending }
                 try await db.charges.releaseRefund(chargeID, amount: amount)
-                return JSONValue.null
+                return .failed
             }
             let charge = try await db.charges.find(chargeID, caller: caller)!
             let original = try await db.documents.receipt(ofCharge: chargeID)
@@ -79,9 +100,9 @@ package enum Refunds {
             guard try await db.refunds.markSucceeded(id, providerReference: refundReference, documentID: documentID) else { throw NotPending() }
             let refund = try await Refunds.load(id, caller: caller, on: db)!
             try await Events.record("refund.created", data: refund, caller: caller, on: db, services: services)
-            return refund
+            return .succeeded(refund)
         }
     }
 
-    struct NotPending: Error {}
+    private struct NotPending: Error {}
 }

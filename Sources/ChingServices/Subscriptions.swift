@@ -181,7 +181,10 @@ package enum Subscriptions {
             charge = new
         }
         var result: ProviderResult?
-        if let new = charge { (result, charge) = try await Charges.chargeSavedWritingFirst(new, caller: caller, services: services) }
+        // Without a request key there is no earlier request to find: the provider is always asked.
+        if let new = charge, case .asked(let said, let written) = try await Charges.chargeSavedWritingFirst(new, caller: caller, services: services) {
+            (result, charge) = (said, written)
+        }
         let status: Status = switch result {
         case nil: plan.hasTrial ? .trialing : .active
         case .approved: .active
@@ -295,7 +298,10 @@ package enum Subscriptions {
             charge = new
         }
         var outcome: ProviderResult?
-        if let new = charge { (outcome, charge) = try await Charges.chargeSavedWritingFirst(new, caller: caller, services: services) }
+        // Without a request key there is no earlier request to find: the provider is always asked.
+        if let new = charge, case .asked(let said, let written) = try await Charges.chargeSavedWritingFirst(new, caller: caller, services: services) {
+            (outcome, charge) = (said, written)
+        }
         let result = outcome
         if result == .unknown {
             // Grow may or may not have charged the difference: the change is not made. The charge stays

@@ -13,6 +13,7 @@ struct CheckoutFlow: HostedFlow {
     let cache: PageCache<CheckoutPageModel>
     var payment: CheckoutPayment { CheckoutPayment(services: services) }
     let path = "checkout"
+    let liveKind = LivePayments.Kind.checkout
 
     func state(_ id: String) async throws -> CheckoutView? { try await CheckoutView.load(id, services: services) }
 

@@ -94,19 +94,13 @@ struct HostedPageKit: Sendable {
 
     /// The form's token must be the session's, and a present `Origin` must be this server's.
     func verify(_ token: String?, expected: String, _ request: Request) -> Bool {
-        guard let token, Self.constantTimeEqual(token, expected) else { return false }
+        guard let token, constantTimeEqual(token, expected) else { return false }
         // Browsers send `Origin: null` when the page's Referrer-Policy is no-referrer (as ours is):
         // that says nothing about where the post came from, so only a named origin is compared.
         if let origin = request.headers[HTTPField.Name("Origin")!], origin != "null" {
             return origin == WebAddress.origin(of: services.publicURL)
         }
         return true
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
 

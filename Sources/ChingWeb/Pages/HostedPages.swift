@@ -23,6 +23,8 @@ protocol HostedFlow: Sendable {
     associatedtype State: HostedPageState
     /// The path's first segment: `/checkout/:id`, `/setup/:id`.
     var path: String { get }
+    /// What a live session of this flow opens on the provider's page.
+    var liveKind: LivePayments.Kind { get }
     func state(_ id: String) async throws -> State?
     /// The form (fresh, or with what was typed and its field errors or decline).
     func page(_ state: State, locale: Language, status: HTTPResponse.Status, typed: TypedForm,
@@ -70,7 +72,7 @@ struct HostedPages<Flow: HostedFlow>: Sendable {
         let locale = locale(request, state)
         if let ended = stateResponse(state, locale: locale) { return ended }
         // A live setup page has nothing to choose: with the payer's details on file it goes straight to Grow's page.
-        if flow.path == "setup", let payer = state.payer, payer.problems.isEmpty, request.uri.queryParameters["canceled"] == nil {
+        if flow.liveKind == .setup, let payer = state.payer, payer.problems.isEmpty, request.uri.queryParameters["canceled"] == nil {
             return try await startOnProvider(state, locale: locale, installments: 1, payer: payer, typed: TypedForm())
         }
         return page(state, locale: locale)
@@ -78,8 +80,7 @@ struct HostedPages<Flow: HostedFlow>: Sendable {
 
     /// Live mode: the pay button opens the payment on Grow's page and sends the customer there.
     func startOnProvider(_ state: Flow.State, locale: Language, installments: Int64, payer: LivePayments.Payer, typed: TypedForm) async throws -> Response {
-        let kind: LivePayments.Kind = flow.path == "setup" ? .setup : .checkout
-        switch try await LivePayments(services: services).start(kind, sessionID: state.session.id, installments: installments, payer: payer) {
+        switch try await LivePayments(services: services).start(flow.liveKind, sessionID: state.session.id, installments: installments, payer: payer) {
         case .redirect(let url):
             return PageRenderer.redirect(to: url, redirectOrigins: HostedPageKit.origins(url), https: kit.https)
         case .invalid(let errors):
@@ -98,15 +99,13 @@ struct HostedPages<Flow: HostedFlow>: Sendable {
         let process = request.uri.queryParameters["process"].map(String.init) ?? ""
         let settled = try await LivePayments(services: services).customerReturned(sessionID: session.id, processID: process)
         let fresh = try await flow.state(session.id) ?? state
-        if fresh.session.status(at: services.clock.now()) == .succeeded {
-            return PageRenderer.redirect(to: session.successRedirect, redirectOrigins: HostedPageKit.origins(session.successURL, session.cancelURL),
-                                         https: kit.https)
-        }
-        if settled == .unknown {
+        let status = fresh.session.status(at: services.clock.now())
+        if settled == .unknown, status != .succeeded {
             return message(state, locale, status: .accepted, heading: "confirming_title", body: text("confirming_body", locale),
                            link: ("/\(flow.path)/\(session.id)/return?process=\(process)&locale=\(locale.rawValue)", text("confirming_link", locale)))
         }
-        return stateResponse(fresh, locale: locale) ?? page(fresh, locale: locale)
+        // Paid: on to the merchant's success URL; otherwise the session's page as it now is.
+        return try await respond(to: .notPayable(fresh.session, status: status), state: fresh, locale: locale, typed: TypedForm())
     }
 
     func submit(_ request: Request, _ context: AppRequestContext) async throws -> Response {

@@ -12,6 +12,7 @@ struct SetupFlow: HostedFlow {
     let pages: PageRenderer
     var saving: SetupCardSaving { SetupCardSaving(services: services) }
     let path = "setup"
+    let liveKind = LivePayments.Kind.setup
 
     struct View: HostedPageState {
         let session: SetupSession
